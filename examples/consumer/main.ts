@@ -1,0 +1,88 @@
+/**
+ * Reference consumer of the JWT rotation contract.
+ *
+ *   npx tsx examples/consumer/main.ts                      # keys from the environment, as in a pod
+ *   npx tsx examples/consumer/main.ts --secret-dir /etc/jwt # keys from a mounted Secret, hot-reloaded
+ *   npx tsx examples/consumer/main.ts --env-file keys.env   # keys from KEY=VALUE lines, hot-reloaded
+ *
+ * Environment: PORT (default 8080; 0 picks a free port), HOST (default 0.0.0.0), SESSION_WINDOW_SECONDS
+ * (default 300), RELOAD_INTERVAL_MS (default 1000), ENABLE_DEBUG=1 (enables POST /debug/fail),
+ * FAIL_VALIDATIONS=<0..1>, FAIL_MODE=error|rejected, FAIL_LATENCY_MS=<ms>.
+ * Logs are JSON lines on stdout; the first after binding is {"msg":"listening","port":N,...}.
+ */
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+
+import {
+  pollingSource,
+  readEnvFile,
+  readSecretDir,
+  staticSource,
+  type ConfigSource,
+} from './config-source.ts';
+import { FaultInjector, faultsFromEnv } from './faults.ts';
+import { jsonLineLogger, type Logger } from './log.ts';
+import { createConsumerMetrics } from './metrics.ts';
+import { createConsumerServer } from './server.ts';
+import { SessionTracker } from './sessions.ts';
+
+async function main(): Promise<void> {
+  const log = jsonLineLogger;
+  const { values } = parseArgs({
+    options: { 'env-file': { type: 'string' }, 'secret-dir': { type: 'string' } },
+    strict: true,
+  });
+  const env = process.env;
+  const source = await openSource(
+    values['env-file'],
+    values['secret-dir'],
+    Number(env.RELOAD_INTERVAL_MS ?? 1000),
+    log,
+  );
+
+  const now = (): Date => new Date();
+  const sessions = new SessionTracker(Number(env.SESSION_WINDOW_SECONDS ?? 300));
+  const metrics = createConsumerMetrics(sessions, () => now().getTime());
+  const faults = new FaultInjector(faultsFromEnv(env));
+  if (faults.settings.rate > 0 || faults.settings.latencyMs > 0)
+    log('warn', 'failure injection on', { ...faults.settings });
+  const debug = env.ENABLE_DEBUG === '1';
+
+  const server = createConsumerServer({ source, metrics, sessions, faults, now, log, debug });
+  server.keepAliveTimeout = 65_000; // longer than typical load balancer idle timeouts
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(env.PORT ?? 8080), env.HOST ?? '0.0.0.0', resolve);
+  });
+  log('info', 'listening', { port: (server.address() as AddressInfo).port, debug });
+
+  const shutdown = (signal: string): void => {
+    log('info', 'shutting down', { signal });
+    source.close();
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+async function openSource(
+  envFile: string | undefined,
+  secretDir: string | undefined,
+  intervalMs: number,
+  log: Logger,
+): Promise<ConfigSource> {
+  if (envFile !== undefined && secretDir !== undefined)
+    throw new Error('use --env-file or --secret-dir, not both');
+  if (envFile !== undefined)
+    return pollingSource(() => readEnvFile(envFile), { origin: envFile, intervalMs, log });
+  if (secretDir !== undefined)
+    return pollingSource(() => readSecretDir(secretDir), { origin: secretDir, intervalMs, log });
+  return staticSource(process.env, log);
+}
+
+main().catch((error: unknown) => {
+  jsonLineLogger('error', 'cannot start', { error: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+/** Identity of the JwtRotation API; the CRD in crds/ is its source of truth. */
+export const GROUP = 'jwtrotation.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'JwtRotation';
+export const PLURAL = 'jwtrotations';
+
+/** Annotations a user sets on a JwtRotation. Each distinct value acts once. */
+export const Annotations = {
+  /** A new value starts a rotation now (or resumes a paused one). */
+  rotate: `${GROUP}/rotate`,
+  /** A new value reverts the Secret to the original key and rolls the targets. */
+  rollback: `${GROUP}/rollback`,
+  /** A new value replaces the key at once, without a dual-key phase (runbook: emergency rotation). */
+  emergencyRotate: `${GROUP}/emergency-rotate`,
+} as const;
+
+/** Annotations the operator writes on the Secrets it manages, so their state is self-describing. */
+export const SecretAnnotations = {
+  /** Name of the JwtRotation that manages this Secret. */
+  managedBy: `${GROUP}/managed-by`,
+  /** The last operation the operator wrote: Create | Rotate | Complete | Rollback | Emergency | Adopt. */
+  operation: `${GROUP}/operation`,
+  /** Identifies the rotation in flight: its start time (RFC 3339, whole seconds). */
+  operationId: `${GROUP}/operation-id`,
+  /** What started the operation: Initial | Manual | Scheduled | Emergency | Rollback | Automatic. */
+  trigger: `${GROUP}/trigger`,
+  /** The user request (`kind=value`) the operation answered, so a crash cannot act on it twice. */
+  request: `${GROUP}/request`,
+  /** When the key now in JWT_SECRET was made or adopted; the schedule counts from it. */
+  keyCreatedAt: `${GROUP}/key-created-at`,
+} as const;
+
+/** Pod-template annotation whose change rolls a target; its value names the Secret revision. */
+export const POD_TEMPLATE_REVISION_ANNOTATION = `${GROUP}/secret-revision`;
+
+/** Label on Secrets the operator creates. */
+export const MANAGED_LABEL = `app.kubernetes.io/managed-by`;
+export const MANAGED_LABEL_VALUE = 'jwt-rotation-operator';
+
+/** Keys of the workload Secret, exactly as in the runbook. */
+export const SecretKeys = {
+  secret: 'JWT_SECRET',
+  current: 'JWT_SECRET_CURRENT',
+  next: 'JWT_SECRET_NEW',
+  rotationDate: 'JWT_SECRET_ROTATION_DATE',
+  expiration: 'JWT_EXPIRATION',
+  refreshExpiration: 'JWT_REFRESH_EXPIRATION',
+} as const;
+
+/** Key of the backup Secret that keeps the original key out of the workloads' view. */
+export const BACKUP_ORIGINAL_KEY = 'JWT_SECRET_ORIGINAL';
+
+/** Name of the backup Secret for a JwtRotation. */
+export function backupSecretName(jwtRotationName: string): string {
+  return `${jwtRotationName}-jwtrotation-backup`;
+}

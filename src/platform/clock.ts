@@ -1,0 +1,59 @@
+/**
+ * The clock the operator reads and schedules by. Injected everywhere, so tests can run
+ * phases measured in days in seconds, and unit tests can step time by hand.
+ */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Runs fn after ms milliseconds of this clock's time. */
+  schedule(ms: number, fn: () => void): Timer;
+}
+
+/** Wall-clock time and real timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  schedule(ms, fn) {
+    // setTimeout cannot wait longer than 2^31-1 ms; a shorter wait just means an early look.
+    const handle = setTimeout(fn, Math.min(Math.max(0, ms), 2 ** 31 - 1));
+    handle.unref();
+    return {
+      cancel: () => {
+        clearTimeout(handle);
+      },
+    };
+  },
+};
+
+/** A clock that moves only when told to; timers fire as it passes them. For tests. */
+export class ManualClock implements Clock {
+  private timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
+  constructor(private current = 0) {}
+
+  now(): number {
+    return this.current;
+  }
+
+  schedule(ms: number, fn: () => void): Timer {
+    const timer = { at: this.current + Math.max(0, ms), fn, cancelled: false };
+    this.timers.push(timer);
+    return { cancel: () => (timer.cancelled = true) };
+  }
+
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      const due = this.timers.filter((t) => !t.cancelled && t.at <= target).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      this.current = Math.max(this.current, due.at);
+      due.cancelled = true;
+      due.fn();
+    }
+    this.timers = this.timers.filter((t) => !t.cancelled);
+    this.current = target;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The operator's own metrics, on a registry of its own (not prom-client's global one),
+ * so tests and embedders get a clean set. Labels name resources and phases, never keys.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PHASES, type Phase } from '../api/types.ts';
+
+const READINGS = [
+  'newKeyShare',
+  'authSuccessRate',
+  'validationLatencyP99Seconds',
+  'errorRate',
+  'activeSessions',
+  'activeSessionsBaseline',
+  'samples',
+] as const;
+
+export interface ResourceReport {
+  namespace: string;
+  name: string;
+  phase: Phase;
+  secondsUntilNextRotation: number | undefined;
+  readings: Partial<Record<(typeof READINGS)[number], number>> | undefined;
+}
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  private readonly phase: Gauge<'namespace' | 'name' | 'phase'>;
+  private readonly rotations: Counter<'namespace' | 'name' | 'outcome'>;
+  private readonly reconcileDuration: Histogram<'result'>;
+  private readonly reconcileErrors: Counter<'namespace' | 'name'>;
+  private readonly nextRotation: Gauge<'namespace' | 'name'>;
+  private readonly gateReading: Gauge<'namespace' | 'name' | 'reading'>;
+  private readonly writes: Counter<'kind'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.phase = new Gauge({
+      name: 'jwtrotation_phase',
+      help: 'Phase of each JwtRotation: 1 for the phase it is in, 0 for the others.',
+      labelNames: ['namespace', 'name', 'phase'],
+      registers,
+    });
+    this.rotations = new Counter({
+      name: 'jwtrotation_rotations_total',
+      help: 'Rotations finished, by outcome (Completed, RolledBack).',
+      labelNames: ['namespace', 'name', 'outcome'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'jwtrotation_reconcile_duration_seconds',
+      help: 'Time one reconcile pass took, by result (success, error).',
+      labelNames: ['result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'jwtrotation_reconcile_errors_total',
+      help: 'Reconcile passes that failed and will be retried.',
+      labelNames: ['namespace', 'name'],
+      registers,
+    });
+    this.nextRotation = new Gauge({
+      name: 'jwtrotation_seconds_until_next_rotation',
+      help: 'Seconds until the next scheduled rotation (negative when overdue); absent during a rotation.',
+      labelNames: ['namespace', 'name'],
+      registers,
+    });
+    this.gateReading = new Gauge({
+      name: 'jwtrotation_gate_reading',
+      help: 'Latest metrics-gate readings of a rotation in progress.',
+      labelNames: ['namespace', 'name', 'reading'],
+      registers,
+    });
+    this.writes = new Counter({
+      name: 'jwtrotation_api_writes_total',
+      help: 'Writes the operator made to the Kubernetes API, by kind of write.',
+      labelNames: ['kind'],
+      registers,
+    });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  report(r: ResourceReport): void {
+    for (const phase of PHASES)
+      this.phase.set({ namespace: r.namespace, name: r.name, phase }, phase === r.phase ? 1 : 0);
+    if (r.secondsUntilNextRotation === undefined)
+      this.nextRotation.remove({ namespace: r.namespace, name: r.name });
+    else this.nextRotation.set({ namespace: r.namespace, name: r.name }, r.secondsUntilNextRotation);
+    for (const reading of READINGS) {
+      const value = r.readings?.[reading];
+      const labels = { namespace: r.namespace, name: r.name, reading };
+      if (value === undefined) this.gateReading.remove(labels);
+      else this.gateReading.set(labels, value);
+    }
+  }
+
+  forget(namespace: string, name: string): void {
+    for (const phase of PHASES) this.phase.remove({ namespace, name, phase });
+    this.nextRotation.remove({ namespace, name });
+    for (const reading of READINGS) this.gateReading.remove({ namespace, name, reading });
+  }
+
+  rotationFinished(namespace: string, name: string, outcome: string): void {
+    this.rotations.inc({ namespace, name, outcome });
+  }
+
+  reconciled(
+    seconds: number,
+    result: 'success' | 'error',
+    resource?: { namespace: string; name: string },
+  ): void {
+    this.reconcileDuration.observe({ result }, seconds);
+    if (result === 'error' && resource) this.reconcileErrors.inc(resource);
+  }
+
+  wrote(kind: string): void {
+    this.writes.inc({ kind });
+  }
+}

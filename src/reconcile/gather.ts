@@ -1,0 +1,93 @@
+/**
+ * Gather: read what the cluster shows (and, when due, the metrics gate) and reduce it to
+ * the decision core's input. Key material stays in `raw`, for the executor only.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import { BACKUP_ORIGINAL_KEY, SecretAnnotations, SecretKeys, backupSecretName } from '../api/constants.ts';
+import type { JwtRotation } from '../api/types.ts';
+import { decodeData } from '../adapters/kubernetes/secrets.ts';
+import { fingerprint } from '../platform/fingerprint.ts';
+import { shouldReadGate } from '../rotation/decide.ts';
+import type { BackupView, DecideInput, GateObservation, KeySlot, SecretView } from '../rotation/model.ts';
+import { viewTarget } from '../rotation/rollout.ts';
+import { resolveSpec } from '../rotation/spec.ts';
+import type { ReconcilerDeps } from './ports.ts';
+
+export interface Gathered {
+  input: DecideInput;
+  raw: { secret: V1Secret | undefined; backup: V1Secret | undefined };
+}
+
+const KEY_SLOTS: KeySlot[] = [SecretKeys.secret, SecretKeys.current, SecretKeys.next];
+
+export function viewSecret(secret: V1Secret): SecretView {
+  const values = decodeData(secret);
+  const fingerprints: Partial<Record<KeySlot, string>> = {};
+  for (const slot of KEY_SLOTS) {
+    const value = values[slot];
+    if (value !== undefined && value !== '') fingerprints[slot] = fingerprint(value);
+  }
+  return {
+    resourceVersion: secret.metadata?.resourceVersion ?? '',
+    fingerprints,
+    rotationDate: values[SecretKeys.rotationDate],
+    expiration: values[SecretKeys.expiration],
+    refreshExpiration: values[SecretKeys.refreshExpiration],
+    annotations: { ...secret.metadata?.annotations },
+  };
+}
+
+export function viewBackup(backup: V1Secret): BackupView {
+  const original = decodeData(backup)[BACKUP_ORIGINAL_KEY];
+  return {
+    originalFingerprint: original ? fingerprint(original) : undefined,
+    keyCreatedAt: backup.metadata?.annotations?.[SecretAnnotations.keyCreatedAt],
+  };
+}
+
+export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promise<Gathered> {
+  const namespace = resource.metadata.namespace ?? '';
+  const name = resource.metadata.name ?? '';
+  const spec = resource.spec;
+  const now = deps.clock.now();
+  const [secret, backup, workloads] = await Promise.all([
+    deps.secrets.get(namespace, spec.secretName),
+    deps.secrets.get(namespace, backupSecretName(name)),
+    Promise.all((spec.targets ?? []).map((t) => deps.workloads.get(namespace, t.kind, t.name))),
+  ]);
+  const targets = (spec.targets ?? []).map((t, i) =>
+    viewTarget(t.kind, t.name, workloads[i], spec.secretName),
+  );
+  const gate = shouldReadGate({ now, resource }) ? await readGate(resource, deps) : undefined;
+  return {
+    input: {
+      now,
+      resource: { metadata: resource.metadata, spec, status: resource.status },
+      secret: secret ? viewSecret(secret) : undefined,
+      backup: backup ? viewBackup(backup) : undefined,
+      targets,
+      gate,
+    },
+    raw: { secret, backup },
+  };
+}
+
+async function readGate(resource: JwtRotation, deps: ReconcilerDeps): Promise<GateObservation | undefined> {
+  const resolved = resolveSpec(resource.spec);
+  if (!resolved.ok || resolved.spec.prometheus === undefined) return undefined;
+  const settings = resolved.spec.prometheus;
+  let token: string | undefined;
+  const ref = settings.bearerTokenSecretRef;
+  if (ref !== undefined) {
+    const secret = await deps.secrets.get(resource.metadata.namespace ?? '', ref.name);
+    token = decodeData(secret)[ref.key];
+    if (token === undefined) {
+      return {
+        ok: false,
+        reason: 'BearerTokenMissing',
+        message: `Secret ${ref.name} has no key ${ref.key} for the Prometheus bearer token`,
+      };
+    }
+  }
+  return deps.gate.read(settings, token);
+}

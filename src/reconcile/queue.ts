@@ -1,0 +1,118 @@
+/**
+ * Work per object key (`namespace/name`): one pass at a time per key, a timer per key
+ * for the next look (phases advance with the clock, not only on watch events), and
+ * exponential backoff after failures.
+ */
+import type { Clock, Timer } from '../platform/clock.ts';
+
+/** What a pass asks for: look again after this many milliseconds, or forget the key. */
+export type PassResult = { requeueAfterMs: number } | 'forget';
+
+export interface WorkQueueOptions {
+  clock: Clock;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  onError: (key: string, error: unknown, retryInMs: number) => void;
+}
+
+interface Entry {
+  timer?: Timer | undefined;
+  dueAt?: number | undefined;
+  running: boolean;
+  /** Asked for again while running: run once more right after. */
+  dirty: boolean;
+  failures: number;
+}
+
+export class WorkQueue {
+  private readonly entries = new Map<string, Entry>();
+  private stopped = false;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly worker: (key: string) => Promise<PassResult>,
+    private readonly options: WorkQueueOptions,
+  ) {}
+
+  /** Look at key after delayMs (default now). An earlier look already scheduled wins. */
+  enqueue(key: string, delayMs = 0): void {
+    if (this.stopped) return;
+    const entry = this.entry(key);
+    if (entry.running && delayMs === 0) {
+      entry.dirty = true;
+      return;
+    }
+    const dueAt = this.options.clock.now() + Math.max(0, delayMs);
+    if (entry.timer && entry.dueAt !== undefined && entry.dueAt <= dueAt) return;
+    entry.timer?.cancel();
+    entry.dueAt = dueAt;
+    entry.timer = this.options.clock.schedule(Math.max(0, delayMs), () => {
+      entry.timer = undefined;
+      entry.dueAt = undefined;
+      void this.run(key);
+    });
+  }
+
+  forget(key: string): void {
+    const entry = this.entries.get(key);
+    entry?.timer?.cancel();
+    this.entries.delete(key);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const entry of this.entries.values()) entry.timer?.cancel();
+  }
+
+  /** Resolves when no pass is running (for tests and graceful shutdown). */
+  async idle(): Promise<void> {
+    if (![...this.entries.values()].some((e) => e.running)) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wasAskedAgain(entry: Entry): boolean {
+    return entry.dirty;
+  }
+
+  private entry(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { running: false, dirty: false, failures: 0 };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  private async run(key: string): Promise<void> {
+    const entry = this.entry(key);
+    if (entry.running) {
+      entry.dirty = true;
+      return;
+    }
+    entry.running = true;
+    entry.dirty = false;
+    let next: number | 'forget';
+    try {
+      const result = await this.worker(key);
+      entry.failures = 0;
+      next = result === 'forget' ? 'forget' : result.requeueAfterMs;
+    } catch (error) {
+      entry.failures += 1;
+      const backoff = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (entry.failures - 1));
+      this.options.onError(key, error, backoff);
+      next = backoff;
+    } finally {
+      entry.running = false;
+    }
+    // Read through a method: the flag may have been set by enqueue() while the worker ran.
+    const rerun = this.wasAskedAgain(entry);
+    if (next === 'forget' && !rerun) {
+      this.forget(key);
+    } else {
+      this.enqueue(key, rerun || next === 'forget' ? 0 : next);
+    }
+    if (![...this.entries.values()].some((e) => e.running)) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * One pass over one JwtRotation: gather → decide → execute → write status → events.
+ * Idempotent: when the cluster matches the decision, the pass writes nothing.
+ */
+import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
+import { describeError } from '../adapters/kubernetes/errors.ts';
+import { decide } from '../rotation/decide.ts';
+import { parseInstant } from '../rotation/time.ts';
+import { execute } from './execute.ts';
+import { gather } from './gather.ts';
+import type { ReconcilerDeps } from './ports.ts';
+import type { PassResult } from './queue.ts';
+
+/** Shortest wait before looking again after a pass that changed nothing. */
+const MIN_IDLE_REQUEUE_MS = 1000;
+
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(namespace: string, name: string): Promise<PassResult> {
+    const { deps } = this;
+    const started = performance.now();
+    try {
+      const result = await this.pass(namespace, name);
+      deps.metrics.reconciled((performance.now() - started) / 1000, 'success');
+      return result;
+    } catch (error) {
+      deps.metrics.reconciled((performance.now() - started) / 1000, 'error', { namespace, name });
+      throw error;
+    }
+  }
+
+  private async pass(namespace: string, name: string): Promise<PassResult> {
+    const { deps } = this;
+    const resource = await deps.resources.get(namespace, name);
+    if (resource === undefined) {
+      deps.metrics.forget(namespace, name);
+      return 'forget';
+    }
+    // No finalizer: deleting a JwtRotation leaves its Secret as it is, which is always a
+    // working state (the dual-key shape keeps both keys); the backup goes with its owner.
+    if (resource.metadata.deletionTimestamp !== undefined) return 'forget';
+
+    const gathered = await gather(resource, deps);
+    const decision = decide(gathered.input);
+    const log = deps.logger.child({ namespace, name });
+
+    if (decision.actions.length > 0) {
+      log.info('acting', {
+        phase: decision.status.phase,
+        actions: decision.actions.map((a) => a.type),
+      });
+      await execute(decision.actions, resource, gathered, deps);
+    }
+
+    const previous = resource.status ?? {};
+    if (canonical(previous) !== canonical(decision.status)) {
+      await deps.resources.writeStatus(resource, decision.status);
+      log.debug('status written', { changed: changedFields(previous, decision.status) });
+      if (previous.phase !== decision.status.phase) {
+        log.info('phase changed', { from: previous.phase ?? 'none', phase: decision.status.phase });
+      }
+      const finished = decision.status.lastRotation;
+      if (finished && finished.finishedAt !== previous.lastRotation?.finishedAt && finished.outcome) {
+        deps.metrics.rotationFinished(namespace, name, finished.outcome);
+      }
+    }
+
+    for (const event of decision.events) {
+      try {
+        await deps.events.record(
+          {
+            apiVersion: resource.apiVersion,
+            kind: resource.kind,
+            namespace,
+            name,
+            uid: resource.metadata.uid ?? '',
+          },
+          event.type,
+          event.reason,
+          event.message,
+        );
+      } catch (error) {
+        // An Event is a courtesy; failing to write one must not stop the rotation.
+        log.warn('event not recorded', { reason: event.reason, error: describeError(error) });
+      }
+      if (event.type === 'Warning')
+        log.warn(event.message, { reason: event.reason, phase: decision.status.phase });
+      else log.info(event.message, { reason: event.reason, phase: decision.status.phase });
+    }
+
+    this.report(namespace, name, decision.status);
+    // A pass that changed nothing and asks to look again at once would spin; the core
+    // should never ask for that, and this floor keeps a slip from burning a CPU.
+    const wroteNothing = decision.actions.length === 0 && canonical(previous) === canonical(decision.status);
+    return {
+      requeueAfterMs: wroteNothing
+        ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
+        : decision.requeueAfterMs,
+    };
+  }
+
+  private report(namespace: string, name: string, status: JwtRotationStatus): void {
+    const next = parseInstant(status.nextRotationAt);
+    this.deps.metrics.report({
+      namespace,
+      name,
+      phase: isOneOf(PHASES, status.phase) ? status.phase : 'Idle',
+      secondsUntilNextRotation:
+        next === undefined ? undefined : Math.round((next - this.deps.clock.now()) / 1000),
+      readings: status.gate?.readings,
+    });
+  }
+}
+
+/** Top-level status fields that differ, for the debug log. */
+function changedFields(a: JwtRotationStatus, b: JwtRotationStatus): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof JwtRotationStatus>;
+  return [...keys].filter((k) => canonical(a[k]) !== canonical(b[k])).sort();
+}
+
+/** JSON with sorted keys, so equal status compares equal whatever order its fields came in. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+}
+
+export type { JwtRotation };

@@ -1,0 +1,101 @@
+/**
+ * What the decision core reads and what it asks for. The core never sees key material:
+ * the shell hands it fingerprints, and actions name where a value comes from
+ * (generate, copy a key, the backed-up original), so only the executor touches secrets.
+ */
+import type { JwtRotationSpec, JwtRotationStatus, ObjectMeta, TargetKind } from '../api/types.ts';
+import type { GateReadings } from './gate-types.ts';
+
+/** The Secret keys that hold key material. */
+export type KeySlot = 'JWT_SECRET' | 'JWT_SECRET_CURRENT' | 'JWT_SECRET_NEW';
+
+/** The workload Secret as the core sees it. */
+export interface SecretView {
+  resourceVersion: string;
+  /** Fingerprint of each key slot present with a non-empty value. */
+  fingerprints: Partial<Record<KeySlot, string>>;
+  /** Non-secret values, read as they are. */
+  rotationDate?: string | undefined;
+  expiration?: string | undefined;
+  refreshExpiration?: string | undefined;
+  annotations: Record<string, string>;
+}
+
+/** The backup Secret that keeps the original key outside the workloads' view. */
+export interface BackupView {
+  originalFingerprint?: string | undefined;
+  keyCreatedAt?: string | undefined;
+}
+
+/** A target workload's rollout, reduced to what the decision needs. */
+export interface TargetView {
+  kind: TargetKind;
+  name: string;
+  found: boolean;
+  /** Value of the pod-template revision annotation, if set. */
+  revision?: string | undefined;
+  /** Complete: every replica runs the current template and is available. */
+  rollout: 'Complete' | 'Progressing' | 'Stalled';
+  /** Why the rollout is not complete, for status and events. */
+  message: string;
+  /** Whether the pod template reads the Secret (env, envFrom or a volume). */
+  referencesSecret: boolean;
+}
+
+/** One look at the metrics gate, taken by the shell when shouldReadGate says so. */
+export type GateObservation =
+  { ok: true; readings: GateReadings } | { ok: false; reason: string; message: string };
+
+export interface DecideInput {
+  /** Epoch milliseconds from the injected clock. */
+  now: number;
+  resource: {
+    metadata: ObjectMeta;
+    spec: JwtRotationSpec;
+    status?: JwtRotationStatus | undefined;
+  };
+  /** Undefined when the Secret does not exist. */
+  secret: SecretView | undefined;
+  /** Undefined when no backup Secret exists. */
+  backup: BackupView | undefined;
+  /** In spec order. */
+  targets: TargetView[];
+  /** Undefined when the gate was not read on this pass. */
+  gate: GateObservation | undefined;
+}
+
+/** Where a value written to a Secret comes from. */
+export type ValueSource = { literal: string } | { generate: number } | { copy: KeySlot } | { original: true };
+
+export type Action =
+  /** Create the workload Secret. */
+  | { type: 'CreateSecret'; data: Record<string, ValueSource>; annotations: Record<string, string> }
+  /** Change the workload Secret, guarded by the resourceVersion the decision saw. */
+  | {
+      type: 'UpdateSecret';
+      resourceVersion: string;
+      set: Record<string, ValueSource>;
+      remove: string[];
+      annotations: Record<string, string | null>;
+    }
+  /** Copy JWT_SECRET, whose fingerprint must match, into the backup Secret. */
+  | { type: 'SaveOriginal'; fingerprint: string; keyCreatedAt: string }
+  /** The retention of the original key has run out. */
+  | { type: 'DeleteBackup' }
+  /** Set the pod-template revision annotation on these targets, which rolls them. */
+  | { type: 'RollTargets'; revision: string; targets: { kind: TargetKind; name: string }[] };
+
+export interface EventSpec {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  /** Fingerprints only; never key material. */
+  message: string;
+}
+
+export interface Decision {
+  actions: Action[];
+  status: JwtRotationStatus;
+  events: EventSpec[];
+  /** When to look again even if nothing changes, in milliseconds. */
+  requeueAfterMs: number;
+}

@@ -1,0 +1,117 @@
+/**
+ * The spec as the core works with it: defaults applied (by the resolver generated from
+ * the CRD, since objects written before a default existed may lack it) and every
+ * duration parsed to milliseconds, once.
+ */
+import {
+  resolveJwtRotationSpec,
+  type JwtRotationSpec,
+  type OnTimeoutPolicy,
+  type FailurePolicy,
+  type PrometheusQueries,
+  type Target,
+} from '../api/types.ts';
+import { parseDuration } from './duration.ts';
+import type { GateReadings, GateThresholds } from './gate-types.ts';
+
+/** Gate readings that come from a query (the session baseline comes from status). */
+export type QueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
+
+export interface PrometheusSettings {
+  url: string;
+  timeoutMs: number;
+  intervalMs: number;
+  window: string;
+  selector: string;
+  bearerTokenSecretRef?: { name: string; key: string } | undefined;
+  /** Overrides of the default PromQL, by reading. */
+  queries: Partial<Record<QueryName, string>>;
+  thresholds: GateThresholds;
+}
+
+export interface ResolvedSpec {
+  secretName: string;
+  targets: Target[];
+  secretLength: number;
+  tokenTTL: string;
+  refreshTokenTTL: string;
+  tokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  intervalMs: number;
+  signingDelayMs: number;
+  pollIntervalMs: number;
+  minMonitoringMs: number;
+  maxMonitoringMs: number;
+  onTimeout: OnTimeoutPolicy;
+  failurePolicy: FailurePolicy;
+  prometheus?: PrometheusSettings | undefined;
+  retentionMs: number;
+  suspend: boolean;
+}
+
+/** spec.monitoring.prometheus.queries names → the reading each one overrides. */
+function queryOverrides(queries: PrometheusQueries | undefined): Partial<Record<QueryName, string>> {
+  if (queries === undefined) return {};
+  const { validationLatencyP99, ...sameName } = queries;
+  return {
+    ...sameName,
+    ...(validationLatencyP99 === undefined ? {} : { validationLatencyP99Seconds: validationLatencyP99 }),
+  };
+}
+
+/** The resolved spec, or an error naming the field a human must fix. */
+export function resolveSpec(
+  spec: JwtRotationSpec,
+): { ok: true; spec: ResolvedSpec } | { ok: false; message: string } {
+  const duration = (field: string, value: string): number => {
+    try {
+      return parseDuration(value);
+    } catch (error) {
+      throw new Error(`spec.${field}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  try {
+    const r = resolveJwtRotationSpec(spec);
+    const prometheus = r.monitoring.prometheus;
+    const resolved: ResolvedSpec = {
+      secretName: r.secretName,
+      targets: r.targets,
+      secretLength: r.secretLength,
+      tokenTTL: r.tokenTTL,
+      refreshTokenTTL: r.refreshTokenTTL,
+      tokenTtlMs: duration('tokenTTL', r.tokenTTL),
+      refreshTokenTtlMs: duration('refreshTokenTTL', r.refreshTokenTTL),
+      intervalMs: duration('schedule.interval', r.schedule.interval),
+      signingDelayMs: duration('rollout.signingDelay', r.rollout.signingDelay),
+      pollIntervalMs: duration('rollout.pollInterval', r.rollout.pollInterval),
+      minMonitoringMs: duration('monitoring.minDuration', r.monitoring.minDuration),
+      maxMonitoringMs: duration('monitoring.maxDuration', r.monitoring.maxDuration),
+      onTimeout: r.monitoring.onTimeout,
+      failurePolicy: r.monitoring.failurePolicy,
+      retentionMs: duration('rollback.retention', r.rollback.retention),
+      suspend: r.suspend,
+      prometheus:
+        prometheus === undefined
+          ? undefined
+          : {
+              url: prometheus.url,
+              timeoutMs: duration('monitoring.prometheus.timeout', prometheus.timeout),
+              intervalMs: duration('monitoring.prometheus.interval', prometheus.interval),
+              window: prometheus.window,
+              selector: prometheus.selector,
+              bearerTokenSecretRef: prometheus.bearerTokenSecretRef,
+              queries: queryOverrides(prometheus.queries),
+              thresholds: prometheus.thresholds,
+            },
+    };
+    if (resolved.minMonitoringMs > resolved.maxMonitoringMs) {
+      return {
+        ok: false,
+        message: 'spec.monitoring.minDuration must not exceed spec.monitoring.maxDuration',
+      };
+    }
+    return { ok: true, spec: resolved };
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The rotation engine against a real control plane: etcd, kube-apiserver, the deployment
+ * controllers and kwok. The operator runs as its own process, so it can be killed mid-phase.
+ */
+import { expect } from 'chai';
+import type { JwtRotationSpec } from '../../src/api/types.ts';
+import { fingerprint } from '../../src/platform/fingerprint.ts';
+import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { installCrd } from '../support/crd.ts';
+import {
+  annotate,
+  clients,
+  createConsumerDeployment,
+  createJwtRotation,
+  getJwtRotation,
+  isRolledOut,
+  secretValues,
+  waitForPhase,
+  type Clients,
+} from '../support/jwt-rotations.ts';
+import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
+
+const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
+const BASE64_64_BYTES = /^[A-Za-z0-9+/]{86}==$/;
+
+/** Durations of seconds: the phases the runbook measures in days. */
+const fastSpec = (secretName: string, extra: Partial<JwtRotationSpec> = {}): JwtRotationSpec => ({
+  secretName,
+  targets: [{ kind: 'Deployment', name: 'api' }],
+  tokenTTL: '15m',
+  refreshTokenTTL: '1h',
+  rollout: { signingDelay: '4s', pollInterval: '500ms' },
+  monitoring: { minDuration: '3s', maxDuration: '1m' },
+  ...extra,
+});
+
+describe('the rotation engine on a real control plane', function () {
+  this.timeout(240_000);
+  let cluster: TestCluster;
+  let c: Clients;
+  let operator: OperatorProcess;
+
+  before(async function () {
+    this.timeout(1_800_000);
+    cluster = await useCluster();
+    await installCrd(cluster);
+    c = clients(cluster);
+    operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath });
+  });
+
+  after(async () => {
+    const output = operator.output();
+    await operator.stop();
+    // Whatever happened in the tests, no key material may have reached the logs.
+    expect(output).to.not.match(/[A-Za-z0-9+/]{80,}={0,2}/);
+  });
+
+  it('creates a missing Secret with a 64-byte base64 JWT_SECRET and the TTL keys', async () => {
+    const ns = await cluster.newNamespace('create');
+    await createJwtRotation(c, ns, 'api', fastSpec('api-jwt', { targets: [] }));
+    const values = await waitFor('the Secret', () => secretValues(c, ns, 'api-jwt'));
+    expect(values.JWT_SECRET).to.match(BASE64_64_BYTES);
+    expect(Buffer.from(values.JWT_SECRET ?? '', 'base64')).to.have.length(64);
+    expect(values.JWT_EXPIRATION).to.equal('15m');
+    expect(values.JWT_REFRESH_EXPIRATION).to.equal('1h');
+    const ready = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false,
+    );
+    expect(ready.status?.currentKeyFingerprint).to.equal(fingerprint(values.JWT_SECRET ?? ''));
+    expect(ready.status?.nextRotationAt).to.be.a('string');
+    expect(JSON.stringify(ready.status)).to.not.contain(values.JWT_SECRET);
+  });
+
+  it('rotates through DualKey, Monitoring and Completing on request, keeping unrelated keys, and acts once per value', async () => {
+    const ns = await cluster.newNamespace('rotate');
+    await c.core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'api-jwt' },
+        stringData: { JWT_SECRET: 'original-key-value', DATABASE_URL: 'postgres://db' },
+      },
+    });
+    await createConsumerDeployment(c, ns, 'api', 'api-jwt');
+    await createJwtRotation(c, ns, 'api', fastSpec('api-jwt'));
+    await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.currentKeyFingerprint === fingerprint('original-key-value'),
+    );
+    await waitFor(
+      'the Deployment to be available',
+      async () => (await isRolledOut(c, ns, 'api')) || undefined,
+    );
+
+    await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'first' });
+
+    // DualKey, as the runbook's phase 1 writes it.
+    const dual = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'DualKey',
+      (r) => r.status?.newKeyFingerprint !== undefined,
+    );
+    const during = (await secretValues(c, ns, 'api-jwt')) ?? {};
+    expect(during.JWT_SECRET).to.equal('original-key-value');
+    expect(during.JWT_SECRET_CURRENT).to.equal('original-key-value');
+    expect(during.JWT_SECRET_NEW).to.match(BASE64_64_BYTES);
+    expect(Date.parse(during.JWT_SECRET_ROTATION_DATE ?? '')).to.be.greaterThan(
+      Date.parse(dual.status?.rotationStartedAt ?? ''),
+    );
+    expect(during.DATABASE_URL).to.equal('postgres://db');
+    const newKey = during.JWT_SECRET_NEW ?? '';
+
+    // Monitoring begins only once every replica runs the dual-key template and the date has come.
+    const monitoring = await waitForPhase(c, ns, 'api', 'Monitoring');
+    const deployment = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+    expect(deployment.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision']).to.contain(
+      fingerprint(newKey),
+    );
+    expect(await isRolledOut(c, ns, 'api')).to.equal(true);
+    expect(Date.parse(monitoring.status?.monitoringStartedAt ?? '')).to.equal(
+      Date.parse(during.JWT_SECRET_ROTATION_DATE ?? ''),
+    );
+
+    // Completion: JWT_SECRET = new, the rotation variables gone, targets rolled again, history recorded.
+    const done = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'Completed',
+    );
+    const after = (await secretValues(c, ns, 'api-jwt')) ?? {};
+    expect(after.JWT_SECRET).to.equal(newKey);
+    for (const key of ROTATION_KEYS) expect(after).to.not.have.property(key);
+    expect(after.DATABASE_URL).to.equal('postgres://db');
+    const rolled = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+    expect(rolled.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision']).to.match(
+      new RegExp(`^${fingerprint(newKey)}/`),
+    );
+    expect(done.status?.lastRotation).to.include({
+      trigger: 'Manual',
+      outcome: 'Completed',
+      previousKeyFingerprint: fingerprint('original-key-value'),
+      newKeyFingerprint: fingerprint(newKey),
+    });
+    expect(done.status?.history).to.have.length(1);
+    expect(done.status?.handledRequests?.rotate).to.equal('first');
+    expect(Date.parse(done.status?.nextRotationAt ?? '')).to.be.greaterThan(Date.now() + 2000 * 3600_000);
+
+    // The same value again (as GitOps re-applies it) does not start another rotation.
+    await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'first', 'example.com/touched': 'yes' });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const still = await getJwtRotation(c, ns, 'api');
+    expect(still.status?.phase).to.equal('Idle');
+    expect(still.status?.history).to.have.length(1);
+    expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(newKey);
+
+    // Events tell the story with fingerprints, never keys.
+    const events = await c.core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: 'involvedObject.name=api',
+    });
+    const reasons = events.items.map((e) => e.reason);
+    expect(reasons).to.include.members([
+      'RotationStarted',
+      'MonitoringStarted',
+      'CompletionStarted',
+      'RotationCompleted',
+    ]);
+    const messages = events.items.map((e) => e.message ?? '').join('\n');
+    expect(messages).to.not.contain(newKey);
+    expect(messages).to.not.contain('original-key-value');
+  });
+
+  it('issues no write to the API server in steady state', async () => {
+    const ns = await cluster.newNamespace('steady');
+    await createConsumerDeployment(c, ns, 'api', 'api-jwt');
+    // Steady means nothing left to observe: the Deployment's own rollout has finished too.
+    await waitFor('the Deployment to be available', async () => (await isRolledOut(c, ns, 'api')) || undefined);
+    await createJwtRotation(c, ns, 'api', fastSpec('api-jwt'));
+    const settled = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const writesBefore = await operator.metric('jwtrotation_api_writes_total');
+    const passesBefore = await operator.metric('jwtrotation_reconcile_duration_seconds_count');
+    const secretBefore = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
+
+    // Each metadata change is a watch event, so each one makes the operator look again.
+    for (let i = 0; i < 5; i++) {
+      await annotate(c, ns, 'api', { 'example.com/poke': String(i) });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    await waitFor(
+      'the operator to look at the pokes',
+      async () =>
+        (await operator.metric('jwtrotation_reconcile_duration_seconds_count')) >= passesBefore + 5 ||
+        undefined,
+    );
+    const writesAfter = await operator.metric('jwtrotation_api_writes_total');
+    expect(writesAfter).to.equal(writesBefore);
+    const secretAfter = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
+    expect(secretAfter.metadata?.resourceVersion).to.equal(secretBefore.metadata?.resourceVersion);
+    const after = await getJwtRotation(c, ns, 'api');
+    expect(after.status).to.deep.equal(settled.status);
+  });
+
+  for (const phase of ['DualKey', 'Monitoring', 'Completing'] as const) {
+    it(`resumes correctly after the operator is killed in ${phase}`, async () => {
+      const ns = await cluster.newNamespace(`restart-${phase.toLowerCase()}`);
+      await createConsumerDeployment(c, ns, 'api', 'api-jwt', 3);
+      await createJwtRotation(
+        c,
+        ns,
+        'api',
+        fastSpec('api-jwt', { monitoring: { minDuration: '5s', maxDuration: '1m' } }),
+      );
+      await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
+      const original = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET ?? '';
+      await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': `restart-${phase}` });
+      await waitForPhase(c, ns, 'api', phase, () => true, 60_000);
+      const newKeyAtKill = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET_NEW;
+
+      await operator.stop('SIGKILL');
+      const atKill = (await secretValues(c, ns, 'api-jwt')) ?? {};
+      // Killed at any step, the Secret still holds a key that validates the tokens issued so far.
+      expect(atKill.JWT_SECRET).to.be.oneOf([original, newKeyAtKill ?? atKill.JWT_SECRET]);
+      if (atKill.JWT_SECRET_NEW !== undefined) expect(atKill.JWT_SECRET_CURRENT).to.equal(original);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath });
+
+      const done = await waitForPhase(
+        c,
+        ns,
+        'api',
+        'Idle',
+        (r) => r.status?.lastRotation?.outcome === 'Completed',
+      );
+      const final = (await secretValues(c, ns, 'api-jwt')) ?? {};
+      expect(final.JWT_SECRET).to.not.equal(original);
+      if (newKeyAtKill !== undefined) expect(final.JWT_SECRET).to.equal(newKeyAtKill);
+      for (const key of ROTATION_KEYS) expect(final).to.not.have.property(key);
+      expect(done.status?.history, 'one rotation, not two').to.have.length(1);
+      expect(done.status?.lastRotation?.previousKeyFingerprint).to.equal(fingerprint(original));
+      expect(await isRolledOut(c, ns, 'api')).to.equal(true);
+    });
+  }
+});

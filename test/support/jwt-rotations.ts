@@ -1,0 +1,149 @@
+/** Small helpers for integration tests that drive JwtRotations on the real API server. */
+import * as k8s from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
+import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
+import { waitFor, type TestCluster } from './cluster.ts';
+
+export interface Clients {
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+  custom: k8s.CustomObjectsApi;
+}
+
+export function clients(cluster: TestCluster): Clients {
+  return {
+    core: cluster.kubeConfig.makeApiClient(k8s.CoreV1Api),
+    apps: cluster.kubeConfig.makeApiClient(k8s.AppsV1Api),
+    custom: cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi),
+  };
+}
+
+const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** A Deployment whose pods read the Secret through envFrom, as the runbook's API would. */
+export async function createConsumerDeployment(
+  c: Clients,
+  namespace: string,
+  name: string,
+  secretName: string,
+  replicas = 2,
+): Promise<void> {
+  await c.apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        replicas,
+        // Rollouts take a moment, as real ones do, so tests can catch the operator mid-phase.
+        minReadySeconds: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              { name: 'api', image: 'example.invalid/api:1', envFrom: [{ secretRef: { name: secretName } }] },
+            ],
+          },
+        },
+      },
+    },
+  });
+}
+
+export async function createJwtRotation(
+  c: Clients,
+  namespace: string,
+  name: string,
+  spec: JwtRotationSpec,
+  annotations: Record<string, string> = {},
+): Promise<void> {
+  await c.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'JwtRotation', metadata: { name, annotations }, spec },
+  });
+}
+
+export async function getJwtRotation(c: Clients, namespace: string, name: string): Promise<JwtRotation> {
+  return (await c.custom.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    name,
+  })) as JwtRotation;
+}
+
+export async function annotate(
+  c: Clients,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string>,
+): Promise<void> {
+  await c.custom.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { metadata: { annotations } } },
+    mergePatch,
+  );
+}
+
+export async function patchSpec(
+  c: Clients,
+  namespace: string,
+  name: string,
+  spec: Partial<JwtRotationSpec>,
+): Promise<void> {
+  await c.custom.patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
+    mergePatch,
+  );
+}
+
+/** The Secret's values, decoded; undefined when it does not exist. */
+export async function secretValues(
+  c: Clients,
+  namespace: string,
+  name: string,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const secret = await c.core.readNamespacedSecret({ namespace, name });
+    return Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+    );
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+export async function waitForPhase(
+  c: Clients,
+  namespace: string,
+  name: string,
+  phase: string,
+  condition: (r: JwtRotation) => boolean = () => true,
+  timeoutMs = 90_000,
+): Promise<JwtRotation> {
+  return waitFor(
+    `JwtRotation ${namespace}/${name} to reach ${phase}`,
+    async () => {
+      const r = await getJwtRotation(c, namespace, name);
+      return r.status?.phase === phase && condition(r) ? r : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/** Every pod of the Deployment runs the current template and is available. */
+export async function isRolledOut(c: Clients, namespace: string, name: string): Promise<boolean> {
+  const d = await c.apps.readNamespacedDeployment({ namespace, name });
+  const want = d.spec?.replicas ?? 1;
+  const s = d.status ?? {};
+  return (
+    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+    s.updatedReplicas === want &&
+    s.replicas === want &&
+    s.availableReplicas === want
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * Runs the operator as its own process, as it runs in production (`tsx src/main.ts`),
+ * so tests can kill it at any moment and start it again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { repoRoot, waitFor } from './cluster.ts';
+import { registerTeardown } from './teardown.ts';
+
+export interface OperatorProcess {
+  /** The operator's /metrics and /healthz port. */
+  port: number;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  /** Everything it printed, for assertions that no key material leaked. */
+  output(): string;
+  /** Stops it: SIGTERM (graceful) or SIGKILL (a crash). */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Reads a metric's value from /metrics (sum over series matching the labels). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+export async function startOperatorProcess(options: {
+  kubeconfigPath: string;
+  namespace?: string;
+  env?: Record<string, string>;
+}): Promise<OperatorProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'src/main.ts')],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        KUBECONFIG: options.kubeconfigPath,
+        WATCH_NAMESPACE: options.namespace ?? '',
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        LOG_LEVEL: 'debug',
+        RETRY_BASE_MS: '200',
+        RETRY_MAX_MS: '2000',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let text = '';
+  const logs: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
+    if (!exited) child.kill(signal);
+    await exit;
+  };
+  registerTeardown('operator process', () => stop('SIGKILL'));
+
+  const started = await waitFor(
+    'the operator to start watching',
+    () => {
+      if (exited) throw new Error(`the operator exited:\n${text.slice(-2000)}`);
+      return Promise.resolve(logs.find((l) => l.message === 'operator started'));
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  const port = Number(started.httpPort);
+
+  return {
+    port,
+    logs,
+    output: () => text,
+    stop,
+    async metric(name, labels = {}) {
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      let sum = 0;
+      for (const line of body.split('\n')) {
+        if (!line.startsWith(name)) continue;
+        const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+        if (match?.[1] !== name) continue;
+        const set = match[2] ?? '';
+        if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) sum += Number(match[3]);
+      }
+      return sum;
+    },
+  };
+}
