@@ -100,7 +100,7 @@ export async function startOperator(
   return {
     port: http.port,
     async stop() {
-      operator.stop();
+      operator.detach();
       queue.current?.stop();
       await queue.current?.idle();
       await http.close();

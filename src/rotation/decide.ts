@@ -847,13 +847,18 @@ function currentGate(ctx: Context): GateStatus | undefined {
     activeSessionsBaseline: baseline,
   });
   const result = evaluateGate(readings, settings.thresholds);
+  // JSON has no Infinity or NaN (a p99 of +Inf means every sample was above the top bucket): the
+  // verdict above already counts it; status keeps only the finite readings.
+  const finite = Object.fromEntries(
+    Object.entries(readings).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)),
+  ) as GateReadingsStatus;
   return dropUndefined<GateStatus>({
     health: result.health,
     completion: result.completion,
     reason: result.reason,
     message: result.message,
     checkedAt,
-    readings,
+    readings: finite,
   });
 }
 

@@ -7,7 +7,7 @@
 export interface GateReadings {
   /** Share of successful validations that used the new key, 0..1. */
   newKeyShare?: number | undefined;
-  /** Successful validations / all validations, 0..1. */
+  /** Successful validations / (successes + errors + rejections no key could verify), 0..1; see docs/metrics-contract.md. */
   authSuccessRate?: number | undefined;
   /** p99 token validation latency in seconds. */
   validationLatencyP99Seconds?: number | undefined;

@@ -44,8 +44,6 @@ describe('the local control plane', function () {
     const name = 'app';
     const labels = { app: name };
 
-    // client-node's models are plain data classes; object literals are how they are meant to be built.
-    /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
     await apps.createNamespacedDeployment({
       namespace,
       body: {
@@ -61,7 +59,6 @@ describe('the local control plane', function () {
         },
       },
     });
-    /* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
 
     const readDeployment = () => apps.readNamespacedDeployment({ name, namespace });
     const listReplicaSets = async () =>

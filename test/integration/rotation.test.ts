@@ -184,7 +184,10 @@ describe('the rotation engine on a real control plane', function () {
     const ns = await cluster.newNamespace('steady');
     await createConsumerDeployment(c, ns, 'api', 'api-jwt');
     // Steady means nothing left to observe: the Deployment's own rollout has finished too.
-    await waitFor('the Deployment to be available', async () => (await isRolledOut(c, ns, 'api')) || undefined);
+    await waitFor(
+      'the Deployment to be available',
+      async () => (await isRolledOut(c, ns, 'api')) || undefined,
+    );
     await createJwtRotation(c, ns, 'api', fastSpec('api-jwt'));
     const settled = await waitForPhase(
       c,

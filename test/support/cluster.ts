@@ -169,9 +169,20 @@ const verbose = process.env.CLUSTER_VERBOSE === '1';
 const usersDir = path.join(clusterDir, 'users');
 const userFile = path.join(usersDir, String(process.pid));
 const startedByTestsMarker = path.join(clusterDir, 'started-by-tests');
-let clusterPromise: Promise<TestCluster> | undefined;
-let released = false;
-const testNamespaces = new Set<string>();
+
+interface ClusterState {
+  promise?: Promise<TestCluster>;
+  released: boolean;
+  namespaces: Set<string>;
+}
+// Kept on globalThis: mocha may load this file twice in one process (through require() and
+// import()), and both copies must share one cluster.
+const stateKey = Symbol.for('jwt-rotation-operator:test-cluster');
+const state: ClusterState = ((globalThis as unknown as Record<symbol, ClusterState | undefined>)[stateKey] ??=
+  {
+    released: false,
+    namespaces: new Set(),
+  });
 
 function pidAlive(pid: number): boolean {
   try {
@@ -200,8 +211,8 @@ function otherUsers(): number[] {
  * the same object. A failed start is remembered, so every suite fails fast with the same error.
  */
 export function useCluster(): Promise<TestCluster> {
-  clusterPromise ??= startCluster();
-  return clusterPromise;
+  state.promise ??= startCluster();
+  return state.promise;
 }
 
 async function startCluster(): Promise<TestCluster> {
@@ -244,10 +255,9 @@ async function startCluster(): Promise<TestCluster> {
       .slice(0, 50);
     const name = `${base || 'test'}-${randomBytes(3).toString('hex')}`;
     await core.createNamespace({
-      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- plain data classes
       body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'jwtr-tests' } } },
     });
-    testNamespaces.add(name);
+    state.namespaces.add(name);
     // Pods are rejected by ServiceAccount admission until the controller has created "default".
     await waitFor(`ServiceAccount ${name}/default`, () =>
       core.readNamespacedServiceAccount({ name: 'default', namespace: name }),
@@ -260,11 +270,11 @@ async function startCluster(): Promise<TestCluster> {
 
 /** Deletes the namespaces made by newNamespace() without waiting for their finalization. */
 export async function deleteTestNamespaces(): Promise<void> {
-  if (testNamespaces.size === 0 || clusterPromise === undefined || released) return;
-  const cluster = await clusterPromise;
+  if (state.namespaces.size === 0 || state.promise === undefined || state.released) return;
+  const cluster = await state.promise;
   const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const names = [...testNamespaces];
-  testNamespaces.clear();
+  const names = [...state.namespaces];
+  state.namespaces.clear();
   const results = await Promise.allSettled(names.map((name) => core.deleteNamespace({ name })));
   const failed = results.flatMap((r, i) =>
     r.status === 'rejected' && !(r.reason instanceof k8s.ApiException && r.reason.code === 404)
@@ -280,8 +290,8 @@ export async function deleteTestNamespaces(): Promise<void> {
  * was started by hand (npm run cluster:up) is left running. Idempotent.
  */
 export async function stopClusterIfStarted(): Promise<void> {
-  if (released) return;
-  released = true;
+  if (state.released) return;
+  state.released = true;
   rmSync(userFile, { force: true });
   if (!existsSync(startedByTestsMarker)) return;
   if (process.env.KEEP_CLUSTER === '1') {

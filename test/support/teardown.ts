@@ -14,7 +14,12 @@ interface Teardown {
   fn: TeardownFn;
 }
 
-const teardowns: Teardown[] = [];
+// Kept on globalThis: mocha may load this file twice in one process (once through require() for
+// the root hooks, once through import() for a spec), and both copies must share one registry.
+const registryKey = Symbol.for('jwt-rotation-operator:test-teardowns');
+const teardowns: Teardown[] = ((globalThis as unknown as Record<symbol, Teardown[] | undefined>)[
+  registryKey
+] ??= []);
 
 /** Registers `fn` to run once in the root afterAll hook (in reverse order of registration). */
 export function registerTeardown(name: string, fn: TeardownFn): void {

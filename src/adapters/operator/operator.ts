@@ -39,7 +39,18 @@ export class JwtRotationOperator extends Operator {
   }
 
   get isWatching(): boolean {
-    return this.started;
+    return this.started && !this.detached;
+  }
+
+  private detached = false;
+
+  /**
+   * Stops delivering events without aborting the watch: the framework's watch callback calls
+   * process.exit(1) on any watch error, an abort included, so an in-process stop would kill the
+   * host process. The watch connection ends with the process.
+   */
+  detach(): void {
+    this.detached = true;
   }
 
   protected override async init(): Promise<void> {
@@ -49,7 +60,7 @@ export class JwtRotationOperator extends Operator {
       PLURAL,
       (event: ResourceEvent) => {
         const { namespace = '', name } = event.meta;
-        this.onEvent(event.type, namespace, name);
+        if (!this.detached) this.onEvent(event.type, namespace, name);
         return Promise.resolve();
       },
       this.namespace === '' ? undefined : this.namespace,
