@@ -27,7 +27,7 @@ const spec: JwtRotationSpec = {
   targets: [
     { kind: 'Deployment', name: 'api' },
     { kind: 'Deployment', name: 'worker' },
-    { kind: 'StatefulSet', name: 'cron' },
+    { kind: 'Deployment', name: 'cron' },
   ],
   rollout: { signingDelay: '10m', pollInterval: '5s' },
   monitoring: { minDuration: '48h', maxDuration: '72h' },
@@ -93,7 +93,7 @@ function steady(name: string, input: DecideInput, phase: string): DecideInput {
   if (decision.status.phase !== phase || decision.actions.length > 0) {
     throw new Error(
       `scenario ${name}: expected a steady ${phase}, got ${decision.status.phase ?? 'none'} with ` +
-        `${decision.actions.map((a) => a.type).join(', ') || 'no actions'}`,
+        (decision.actions.map((a) => a.type).join(', ') || 'no actions'),
     );
   }
   // Status as the next pass would read it, so conditions and gate carry over as in the cluster.

@@ -12,28 +12,57 @@ export interface Config {
   retryMaxMs: number;
   /** Field manager name for server-side bookkeeping. */
   fieldManager: string;
+  /** Only the holder of the Lease acts; undefined when leader election is off. */
+  leaderElection:
+    | { namespace: string; name: string; identity: string; leaseDurationMs: number; retryPeriodMs: number }
+    | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  const int = (name: string, fallback: number): number => {
+  // An empty value means "not set": charts often render `value: ""`.
+  const text = (name: string, fallback: string): string => env[name] || fallback;
+  const int = (name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 0)
-      throw new Error(`${name} must be a whole number, got "${raw}"`);
+    if (value < min || value > max) throw new Error(`${name} must be between ${min} and ${max}, got ${raw}`);
     return value;
   };
-  const level = env.LOG_LEVEL ?? 'info';
+  const level = text('LOG_LEVEL', 'info');
   if (!['error', 'warn', 'info', 'debug'].includes(level)) {
     throw new Error(`LOG_LEVEL must be one of error, warn, info, debug; got "${level}"`);
   }
+  // On by default in a pod (the Deployment sets POD_NAMESPACE), off for `npm start` on a laptop.
+  const election = text('LEADER_ELECTION', env.POD_NAMESPACE ? 'true' : 'false');
+  if (election !== 'true' && election !== 'false') {
+    throw new Error(`LEADER_ELECTION must be true or false; got "${election}"`);
+  }
+  const leaseDurationMs = int('LEASE_DURATION_MS', 15_000, 1000);
+  const retryPeriodMs = int('LEASE_RETRY_PERIOD_MS', 2_000, 100);
+  if (retryPeriodMs >= leaseDurationMs)
+    throw new Error('LEASE_RETRY_PERIOD_MS must be shorter than LEASE_DURATION_MS');
+  const retryBaseMs = int('RETRY_BASE_MS', 500, 1);
+  const retryMaxMs = int('RETRY_MAX_MS', 60_000, 1);
+  if (retryBaseMs > retryMaxMs) throw new Error('RETRY_BASE_MS must not exceed RETRY_MAX_MS');
   return {
+    leaderElection:
+      election === 'true'
+        ? {
+            namespace: text('LEASE_NAMESPACE', text('POD_NAMESPACE', 'default')),
+            name: text('LEASE_NAME', 'jwt-rotation-operator'),
+            identity: text('POD_NAME', `${text('HOSTNAME', 'operator')}-${String(process.pid)}`),
+            leaseDurationMs,
+            retryPeriodMs,
+          }
+        : undefined,
     watchNamespace: env.WATCH_NAMESPACE ?? '',
     logLevel: level,
-    httpHost: env.HTTP_HOST ?? '0.0.0.0',
-    httpPort: int('HTTP_PORT', 8080),
-    retryBaseMs: int('RETRY_BASE_MS', 500),
-    retryMaxMs: int('RETRY_MAX_MS', 60_000),
-    fieldManager: env.FIELD_MANAGER ?? 'jwt-rotation-operator',
+    httpHost: text('HTTP_HOST', '0.0.0.0'),
+    // 0 picks a free port (tests and the demo).
+    httpPort: int('HTTP_PORT', 8080, 0, 65535),
+    retryBaseMs,
+    retryMaxMs,
+    fieldManager: text('FIELD_MANAGER', 'jwt-rotation-operator'),
   };
 }

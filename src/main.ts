@@ -8,6 +8,7 @@ import { GROUP, PLURAL, VERSION } from './api/constants.ts';
 import { describeError } from './adapters/kubernetes/errors.ts';
 import { EventRecorder } from './adapters/kubernetes/events.ts';
 import { KubernetesJwtRotationStore } from './adapters/kubernetes/jwt-rotations.ts';
+import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
 import { SecretStore } from './adapters/kubernetes/secrets.ts';
 import { Workloads } from './adapters/kubernetes/workloads.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
@@ -29,6 +30,10 @@ export async function startOperator(
   config: Config,
   logger: Logger,
   clock: Clock = systemClock,
+  onLostLeadership: () => void = () => {
+    // Another replica holds the Lease now; a fresh process starts over as a follower.
+    process.exit(1);
+  },
 ): Promise<RunningOperator> {
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
@@ -84,22 +89,51 @@ export async function startOperator(
     },
   );
 
+  let started = false;
   const http = await startHttpServer({
     host: config.httpHost,
     port: config.httpPort,
     registry: metrics.registry,
-    isReady: () => operator.isWatching,
+    // A follower is ready too: it is up and waiting for the Lease.
+    isReady: () => started,
   });
-  await operator.start();
-  logger.info('operator started', {
-    namespace: config.watchNamespace || '(all)',
-    httpPort: http.port,
-    server: kubeConfig.getCurrentCluster()?.server,
-  });
+  const lead = async (): Promise<void> => {
+    metrics.setLeader(true);
+    await operator.start();
+    logger.info('operator started', {
+      namespace: config.watchNamespace || '(all)',
+      httpPort: http.port,
+      server: kubeConfig.getCurrentCluster()?.server,
+    });
+  };
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection) {
+    elector = new LeaderElector(
+      kubeConfig.makeApiClient(k8s.CoordinationV1Api),
+      clock,
+      logger,
+      config.leaderElection,
+    );
+    logger.info('waiting for the lease', {
+      lease: config.leaderElection.name,
+      identity: config.leaderElection.identity,
+      httpPort: http.port,
+    });
+    elector.run(lead, () => {
+      metrics.setLeader(false);
+      operator.detach();
+      queue.current?.stop();
+      onLostLeadership();
+    });
+  } else {
+    await lead();
+  }
+  started = true;
 
   return {
     port: http.port,
     async stop() {
+      elector?.stop();
       operator.detach();
       queue.current?.stop();
       await queue.current?.idle();

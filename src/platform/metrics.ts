@@ -32,6 +32,7 @@ export class OperatorMetrics {
   private readonly nextRotation: Gauge<'namespace' | 'name'>;
   private readonly gateReading: Gauge<'namespace' | 'name' | 'reading'>;
   private readonly writes: Counter<'kind'>;
+  private readonly leader: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -78,6 +79,11 @@ export class OperatorMetrics {
       labelNames: ['kind'],
       registers,
     });
+    this.leader = new Gauge({
+      name: 'jwtrotation_leader',
+      help: '1 while this replica holds the leader Lease (or runs without leader election), else 0.',
+      registers,
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -112,6 +118,10 @@ export class OperatorMetrics {
   ): void {
     this.reconcileDuration.observe({ result }, seconds);
     if (result === 'error' && resource) this.reconcileErrors.inc(resource);
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
   }
 
   wrote(kind: string): void {

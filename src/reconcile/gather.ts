@@ -27,12 +27,14 @@ export function viewSecret(secret: V1Secret): SecretView {
     const value = values[slot];
     if (value !== undefined && value !== '') fingerprints[slot] = fingerprint(value);
   }
+  // An empty value is no value, for the non-secret keys as for the key slots.
+  const plain = (key: string): string | undefined => values[key] || undefined;
   return {
     resourceVersion: secret.metadata?.resourceVersion ?? '',
     fingerprints,
-    rotationDate: values[SecretKeys.rotationDate],
-    expiration: values[SecretKeys.expiration],
-    refreshExpiration: values[SecretKeys.refreshExpiration],
+    rotationDate: plain(SecretKeys.rotationDate),
+    expiration: plain(SecretKeys.expiration),
+    refreshExpiration: plain(SecretKeys.refreshExpiration),
     annotations: { ...secret.metadata?.annotations },
   };
 }

@@ -21,6 +21,8 @@ interface Entry {
   running: boolean;
   /** Asked for again while running: run once more right after. */
   dirty: boolean;
+  /** Forgotten while a pass ran: dropped when the pass ends, unless asked for again. */
+  forgotten: boolean;
   failures: number;
 }
 
@@ -38,6 +40,7 @@ export class WorkQueue {
   enqueue(key: string, delayMs = 0): void {
     if (this.stopped) return;
     const entry = this.entry(key);
+    entry.forgotten = false;
     if (entry.running && delayMs === 0) {
       entry.dirty = true;
       return;
@@ -55,8 +58,13 @@ export class WorkQueue {
 
   forget(key: string): void {
     const entry = this.entries.get(key);
-    entry?.timer?.cancel();
-    this.entries.delete(key);
+    if (entry === undefined) return;
+    entry.timer?.cancel();
+    entry.timer = undefined;
+    entry.dueAt = undefined;
+    // A running pass keeps its entry, so a new enqueue cannot start a second pass beside it.
+    if (entry.running) entry.forgotten = true;
+    else this.entries.delete(key);
   }
 
   stop(): void {
@@ -74,10 +82,14 @@ export class WorkQueue {
     return entry.dirty;
   }
 
+  private wasForgotten(entry: Entry): boolean {
+    return entry.forgotten;
+  }
+
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { running: false, dirty: false, failures: 0 };
+      entry = { running: false, dirty: false, forgotten: false, failures: 0 };
       this.entries.set(key, entry);
     }
     return entry;
@@ -99,15 +111,19 @@ export class WorkQueue {
     } catch (error) {
       entry.failures += 1;
       const backoff = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (entry.failures - 1));
-      this.options.onError(key, error, backoff);
+      try {
+        this.options.onError(key, error, backoff);
+      } catch {
+        // A failing error reporter must not stop the retries.
+      }
       next = backoff;
     } finally {
       entry.running = false;
     }
     // Read through a method: the flag may have been set by enqueue() while the worker ran.
     const rerun = this.wasAskedAgain(entry);
-    if (next === 'forget' && !rerun) {
-      this.forget(key);
+    if ((next === 'forget' || this.wasForgotten(entry)) && !rerun) {
+      this.entries.delete(key);
     } else {
       this.enqueue(key, rerun || next === 'forget' ? 0 : next);
     }

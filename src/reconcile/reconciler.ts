@@ -121,6 +121,7 @@ function changedFields(a: JwtRotationStatus, b: JwtRotationStatus): string[] {
 
 /** JSON with sorted keys, so equal status compares equal whatever order its fields came in. */
 export function canonical(value: unknown): string {
+  if (value === undefined) return 'undefined';
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(

@@ -35,7 +35,8 @@ export function parseDuration(text: string): number {
 
 /** A short human form of milliseconds, for messages: 1h30m, 45s, 250ms. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const rounded = Math.max(0, Math.round(ms));
+  if (rounded < 1000) return `${rounded}ms`;
   let seconds = Math.round(ms / 1000);
   const hours = Math.floor(seconds / 3600);
   seconds -= hours * 3600;

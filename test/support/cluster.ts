@@ -1,7 +1,7 @@
 /**
  * Access to the local Kubernetes control plane (tools/cluster/up.sh) for integration tests.
  *
- *   const cluster = await useCluster();          // in a before() hook; give it this.timeout(300_000)
+ *   const cluster = await useCluster();          // in a before() hook with this.timeout(40 * 60_000): a cold cache builds first
  *   const ns = await cluster.newNamespace('rotation');
  *   const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
  *

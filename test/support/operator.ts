@@ -24,6 +24,8 @@ export async function startOperatorProcess(options: {
   kubeconfigPath: string;
   namespace?: string;
   env?: Record<string, string>;
+  /** 'started' (default): wait until it watches; 'up': until it serves HTTP, e.g. as a follower waiting for the Lease. */
+  waitUntil?: 'started' | 'up';
 }): Promise<OperatorProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -74,11 +76,13 @@ export async function startOperatorProcess(options: {
   };
   registerTeardown('operator process', () => stop('SIGKILL'));
 
+  const awaited =
+    options.waitUntil === 'up' ? ['operator started', 'waiting for the lease'] : ['operator started'];
   const started = await waitFor(
-    'the operator to start watching',
+    'the operator to start',
     () => {
       if (exited) throw new Error(`the operator exited:\n${text.slice(-2000)}`);
-      return Promise.resolve(logs.find((l) => l.message === 'operator started'));
+      return Promise.resolve(logs.find((l) => awaited.includes(String(l.message))));
     },
     { timeoutMs: 60_000, intervalMs: 100 },
   );

@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config.ts';
 
 describe('loadConfig', () => {
-  it('uses the defaults when nothing is set', () => {
+  it('uses the defaults when nothing is set, with leader election off outside a pod', () => {
     expect(loadConfig({})).to.deep.equal({
+      leaderElection: undefined,
       watchNamespace: '',
       logLevel: 'info',
       httpHost: '0.0.0.0',
@@ -26,6 +27,7 @@ describe('loadConfig', () => {
         FIELD_MANAGER: 'rotator',
       }),
     ).to.deep.equal({
+      leaderElection: undefined,
       watchNamespace: 'payments',
       logLevel: 'debug',
       httpHost: '127.0.0.1',
@@ -69,5 +71,55 @@ describe('loadConfig', () => {
   it('rejects a retry delay that is not a whole number', () => {
     expect(() => loadConfig({ RETRY_BASE_MS: '0.5' })).to.throw(Error, /RETRY_BASE_MS/);
     expect(() => loadConfig({ RETRY_MAX_MS: 'soon' })).to.throw(Error, /RETRY_MAX_MS/);
+  });
+
+  describe('leader election', () => {
+    it('is on by default in a pod, with a Lease in the pod namespace named after the pod', () => {
+      expect(
+        loadConfig({ POD_NAMESPACE: 'jwt-system', POD_NAME: 'operator-7d9-abcde' }).leaderElection,
+      ).to.deep.equal({
+        namespace: 'jwt-system',
+        name: 'jwt-rotation-operator',
+        identity: 'operator-7d9-abcde',
+        leaseDurationMs: 15_000,
+        retryPeriodMs: 2_000,
+      });
+    });
+
+    it('can be turned off in a pod', () => {
+      expect(loadConfig({ POD_NAMESPACE: 'jwt-system', LEADER_ELECTION: 'false' }).leaderElection).to.equal(
+        undefined,
+      );
+    });
+
+    it('can be turned on outside a pod, with the Lease settings from the environment', () => {
+      expect(
+        loadConfig({
+          LEADER_ELECTION: 'true',
+          LEASE_NAMESPACE: 'ops',
+          LEASE_NAME: 'rotator',
+          POD_NAME: 'laptop',
+          LEASE_DURATION_MS: '30000',
+          LEASE_RETRY_PERIOD_MS: '5000',
+        }).leaderElection,
+      ).to.deep.equal({
+        namespace: 'ops',
+        name: 'rotator',
+        identity: 'laptop',
+        leaseDurationMs: 30_000,
+        retryPeriodMs: 5_000,
+      });
+    });
+
+    it('rejects a LEADER_ELECTION other than true or false, naming the value', () => {
+      expect(() => loadConfig({ LEADER_ELECTION: 'yes' })).to.throw(Error, /LEADER_ELECTION.*"yes"/);
+    });
+
+    it('rejects a retry period that is not shorter than the lease duration', () => {
+      expect(() => loadConfig({ LEASE_DURATION_MS: '2000', LEASE_RETRY_PERIOD_MS: '2000' })).to.throw(
+        Error,
+        /LEASE_RETRY_PERIOD_MS/,
+      );
+    });
   });
 });

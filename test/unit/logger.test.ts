@@ -66,6 +66,14 @@ describe('createLogger', () => {
     expect(text).to.include('[redacted]');
   });
 
+  it('redacts the shortest key the operator makes: 32 bytes, 44 base64 characters', async () => {
+    const { logger, lines } = capture();
+    const shortest = randomBytes(32).toString('base64');
+    logger.info('acting', { value: shortest });
+    const [line] = await lines();
+    expect(line?.value).to.equal('[redacted]');
+  });
+
   it('redacts a key in every field that holds one, keeping the other fields', async () => {
     const { logger, lines } = capture();
     logger.warn('odd', { first: KEY, second: `token=${URL_SAFE_KEY};`, third: HEX_KEY, phase: 'DualKey' });

@@ -1,9 +1,12 @@
 import { expect } from 'chai';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { MetricValue } from 'prom-client';
 import { PHASES } from '../../src/api/types.ts';
 import { OperatorMetrics, type ResourceReport } from '../../src/platform/metrics.ts';
 
 const ALLOWED_LABELS = ['namespace', 'name', 'phase', 'outcome', 'reading', 'kind', 'result'];
+
+/** A series as prom-client hands it out; histograms name each series (`..._bucket`, `..._count`). */
+type Sample = MetricValue<string> & { metricName?: string };
 
 function report(overrides: Partial<ResourceReport> = {}): ResourceReport {
   return {
@@ -16,7 +19,7 @@ function report(overrides: Partial<ResourceReport> = {}): ResourceReport {
   };
 }
 
-async function series(metrics: OperatorMetrics, name: string): Promise<MetricValue<string>[]> {
+async function series(metrics: OperatorMetrics, name: string): Promise<Sample[]> {
   const metric = metrics.registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`no metric ${name}`);
   return (await metric.get()).values;
@@ -26,7 +29,7 @@ async function seriesOf(
   metrics: OperatorMetrics,
   name: string,
   resource: { namespace: string; name: string },
-): Promise<MetricValue<string>[]> {
+): Promise<Sample[]> {
   return (await series(metrics, name)).filter(
     (v) => v.labels.namespace === resource.namespace && v.labels.name === resource.name,
   );
@@ -145,6 +148,14 @@ describe('OperatorMetrics', () => {
     });
   });
 
+  it('shows 1 for leader while this replica leads, and 0 once it does not', async () => {
+    const metrics = new OperatorMetrics({ defaultMetrics: false });
+    metrics.setLeader(true);
+    expect((await series(metrics, 'jwtrotation_leader')).map((v) => v.value)).to.deep.equal([1]);
+    metrics.setLeader(false);
+    expect((await series(metrics, 'jwtrotation_leader')).map((v) => v.value)).to.deep.equal([0]);
+  });
+
   it('registers only its own metrics when default metrics are off', async () => {
     const metrics = new OperatorMetrics({ defaultMetrics: false });
     const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
@@ -173,16 +184,16 @@ describe('OperatorMetrics', () => {
     metrics.reconciled(0.01, 'success');
     metrics.reconciled(0.01, 'error', { namespace: 'default', name: 'api' });
     metrics.wrote('secret-update');
+    metrics.setLeader(true);
 
-    const all = (await metrics.registry.getMetricsAsJSON()) as MetricObjectWithValues<MetricValue<string>>[];
     const labels = new Set<string>();
-    for (const metric of all) {
-      expect(metric.values, metric.name).to.not.be.empty;
-      for (const value of metric.values) {
+    for (const metric of await metrics.registry.getMetricsAsJSON()) {
+      const values: Sample[] = metric.values;
+      expect(values, metric.name).to.not.be.empty;
+      for (const value of values) {
         for (const label of Object.keys(value.labels)) {
-          // `le` is the bucket bound Prometheus itself adds to histogram buckets.
-          if (metric.type === 'histogram' && label === 'le' && value.metricName?.endsWith('_bucket'))
-            continue;
+          // `le` is the bucket bound Prometheus itself adds to every histogram bucket.
+          if (label === 'le' && value.metricName === `${metric.name}_bucket`) continue;
           labels.add(label);
         }
       }

@@ -344,4 +344,34 @@ describe('WorkQueue', () => {
       expect(idle).to.equal(true);
     });
   });
+
+  it('keeps one pass per key when the key is forgotten and enqueued again during a pass', async () => {
+    const { clock, worker, queue } = setup();
+    queue.enqueue('ns/a');
+    clock.advance(0);
+    await flush();
+    expect(worker.calls).to.deep.equal(['ns/a']);
+    // Deleted and created again while the first pass runs.
+    queue.forget('ns/a');
+    queue.enqueue('ns/a');
+    clock.advance(0);
+    await flush();
+    expect(worker.calls, 'no second pass beside the running one').to.deep.equal(['ns/a']);
+    await worker.succeed();
+    clock.advance(0);
+    await flush();
+    expect(worker.calls, 'the new object gets its pass after the first ends').to.deep.equal(['ns/a', 'ns/a']);
+  });
+
+  it('drops a key forgotten during its pass once the pass ends, without a requeue', async () => {
+    const { clock, worker, queue } = setup();
+    queue.enqueue('ns/a');
+    clock.advance(0);
+    await flush();
+    queue.forget('ns/a');
+    await worker.succeed({ requeueAfterMs: 10 });
+    clock.advance(1000);
+    await flush();
+    expect(worker.calls).to.deep.equal(['ns/a']);
+  });
 });

@@ -16,19 +16,30 @@ if [ ! -d "$CLUSTER_DIR" ]; then
   exit 0
 fi
 
-stop_all
-
 # Processes whose pid files were lost (e.g. .cluster/pids deleted by hand) are still recognisable:
-# one of our binaries with this checkout's .cluster directory on its command line.
+# one of our binaries with this cluster directory on its command line. Record them, then stop
+# everything in the usual order.
+mkdir -p "$PID_DIR"
+extra=()
 for proc in /proc/[0-9]*; do
   pid=${proc#/proc/}
   exe=$(readlink "$proc/exe" 2>/dev/null) || continue
   name=$(basename "${exe% (deleted)}")
   case " ${COMPONENTS[*]} " in *" $name "*) ;; *) continue ;; esac
+  [ "$(pid_of "$name")" = "$pid" ] && continue
   tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF "$CLUSTER_DIR/" || continue
-  say "stopping leftover $name (pid $pid)"
-  echo "$pid" >"$PID_DIR/$name.pid" 2>/dev/null || { mkdir -p "$PID_DIR" && echo "$pid" >"$PID_DIR/$name.pid"; }
-  stop_component "$name"
+  say "found $name (pid $pid) without a pid file"
+  if component_alive "$name"; then
+    extra+=("$name:$pid") # a second instance: stopped after the recorded ones
+  else
+    echo "$pid" >"$PID_DIR/$name.pid"
+  fi
+done
+
+stop_all
+for e in "${extra[@]}"; do
+  echo "${e#*:}" >"$PID_DIR/${e%%:*}.pid"
+  stop_group "${e%%:*}"
 done
 
 if [ "${CLUSTER_PURGE:-}" = 1 ]; then
