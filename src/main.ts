@@ -41,8 +41,8 @@ export async function startOperator(
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
   const metrics = new OperatorMetrics();
-  const wrote = (kind: string): void => {
-    metrics.wrote(kind);
+  const wrote = (kind: string, namespace: string): void => {
+    metrics.wrote(kind, namespace);
   };
 
   await waitForCrd(kubeConfig, logger);

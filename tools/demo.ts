@@ -41,9 +41,9 @@ async function clusterUp(): Promise<void> {
   );
   await new Promise<void>((resolve, reject) => {
     const child = spawn('bash', [path.join(root, 'tools/cluster/up.sh')], { stdio: 'inherit' });
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`cluster:up failed (exit ${String(code)})`)),
-    );
+    child.once('exit', (code) => {
+      code === 0 ? resolve() : reject(new Error(`cluster:up failed (exit ${String(code)})`));
+    });
   });
 }
 

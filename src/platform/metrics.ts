@@ -31,7 +31,7 @@ export class OperatorMetrics {
   private readonly reconcileErrors: Counter<'namespace' | 'name'>;
   private readonly nextRotation: Gauge<'namespace' | 'name'>;
   private readonly gateReading: Gauge<'namespace' | 'name' | 'reading'>;
-  private readonly writes: Counter<'kind'>;
+  private readonly writes: Counter<'kind' | 'namespace'>;
   private readonly leader: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -75,8 +75,8 @@ export class OperatorMetrics {
     });
     this.writes = new Counter({
       name: 'jwtrotation_api_writes_total',
-      help: 'Writes the operator made to the Kubernetes API, by kind of write.',
-      labelNames: ['kind'],
+      help: 'Writes the operator made to the Kubernetes API, by kind of write and namespace.',
+      labelNames: ['kind', 'namespace'],
       registers,
     });
     this.leader = new Gauge({
@@ -124,7 +124,7 @@ export class OperatorMetrics {
     this.leader.set(leading ? 1 : 0);
   }
 
-  wrote(kind: string): void {
-    this.writes.inc({ kind });
+  wrote(kind: string, namespace: string): void {
+    this.writes.inc({ kind, namespace });
   }
 }

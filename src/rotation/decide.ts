@@ -453,11 +453,11 @@ function startRollback(ctx: Context, cause: RollbackCause): Outcome {
 // ---------------------------------------------------------------------------------------------
 // DualKey: every target must verify the new key before anyone signs with it.
 
-/** Requests that act in every phase of a rotation; undefined when there is none. */
-function rotationRequests(ctx: Context): Outcome | undefined {
+/** Requests that act during a rotation (rollback only where allowed); undefined when there is none. */
+function rotationRequests(ctx: Context, rollbackAllowed = true): Outcome | undefined {
   const emergency = ctx.pending('emergencyRotate');
   if (emergency) return startEmergency(ctx, emergency);
-  const rollback = ctx.pending('rollback');
+  const rollback = rollbackAllowed ? ctx.pending('rollback') : undefined;
   if (rollback)
     return startRollback(ctx, {
       midRotation: true,
@@ -689,18 +689,8 @@ function startCompletion(ctx: Context, why: string): Outcome {
 // Completing and RollingBack: the Secret is final; roll the targets, then record the outcome.
 
 function rollingOut(ctx: Context, phase: 'Completing' | 'RollingBack'): Outcome {
-  const emergency = ctx.pending('emergencyRotate');
-  if (emergency) return startEmergency(ctx, emergency);
-  if (phase === 'Completing') {
-    const rollback = ctx.pending('rollback');
-    if (rollback)
-      return startRollback(ctx, {
-        midRotation: true,
-        request: rollback,
-        trigger: 'Manual',
-        reason: 'RollbackRequested',
-      });
-  }
+  const early = rotationRequests(ctx, phase === 'Completing');
+  if (early) return early;
   return ignoredRotate(ctx, rollingOutProgress(ctx, phase));
 }
 

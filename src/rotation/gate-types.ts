@@ -1,3 +1,5 @@
+import type { ResolvedGateThresholdsSpec } from '../api/types.ts';
+
 /**
  * What a metrics gate reads and decides. The Prometheus adapter fills GateReadings;
  * evaluateGate (pure) turns readings + thresholds into a GateResult.
@@ -21,15 +23,8 @@ export interface GateReadings {
   samples?: number | undefined;
 }
 
-export interface GateThresholds {
-  minNewKeyShare: number;
-  minAuthSuccessRate: number;
-  maxValidationLatencyP99Seconds: number;
-  maxErrorRate: number;
-  /** Largest allowed fractional drop of active sessions against the baseline, 0..1. */
-  maxActiveSessionDrop: number;
-  minSamples: number;
-}
+/** The thresholds as spec.monitoring.prometheus.thresholds declares them, defaults applied. */
+export type GateThresholds = ResolvedGateThresholdsSpec;
 
 export type GateVerdict = 'Pass' | 'Fail' | 'Inconclusive';
 

@@ -5,12 +5,10 @@
  */
 import { expect } from 'chai';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
-import { installCrd } from '../support/crd.ts';
+import { waitFor, type TestCluster } from '../support/cluster.ts';
 import { startGatedEnvironment, type GatedEnvironment } from '../support/gated-env.ts';
 import {
   annotate,
-  clients,
   createConsumerDeployment,
   createJwtRotation,
   getJwtRotation,
@@ -18,7 +16,7 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
-import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
+import { operatorSuite } from '../support/operator-suite.ts';
 
 const condition = (r: JwtRotation, type: string) => r.status?.conditions?.find((c) => c.type === type);
 
@@ -52,26 +50,15 @@ function gatedSpec(
 
 describe('metrics-gated rotation with a real Prometheus and the reference consumer', function () {
   this.timeout(300_000);
+  const suite = operatorSuite();
   let cluster: TestCluster;
   let c: Clients;
-  let operator: OperatorProcess;
   let env: GatedEnvironment | undefined;
-
-  before(async function () {
-    this.timeout(1_800_000);
-    cluster = await useCluster();
-    await installCrd(cluster);
-    c = clients(cluster);
-    operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath });
-  });
+  before(() => ({ cluster, c } = suite));
 
   afterEach(async () => {
     await env?.stop();
     env = undefined;
-  });
-
-  after(async () => {
-    await operator.stop();
   });
 
   /** A namespace with a Deployment, a JwtRotation gated on a fresh Prometheus, and old-key traffic. */
@@ -124,7 +111,7 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     const printed = await cluster.kubectl(['get', 'jwtrotation', 'api', '-o', 'wide'], { namespace: ns });
     expect(printed.stdout).to.match(/Monitoring/);
     expect(
-      await operator.metric('jwtrotation_gate_reading', { namespace: ns, reading: 'newKeyShare' }),
+      await suite.operator.metric('jwtrotation_gate_reading', { namespace: ns, reading: 'newKeyShare' }),
     ).to.be.within(0.3, 0.7);
 
     // 97% of the traffic on the new key: the gate passes and the rotation completes.

@@ -4,11 +4,9 @@
 import { expect } from 'chai';
 import type { JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
-import { useCluster, type TestCluster } from '../support/cluster.ts';
-import { installCrd } from '../support/crd.ts';
+import type { TestCluster } from '../support/cluster.ts';
 import {
   annotate,
-  clients,
   createConsumerDeployment,
   createJwtRotation,
   getJwtRotation,
@@ -17,7 +15,7 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
-import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
+import { operatorSuite } from '../support/operator-suite.ts';
 
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
 
@@ -30,21 +28,10 @@ const spec: JwtRotationSpec = {
 
 describe('rollback and emergency rotation on a real control plane', function () {
   this.timeout(240_000);
+  const suite = operatorSuite();
   let cluster: TestCluster;
   let c: Clients;
-  let operator: OperatorProcess;
-
-  before(async function () {
-    this.timeout(1_800_000);
-    cluster = await useCluster();
-    await installCrd(cluster);
-    c = clients(cluster);
-    operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath });
-  });
-
-  after(async () => {
-    await operator.stop();
-  });
+  before(() => ({ cluster, c } = suite));
 
   async function setUp(prefix: string, replicas = 3): Promise<{ ns: string; original: string }> {
     const ns = await cluster.newNamespace(prefix);

@@ -5,11 +5,9 @@
 import { expect } from 'chai';
 import type { JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
-import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
-import { installCrd } from '../support/crd.ts';
+import { waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
-  clients,
   createConsumerDeployment,
   createJwtRotation,
   getJwtRotation,
@@ -18,7 +16,7 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
-import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
+import { operatorSuite } from '../support/operator-suite.ts';
 
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
 const BASE64_64_BYTES = /^[A-Za-z0-9+/]{86}==$/;
@@ -36,24 +34,10 @@ const fastSpec = (secretName: string, extra: Partial<JwtRotationSpec> = {}): Jwt
 
 describe('the rotation engine on a real control plane', function () {
   this.timeout(240_000);
+  const suite = operatorSuite();
   let cluster: TestCluster;
   let c: Clients;
-  let operator: OperatorProcess;
-
-  before(async function () {
-    this.timeout(1_800_000);
-    cluster = await useCluster();
-    await installCrd(cluster);
-    c = clients(cluster);
-    operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath });
-  });
-
-  after(async () => {
-    const output = operator.output();
-    await operator.stop();
-    // Whatever happened in the tests, no key material may have reached the logs.
-    expect(output).to.not.match(/[A-Za-z0-9+/]{80,}={0,2}/);
-  });
+  before(() => ({ cluster, c } = suite));
 
   it('creates a missing Secret with a 64-byte base64 JWT_SECRET and the TTL keys', async () => {
     const ns = await cluster.newNamespace('create');
@@ -197,8 +181,8 @@ describe('the rotation engine on a real control plane', function () {
       (r) => r.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ?? false,
     );
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const writesBefore = await operator.metric('jwtrotation_api_writes_total');
-    const passesBefore = await operator.metric('jwtrotation_reconcile_duration_seconds_count');
+    const writesBefore = await suite.operator.metric('jwtrotation_api_writes_total', { namespace: ns });
+    const passesBefore = await suite.operator.metric('jwtrotation_reconcile_duration_seconds_count');
     const secretBefore = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
 
     // Each metadata change is a watch event, so each one makes the operator look again.
@@ -209,10 +193,10 @@ describe('the rotation engine on a real control plane', function () {
     await waitFor(
       'the operator to look at the pokes',
       async () =>
-        (await operator.metric('jwtrotation_reconcile_duration_seconds_count')) >= passesBefore + 5 ||
+        (await suite.operator.metric('jwtrotation_reconcile_duration_seconds_count')) >= passesBefore + 5 ||
         undefined,
     );
-    const writesAfter = await operator.metric('jwtrotation_api_writes_total');
+    const writesAfter = await suite.operator.metric('jwtrotation_api_writes_total', { namespace: ns });
     expect(writesAfter).to.equal(writesBefore);
     const secretAfter = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
     expect(secretAfter.metadata?.resourceVersion).to.equal(secretBefore.metadata?.resourceVersion);
@@ -236,13 +220,13 @@ describe('the rotation engine on a real control plane', function () {
       await waitForPhase(c, ns, 'api', phase, () => true, 60_000);
       const newKeyAtKill = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET_NEW;
 
-      await operator.stop('SIGKILL');
+      await suite.operator.stop('SIGKILL');
       const atKill = (await secretValues(c, ns, 'api-jwt')) ?? {};
       // Killed at any step, the Secret still holds a key that validates the tokens issued so far.
       expect(atKill.JWT_SECRET).to.be.oneOf([original, newKeyAtKill ?? atKill.JWT_SECRET]);
       if (atKill.JWT_SECRET_NEW !== undefined) expect(atKill.JWT_SECRET_CURRENT).to.equal(original);
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      operator = await startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath });
+      await suite.restartOperator();
 
       const done = await waitForPhase(
         c,

@@ -33,7 +33,8 @@ export async function startGatedEnvironment(
   options: { rps?: number; consumerEnv?: Record<string, string> } = {},
 ): Promise<GatedEnvironment> {
   const dir = await mkdtemp(path.join(tmpdir(), 'jwtr-secret-'));
-  let stopped = false;
+  // An object, so the loops below read the flag stop() sets (a plain let narrows to false).
+  const state = { stopped: false };
   const keys: GatedEnvironment['keys'] = { old: '', new: undefined };
 
   const project = async (): Promise<void> => {
@@ -52,7 +53,7 @@ export async function startGatedEnvironment(
   };
   await project();
   const projector = (async () => {
-    while (!stopped) {
+    while (!state.stopped) {
       await project().catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -68,7 +69,7 @@ export async function startGatedEnvironment(
   let sent = 0;
   const load = (async () => {
     // One-second slices, so a change of share takes effect within a second; bounded by `stopped`.
-    for (let slice = 0; !stopped && slice < 1200; slice++) {
+    for (let slice = 0; !state.stopped && slice < 1200; slice++) {
       if (keys.old === '') {
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
@@ -86,8 +87,8 @@ export async function startGatedEnvironment(
   })();
 
   const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
+    if (state.stopped) return;
+    state.stopped = true;
     await Promise.all([projector, load]);
     await consumer.stop();
     await prometheus.stop();

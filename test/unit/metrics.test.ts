@@ -121,7 +121,7 @@ describe('OperatorMetrics', () => {
     metrics.rotationFinished('default', 'api', 'Completed');
     metrics.rotationFinished('default', 'api', 'Completed');
     metrics.rotationFinished('default', 'api', 'RolledBack');
-    metrics.wrote('secret-update');
+    metrics.wrote('secret-update', 'default');
     const rotations = await series(metrics, 'jwtrotation_rotations_total');
     expect(Object.fromEntries(rotations.map((v) => [String(v.labels.outcome), v.value]))).to.deep.equal({
       Completed: 2,
@@ -183,7 +183,7 @@ describe('OperatorMetrics', () => {
     metrics.rotationFinished('default', 'api', 'Completed');
     metrics.reconciled(0.01, 'success');
     metrics.reconciled(0.01, 'error', { namespace: 'default', name: 'api' });
-    metrics.wrote('secret-update');
+    metrics.wrote('secret-update', 'default');
     metrics.setLeader(true);
 
     const labels = new Set<string>();

@@ -15,13 +15,15 @@ key=$(cat "$here/k8s/go.mod" "$here/k8s/go.sum" "$here/kwok/go.mod" "$here/kwok/
 out="$cache_root/cluster-$k8s_version-$key"
 bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
-complete=1
-for b in "${bins[@]}"; do [ -x "$out/$b" ] || complete=0; done
-if [ "$complete" = 1 ]; then
+# Exits with the cache directory when every binary is already there.
+use_cache_if_complete() {
+  local b
+  for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 0; done
   echo "control plane $k8s_version: cached in $out" >&2
   echo "$out"
   exit 0
-fi
+}
+use_cache_if_complete
 
 # One build at a time: a second caller waits, then finds the cache filled.
 mkdir -p "$cache_root"
@@ -30,13 +32,7 @@ if ! flock -n 9; then
   echo "another build of the control plane is running; waiting for it ..." >&2
   flock 9
 fi
-complete=1
-for b in "${bins[@]}"; do [ -x "$out/$b" ] || complete=0; done
-if [ "$complete" = 1 ]; then
-  echo "control plane $k8s_version: cached in $out" >&2
-  echo "$out"
-  exit 0
-fi
+use_cache_if_complete
 
 mkdir -p "$out.partial"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod

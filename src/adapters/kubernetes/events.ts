@@ -21,7 +21,7 @@ export class EventRecorder {
   constructor(
     private readonly core: CoreV1Api,
     private readonly clock: Clock,
-    private readonly onWrite: (kind: string) => void,
+    private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
 
   async record(
@@ -44,7 +44,7 @@ export class EventRecorder {
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
         previous.count += 1;
-        this.onWrite('event');
+        this.onWrite('event', object.namespace);
         return;
       } catch {
         // Events expire (an hour by default); start a new one.
@@ -65,7 +65,7 @@ export class EventRecorder {
       count: 1,
     };
     const created = await this.core.createNamespacedEvent({ namespace: object.namespace, body: event });
-    this.onWrite('event');
+    this.onWrite('event', object.namespace);
     this.seen.set(key, { name: created.metadata.name ?? '', count: 1 });
     if (this.seen.size > 1000) this.seen.delete(this.seen.keys().next().value ?? '');
   }

@@ -9,7 +9,7 @@ export class KubernetesJwtRotationStore implements JwtRotationStore {
   constructor(
     private readonly api: CustomObjectsApi,
     private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<void>,
-    private readonly onWrite: (kind: string) => void,
+    private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
 
   async get(namespace: string, name: string): Promise<JwtRotation | undefined> {
@@ -29,6 +29,6 @@ export class KubernetesJwtRotationStore implements JwtRotationStore {
 
   async writeStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<void> {
     await this.statusWriter(resource, status);
-    this.onWrite('status');
+    this.onWrite('status', resource.metadata.namespace ?? '');
   }
 }

@@ -6,7 +6,7 @@ export class SecretStore {
   constructor(
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
-    private readonly onWrite: (kind: string) => void,
+    private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
 
   async get(namespace: string, name: string): Promise<V1Secret | undefined> {
@@ -27,7 +27,7 @@ export class SecretStore {
         throw new ConflictError(`Secret ${secret.metadata?.name ?? ''} appeared meanwhile`);
       throw error;
     }
-    this.onWrite('secret-create');
+    this.onWrite('secret-create', namespace);
   }
 
   /** Replaces the Secret; fails with ConflictError if it changed since it was read (resourceVersion). */
@@ -45,7 +45,7 @@ export class SecretStore {
       if (isConflict(error)) throw new ConflictError(`Secret ${name} changed since it was read`);
       throw error;
     }
-    this.onWrite('secret-update');
+    this.onWrite('secret-update', namespace);
   }
 
   async delete(namespace: string, name: string): Promise<void> {
@@ -54,7 +54,7 @@ export class SecretStore {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    this.onWrite('secret-delete');
+    this.onWrite('secret-delete', namespace);
   }
 }
 

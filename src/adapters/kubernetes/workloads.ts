@@ -10,7 +10,7 @@ export class Workloads {
   constructor(
     private readonly objects: KubernetesObjectApi,
     private readonly fieldManager: string,
-    private readonly onWrite: (kind: string) => void,
+    private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
 
   async get(namespace: string, kind: TargetKind, name: string): Promise<Workload | undefined> {
@@ -48,6 +48,6 @@ export class Workloads {
       undefined,
       PatchStrategy.MergePatch,
     );
-    this.onWrite('workload-patch');
+    this.onWrite('workload-patch', namespace);
   }
 }
