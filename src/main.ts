@@ -45,6 +45,15 @@ export async function startOperator(
     metrics.wrote(kind, namespace);
   };
 
+  // Serve /healthz first: waiting for the CRD is not a reason for the kubelet to restart the pod.
+  let started = false;
+  const http = await startHttpServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    registry: metrics.registry,
+    // A follower is ready too: it is up and waiting for the Lease.
+    isReady: () => started,
+  });
   await waitForCrd(kubeConfig, logger);
 
   const queue: { current?: WorkQueue } = {};
@@ -89,14 +98,6 @@ export async function startOperator(
     },
   );
 
-  let started = false;
-  const http = await startHttpServer({
-    host: config.httpHost,
-    port: config.httpPort,
-    registry: metrics.registry,
-    // A follower is ready too: it is up and waiting for the Lease.
-    isReady: () => started,
-  });
   const lead = async (): Promise<void> => {
     metrics.setLeader(true);
     await operator.start();

@@ -27,6 +27,8 @@ export const SecretAnnotations = {
   trigger: `${GROUP}/trigger`,
   /** The user request (`kind=value`) the operation answered, so a crash cannot act on it twice. */
   request: `${GROUP}/request`,
+  /** Fingerprint of the key the operation replaces, for the history record. */
+  previousKey: `${GROUP}/previous-key`,
   /** When the key now in JWT_SECRET was made or adopted; the schedule counts from it. */
   keyCreatedAt: `${GROUP}/key-created-at`,
 } as const;

@@ -306,8 +306,8 @@ export interface MonitoringSpec {
   /**
    * What happens when maxDuration passes and the completion gate has not passed. Wait: stay in
    * Monitoring (Stalled=True) until the gate passes or a user acts. CompleteAfterTokenExpiry: complete
-   * once tokenTTL has passed since the rotation date, as no valid token can still be signed with the old
-   * key. Defaults to Wait.
+   * once the longer of tokenTTL and refreshTokenTTL has passed since the rotation date, as no valid
+   * token can still be signed with the old key. Defaults to Wait.
    *
    * @defaultValue `"Wait"`
    */
@@ -367,7 +367,7 @@ export interface JwtRotationSpec {
   /**
    * Lifetime of access tokens (Go duration, e.g. 24h). Written to JWT_EXPIRATION; with
    * monitoring.onTimeout=CompleteAfterTokenExpiry, the old key is dropped once every token it signed has
-   * expired. Defaults to 24h.
+   * expired (the longer of tokenTTL and refreshTokenTTL). Defaults to 24h.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; tokenTTL must be greater than 0.
    * @defaultValue `"24h"`
@@ -409,8 +409,10 @@ export interface JwtRotationSpec {
    */
   rollback?: RollbackSpec;
   /**
-   * Stops scheduled rotations from starting. A rotation in flight goes on, and annotation requests are
-   * still honoured. Defaults to false.
+   * Stops all action on this JwtRotation: no rotation starts (scheduled or requested; requests wait and
+   * act once suspend is false), and a rotation in flight stops where it is. The Secret always holds
+   * working keys, but the rotation date is not moved while suspended, so avoid suspending in DualKey
+   * before every rollout has finished. Defaults to false.
    *
    * @defaultValue `false`
    */
@@ -860,8 +862,8 @@ export interface ResolvedMonitoringSpec {
   /**
    * What happens when maxDuration passes and the completion gate has not passed. Wait: stay in
    * Monitoring (Stalled=True) until the gate passes or a user acts. CompleteAfterTokenExpiry: complete
-   * once tokenTTL has passed since the rotation date, as no valid token can still be signed with the old
-   * key. Defaults to Wait.
+   * once the longer of tokenTTL and refreshTokenTTL has passed since the rotation date, as no valid
+   * token can still be signed with the old key. Defaults to Wait.
    *
    * @defaultValue `"Wait"`
    */
@@ -921,7 +923,7 @@ export interface ResolvedJwtRotationSpec {
   /**
    * Lifetime of access tokens (Go duration, e.g. 24h). Written to JWT_EXPIRATION; with
    * monitoring.onTimeout=CompleteAfterTokenExpiry, the old key is dropped once every token it signed has
-   * expired. Defaults to 24h.
+   * expired (the longer of tokenTTL and refreshTokenTTL). Defaults to 24h.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; tokenTTL must be greater than 0.
    * @defaultValue `"24h"`
@@ -963,8 +965,10 @@ export interface ResolvedJwtRotationSpec {
    */
   rollback: ResolvedRollbackSpec;
   /**
-   * Stops scheduled rotations from starting. A rotation in flight goes on, and annotation requests are
-   * still honoured. Defaults to false.
+   * Stops all action on this JwtRotation: no rotation starts (scheduled or requested; requests wait and
+   * act once suspend is false), and a rotation in flight stops where it is. The Secret always holds
+   * working keys, but the rotation date is not moved while suspended, so avoid suspending in DualKey
+   * before every rollout has finished. Defaults to false.
    *
    * @defaultValue `false`
    */

@@ -64,6 +64,36 @@ interface Context {
   pending: (kind: Request['kind']) => Request | undefined;
 }
 
+/**
+ * Request values already on a JwtRotation the first time the operator writes its status (a new
+ * object, or one re-created or restored from git) are recorded, not acted on: only a value set
+ * while the operator watches is a request. Otherwise re-creating a JwtRotation would replay the
+ * last rollback or emergency rotation kept in its manifest.
+ */
+function firstSightRequests(input: DecideInput): Request[] {
+  if (input.resource.status?.observedGeneration !== undefined) return [];
+  const kinds = ['rotate', 'rollback', 'emergencyRotate'] as const;
+  return kinds
+    .map((kind) => pendingRequest(kind, input.resource.metadata, undefined, undefined))
+    .filter((r): r is Request => r !== undefined);
+}
+
+function recordFirstSight(requests: readonly Request[]): { handled: HandledRequests; events: EventSpec[] } {
+  const handled: HandledRequests = {};
+  for (const r of requests) handled[r.kind] = r.value;
+  const events =
+    requests.length === 0
+      ? []
+      : [
+          normal(
+            'RequestsRecorded',
+            `Requests present when the operator first saw this JwtRotation are recorded, not acted on: ` +
+              `${requests.map((r) => requestTag(r)).join(', ')}. Set a new value to act.`,
+          ),
+        ];
+  return { handled, events };
+}
+
 /** What one phase handler decided; finish() turns it into status and conditions. */
 interface Outcome {
   phase: Phase;
@@ -89,6 +119,7 @@ export function decide(input: DecideInput): Decision {
   }
   const spec = resolved.spec;
   const secret = input.secret;
+  const firstSight = firstSightRequests(input);
   if (secret === undefined) {
     return finishWithoutSecret(input, spec);
   }
@@ -105,7 +136,8 @@ export function decide(input: DecideInput): Decision {
     operationId: secret.annotations[SecretAnnotations.operationId],
     trigger: asTrigger(secret.annotations[SecretAnnotations.trigger]),
     revision: secretRevision(secret),
-    pending: (kind) => pendingRequest(kind, metadata, prev.handledRequests, secret),
+    pending: (kind) =>
+      firstSight.length > 0 ? undefined : pendingRequest(kind, metadata, prev.handledRequests, secret),
   };
   const owner = secret.annotations[SecretAnnotations.managedBy];
   if (owner !== undefined && owner !== ctx.name) {
@@ -153,7 +185,7 @@ function observePhase(
         phase: 'Failed',
         stalled: {
           reason: 'SecretInconsistent',
-          message: `${SecretKeys.next} is set but ${SecretKeys.current} is missing; roll back or start an emergency rotation`,
+          message: `${SecretKeys.next} is set but ${SecretKeys.current} is missing; roll back (to the backed-up original key) or start an emergency rotation`,
         },
       };
     }
@@ -319,6 +351,7 @@ function startRotation(ctx: Context, trigger: Trigger, request: Request | undefi
           [SecretAnnotations.operationId]: id,
           [SecretAnnotations.trigger]: trigger,
           [SecretAnnotations.request]: request ? requestTag(request) : null,
+          [SecretAnnotations.previousKey]: current,
           [SecretAnnotations.managedBy]: ctx.name,
         },
       ),
@@ -343,16 +376,21 @@ function startRotation(ctx: Context, trigger: Trigger, request: Request | undefi
   };
 }
 
+/**
+ * The runbook's emergency procedure: a new key at once, no dual-key phase. The replaced key is
+ * compromised, so it is not kept for rollback: any backup is deleted first.
+ */
 function startEmergency(ctx: Context, request: Request): Outcome {
   const { now, spec, fp } = ctx;
   const id = toRfc3339(now);
-  const actions: Action[] = fp.JWT_SECRET === undefined ? [] : [saveOriginal(ctx, fp.JWT_SECRET)];
+  const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];
   actions.push(
     updateSecret(ctx, { [SecretKeys.secret]: { generate: spec.secretLength } }, ROTATION_KEYS, {
       [SecretAnnotations.operation]: 'Emergency',
       [SecretAnnotations.operationId]: id,
       [SecretAnnotations.trigger]: 'Emergency',
       [SecretAnnotations.request]: requestTag(request),
+      [SecretAnnotations.previousKey]: fp.JWT_SECRET ?? null,
       [SecretAnnotations.keyCreatedAt]: id,
       [SecretAnnotations.managedBy]: ctx.name,
     }),
@@ -364,6 +402,8 @@ function startEmergency(ctx: Context, request: Request): Outcome {
     status: {
       trigger: 'Emergency',
       rotationStartedAt: id,
+      originalKeyFingerprint: undefined,
+      originalKeyRetainedUntil: undefined,
       rotationDate: undefined,
       monitoringStartedAt: undefined,
       nextRotationAt: undefined,
@@ -373,7 +413,7 @@ function startEmergency(ctx: Context, request: Request): Outcome {
       warning(
         'EmergencyRotation',
         `Emergency rotation of Secret ${spec.secretName}: key ${fp.JWT_SECRET ?? '(none)'} replaced at once; ` +
-          'tokens signed with it are no longer accepted',
+          'tokens signed with it are no longer accepted, and it is not kept for rollback',
       ),
     ],
     progress: 'Writing the new key',
@@ -398,26 +438,34 @@ interface RollbackCause {
 function startRollback(ctx: Context, cause: RollbackCause): Outcome {
   const { fp, input, now, spec } = ctx;
   const dual = fp.JWT_SECRET_NEW !== undefined;
-  const original = dual ? fp.JWT_SECRET_CURRENT : input.backup?.originalFingerprint;
+  // In the dual-key shape the original is JWT_SECRET_CURRENT; otherwise (or if CURRENT is gone) the backup.
+  const fromCurrent = dual && fp.JWT_SECRET_CURRENT !== undefined;
+  const original = fromCurrent ? fp.JWT_SECRET_CURRENT : input.backup?.originalFingerprint;
   if (original === undefined) {
     return {
       phase: ctx.input.resource.status?.phase ?? 'Idle',
       handled: cause.request ? [cause.request] : [],
-      events: [warning('RollbackImpossible', 'Rollback requested, but no original key is retained')],
+      events: [
+        warning(
+          'RollbackImpossible',
+          'Rollback requested, but no original key is retained (an emergency rotation does not keep the key it replaced)',
+        ),
+      ],
     };
   }
   const midRotation = cause.midRotation;
   const id = midRotation && ctx.operationId !== undefined ? ctx.operationId : toRfc3339(now);
+  const withdrawn = dual ? fp.JWT_SECRET_NEW : fp.JWT_SECRET;
   const annotations: Record<string, string | null> = {
     [SecretAnnotations.operation]: 'Rollback',
     [SecretAnnotations.operationId]: id,
     [SecretAnnotations.request]: cause.request ? requestTag(cause.request) : null,
+    [SecretAnnotations.previousKey]: withdrawn ?? null,
   };
   if (!midRotation) {
     annotations[SecretAnnotations.trigger] = cause.trigger;
     annotations[SecretAnnotations.keyCreatedAt] = input.backup?.keyCreatedAt ?? toRfc3339(now);
   }
-  const withdrawn = dual ? fp.JWT_SECRET_NEW : fp.JWT_SECRET;
   const because =
     cause.reason === 'HealthGateFailed' ? `the health gate failed: ${cause.detail ?? ''}` : 'requested';
   return {
@@ -426,7 +474,7 @@ function startRollback(ctx: Context, cause: RollbackCause): Outcome {
     actions: [
       updateSecret(
         ctx,
-        { [SecretKeys.secret]: dual ? { copy: 'JWT_SECRET_CURRENT' } : { original: true } },
+        { [SecretKeys.secret]: fromCurrent ? { copy: 'JWT_SECRET_CURRENT' } : { original: true } },
         ROTATION_KEYS,
         annotations,
       ),
@@ -738,7 +786,8 @@ function finishOperation(ctx: Context, outcome: 'Completed' | 'RolledBack'): Out
           ? 'EmergencyRotation'
           : 'RotationCompleted',
     previousKeyFingerprint:
-      outcome === 'Completed' ? input.backup?.originalFingerprint : prev.newKeyFingerprint,
+      ctx.secret.annotations[SecretAnnotations.previousKey] ??
+      (outcome === 'Completed' ? input.backup?.originalFingerprint : prev.newKeyFingerprint),
     newKeyFingerprint: fp.JWT_SECRET,
   });
   const retainedUntil = toRfc3339(now + spec.retentionMs);
@@ -759,8 +808,10 @@ function finishOperation(ctx: Context, outcome: 'Completed' | 'RolledBack'): Out
       outcome === 'Completed'
         ? normal(
             'RotationCompleted',
-            `Rotation completed: JWT_SECRET is key ${fp.JWT_SECRET ?? ''}; the original key ` +
-              `${record.previousKeyFingerprint ?? ''} is kept for rollback until ${retainedUntil}`,
+            `Rotation completed: JWT_SECRET is key ${fp.JWT_SECRET ?? ''}; ` +
+              (input.backup === undefined
+                ? `the replaced key ${record.previousKeyFingerprint ?? ''} is not kept`
+                : `the original key ${record.previousKeyFingerprint ?? ''} is kept for rollback until ${retainedUntil}`),
           )
         : warning('RolledBack', `Rolled back: JWT_SECRET is the original key ${fp.JWT_SECRET ?? ''} again`),
     ],
@@ -980,7 +1031,8 @@ function finish(ctx: Context, outcome: Outcome, suspended = false): Decision {
   const phase = outcome.phase;
   const rotating = phase !== 'Idle' && phase !== 'Failed';
   const dual = fp.JWT_SECRET_NEW !== undefined;
-  const handled: HandledRequests = { ...prev.handledRequests };
+  const seen = recordFirstSight(firstSightRequests(input));
+  const handled: HandledRequests = { ...prev.handledRequests, ...seen.handled };
   for (const request of outcome.handled ?? []) handled[request.kind] = request.value;
 
   const gate = phase === 'Idle' ? undefined : currentGate(ctx);
@@ -995,7 +1047,7 @@ function finish(ctx: Context, outcome: Outcome, suspended = false): Decision {
     rotationStartedAt: rotating ? (ctx.operationId ?? prev.rotationStartedAt) : undefined,
     rotationDate: dual ? ctx.secret.rotationDate : undefined,
     monitoringStartedAt: phase === 'Monitoring' ? prev.monitoringStartedAt : undefined,
-    nextRotationAt: phase === 'Idle' ? prev.nextRotationAt : undefined,
+    nextRotationAt: phase === 'Idle' && !suspended ? prev.nextRotationAt : undefined,
     lastRotation: prev.lastRotation,
     history: prev.history,
     handledRequests: Object.keys(handled).length > 0 ? handled : undefined,
@@ -1014,7 +1066,7 @@ function finish(ctx: Context, outcome: Outcome, suspended = false): Decision {
     ),
     ...outcome.status,
   };
-  const events = [...(outcome.events ?? [])];
+  const events = [...seen.events, ...(outcome.events ?? [])];
   const wanted = conditionsFor(ctx, outcome, suspended);
   const conditions = mergeConditions(prev.conditions, wanted, ctx.generation, now);
   events.push(...conditionEvents(prev.conditions, wanted));
@@ -1126,16 +1178,27 @@ function conditionEvents(
   return events;
 }
 
+/** The previous status with first-sight requests recorded, for the paths that skip finish(). */
+function withFirstSight(input: DecideInput): { prev: JwtRotationStatus; events: EventSpec[] } {
+  const previous = input.resource.status ?? {};
+  const seen = recordFirstSight(firstSightRequests(input));
+  if (seen.events.length === 0) return { prev: previous, events: [] };
+  return {
+    prev: { ...previous, handledRequests: { ...previous.handledRequests, ...seen.handled } },
+    events: seen.events,
+  };
+}
+
 function finishWithoutSecret(input: DecideInput, spec: ResolvedSpec): Decision {
   const now = input.now;
-  const prev = input.resource.status ?? {};
+  const { prev, events: seenEvents } = withFirstSight(input);
   const generation = input.resource.metadata.generation ?? 0;
   const name = input.resource.metadata.name ?? '';
   if (spec.suspend) {
     return {
       actions: [],
       status: { ...prev, observedGeneration: generation },
-      events: [],
+      events: seenEvents,
       requeueAfterMs: RESYNC_MS,
     };
   }
@@ -1186,7 +1249,7 @@ function finishWithoutSecret(input: DecideInput, spec: ResolvedSpec): Decision {
 }
 
 function invalidSpec(input: DecideInput, message: string): Decision {
-  const prev = input.resource.status ?? {};
+  const { prev, events: seenEvents } = withFirstSight(input);
   const generation = input.resource.metadata.generation ?? 0;
   const conditions = mergeConditions(
     prev.conditions,
@@ -1198,9 +1261,10 @@ function invalidSpec(input: DecideInput, message: string): Decision {
     generation,
     input.now,
   );
-  const events = turnedTo(prev.conditions, 'Stalled', 'True', 'InvalidSpec')
-    ? [warning('InvalidSpec', message)]
-    : [];
+  const events = [
+    ...seenEvents,
+    ...(turnedTo(prev.conditions, 'Stalled', 'True', 'InvalidSpec') ? [warning('InvalidSpec', message)] : []),
+  ];
   return {
     actions: [],
     status: { ...prev, observedGeneration: generation, conditions },

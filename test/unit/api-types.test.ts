@@ -400,6 +400,12 @@ describe('the manifests that install the operator', () => {
     { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations/status'], verbs: ['get', 'update', 'patch'] },
     {
+      apiGroups: ['apiextensions.k8s.io'],
+      resources: ['customresourcedefinitions'],
+      resourceNames: ['jwtrotations.jwtrotation.io'],
+      verbs: ['get'],
+    },
+    {
       apiGroups: [''],
       resources: ['secrets'],
       verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
@@ -465,7 +471,7 @@ describe('the manifests that install the operator', () => {
     });
     expect(container.ports).to.deep.equal([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(container.livenessProbe).to.deep.include({ httpGet: { path: '/healthz', port: 'http' } });
-    expect(container.readinessProbe).to.deep.include({ httpGet: { path: '/healthz', port: 'http' } });
+    expect(container.readinessProbe).to.deep.include({ httpGet: { path: '/readyz', port: 'http' } });
     expect(container.resources).to.have.keys('requests', 'limits');
   });
 

@@ -123,8 +123,9 @@ describe('decide: the rotation core', () => {
   });
 
   describe('a rotate request', () => {
-    const requested = (value: string, status?: JwtRotationStatus) =>
-      aJwtRotation({ annotations: { 'jwtrotation.io/rotate': value }, ...(status ? { status } : {}) });
+    /** A JwtRotation the operator has seen before (status written), now carrying a rotate request. */
+    const requested = (value: string, status: JwtRotationStatus = { observedGeneration: 1 }) =>
+      aJwtRotation({ annotations: { 'jwtrotation.io/rotate': value }, status });
 
     it('starts DualKey: the original is saved, then CURRENT = old, NEW = a new key, and a rotation date after signingDelay', () => {
       const decision = decide(anInput({ resource: requested('now') }));
@@ -144,7 +145,9 @@ describe('decide: the rotation core', () => {
 
     it('acts once: a value recorded in status does not start another rotation', () => {
       const decision = decide(
-        anInput({ resource: requested('now', { handledRequests: { rotate: 'now' } }) }),
+        anInput({
+          resource: requested('now', { observedGeneration: 1, handledRequests: { rotate: 'now' } }),
+        }),
       );
       expect(decision.actions).to.deep.equal([]);
     });
@@ -155,6 +158,25 @@ describe('decide: the rotation core', () => {
       });
       const decision = decide(anInput({ resource: requested('now'), secret }));
       expect(decision.actions).to.deep.equal([]);
+    });
+
+    it('is recorded, not acted on, when it is already there the first time the operator sees the JwtRotation', () => {
+      const resource = aJwtRotation({
+        annotations: { 'jwtrotation.io/rotate': 'old', 'jwtrotation.io/rollback': 'older' },
+      });
+      const decision = decide(anInput({ resource }));
+      expect(decision.actions).to.deep.equal([]);
+      expect(decision.status.handledRequests).to.deep.equal({ rotate: 'old', rollback: 'older' });
+      expect(decision.events.map((e) => e.reason)).to.include('RequestsRecorded');
+      const next = decide(anInput({ now: T0 + SECOND, resource: { ...resource, status: decision.status } }));
+      expect(next.actions, 'the recorded values do not act later either').to.deep.equal([]);
+    });
+
+    it('is recorded on first sight even when the Secret must be created first', () => {
+      const resource = aJwtRotation({ annotations: { 'jwtrotation.io/emergency-rotate': 'from-git' } });
+      const decision = decide(anInput({ resource, secret: undefined }));
+      expect(actionTypes(decision.actions)).to.deep.equal(['CreateSecret']);
+      expect(decision.status.handledRequests).to.deep.equal({ emergencyRotate: 'from-git' });
     });
 
     it('is answered but not acted on during a rotation', () => {
@@ -542,6 +564,23 @@ describe('decide: the rotation core', () => {
       expect(world.status?.lastRotation).to.include({ outcome: 'Completed', trigger: 'Emergency' });
     });
 
+    it('keeps no copy of the replaced key, so a later rollback cannot restore a leaked key', () => {
+      const world = idleWorld();
+      world.annotations['jwtrotation.io/rotate'] = 'go';
+      runUntil(world, 'Monitoring');
+      runUntil(world, 'Idle');
+      expect(world.backup).to.not.equal(undefined);
+      const leaked = world.secret?.values.JWT_SECRET;
+      world.annotations['jwtrotation.io/emergency-rotate'] = 'leak';
+      runUntil(world, 'Idle');
+      expect(world.backup, 'backup deleted').to.equal(undefined);
+      expect(world.status?.lastRotation?.previousKeyFingerprint).to.have.length(12);
+      world.annotations['jwtrotation.io/rollback'] = 'please';
+      world.settle();
+      expect(world.secret?.values.JWT_SECRET).to.not.equal(leaked);
+      expect(world.events.map((e) => e.reason)).to.include('NothingToRollBack');
+    });
+
     it('overrides a rotation in progress', () => {
       const world = idleWorld();
       world.annotations['jwtrotation.io/rotate'] = 'go';
@@ -556,6 +595,16 @@ describe('decide: the rotation core', () => {
   });
 
   describe('suspend and invalid specs', () => {
+    it('shows no next rotation while suspended', () => {
+      const status = {
+        observedGeneration: 1,
+        phase: 'Idle' as const,
+        nextRotationAt: '2026-04-01T00:00:00Z',
+      };
+      const decision = decide(anInput({ resource: aJwtRotation({ spec: { suspend: true }, status }) }));
+      expect(decision.status).to.not.have.property('nextRotationAt');
+    });
+
     it('takes no action while suspended', () => {
       const decision = decide(
         anInput({
