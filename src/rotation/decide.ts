@@ -858,7 +858,15 @@ function failed(ctx: Context, stalled: { reason: string; message: string }): Out
       reason: 'RollbackRequested',
     });
   }
-  return { phase: 'Failed', stalled, ...(rollback ? { handled: [rollback] } : {}) };
+  if (rollback) {
+    return {
+      phase: 'Failed',
+      stalled,
+      handled: [rollback],
+      events: [warning('RollbackImpossible', 'Rollback requested, but no original key is retained')],
+    };
+  }
+  return { phase: 'Failed', stalled };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1074,7 +1082,8 @@ function finish(ctx: Context, outcome: Outcome, suspended = false): Decision {
   return {
     actions: suspended ? [] : (outcome.actions ?? []),
     status,
-    events: suspended ? [] : events,
+    // Suspended: only the record of first-sight requests, nothing else happens.
+    events: suspended ? seen.events : events,
     requeueAfterMs: clampRequeue(suspended ? RESYNC_MS : (outcome.requeueAfterMs ?? RESYNC_MS)),
   };
 }
@@ -1197,7 +1206,11 @@ function finishWithoutSecret(input: DecideInput, spec: ResolvedSpec): Decision {
   if (spec.suspend) {
     return {
       actions: [],
-      status: { ...prev, observedGeneration: generation },
+      status: dropUndefined<JwtRotationStatus>({
+        ...prev,
+        observedGeneration: generation,
+        nextRotationAt: undefined,
+      }),
       events: seenEvents,
       requeueAfterMs: RESYNC_MS,
     };
@@ -1242,6 +1255,7 @@ function finishWithoutSecret(input: DecideInput, spec: ResolvedSpec): Decision {
     ],
     status: dropUndefined({ ...prev, phase: 'Idle' as const, observedGeneration: generation, conditions }),
     events: [
+      ...seenEvents,
       normal('SecretCreated', `Created Secret ${spec.secretName} with a new ${spec.secretLength}-byte key`),
     ],
     requeueAfterMs: 0,

@@ -204,6 +204,74 @@ describe('the rotation engine on a real control plane', function () {
     expect(after.status).to.deep.equal(settled.status);
   });
 
+  it('rolls StatefulSet and DaemonSet targets through a rotation as well as Deployments', async () => {
+    const ns = await cluster.newNamespace('kinds');
+    const template = (app: string) => ({
+      metadata: { labels: { app } },
+      spec: {
+        containers: [
+          { name: 'api', image: 'example.invalid/api:1', envFrom: [{ secretRef: { name: 'api-jwt' } }] },
+        ],
+      },
+    });
+    await c.apps.createNamespacedStatefulSet({
+      namespace: ns,
+      body: {
+        metadata: { name: 'sessions' },
+        spec: {
+          replicas: 2,
+          serviceName: 'sessions',
+          selector: { matchLabels: { app: 'sessions' } },
+          template: template('sessions'),
+        },
+      },
+    });
+    await c.apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: {
+        metadata: { name: 'edge' },
+        spec: { selector: { matchLabels: { app: 'edge' } }, template: template('edge') },
+      },
+    });
+    await createJwtRotation(
+      c,
+      ns,
+      'api',
+      fastSpec('api-jwt', {
+        targets: [
+          { kind: 'StatefulSet', name: 'sessions' },
+          { kind: 'DaemonSet', name: 'edge' },
+        ],
+      }),
+    );
+    await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
+    await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'kinds' });
+    const monitoring = await waitForPhase(c, ns, 'api', 'Monitoring');
+    expect(monitoring.status?.targets?.map((t) => [t.kind, t.ready])).to.deep.equal([
+      ['StatefulSet', true],
+      ['DaemonSet', true],
+    ]);
+    const done = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'Completed',
+    );
+    const key = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET ?? '';
+    const sts = await c.apps.readNamespacedStatefulSet({ namespace: ns, name: 'sessions' });
+    const ds = await c.apps.readNamespacedDaemonSet({ namespace: ns, name: 'edge' });
+    for (const workload of [sts, ds]) {
+      expect(workload.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision']).to.match(
+        new RegExp(`^${fingerprint(key)}/`),
+      );
+    }
+    expect(sts.status?.updatedReplicas).to.equal(2);
+    expect(sts.status?.currentRevision).to.equal(sts.status?.updateRevision);
+    expect(ds.status?.numberAvailable).to.equal(ds.status?.desiredNumberScheduled);
+    expect(done.status?.targets?.every((t) => t.ready)).to.equal(true);
+  });
+
   for (const phase of ['DualKey', 'Monitoring', 'Completing'] as const) {
     it(`resumes correctly after the operator is killed in ${phase}`, async () => {
       const ns = await cluster.newNamespace(`restart-${phase.toLowerCase()}`);

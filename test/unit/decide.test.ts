@@ -177,6 +177,7 @@ describe('decide: the rotation core', () => {
       const decision = decide(anInput({ resource, secret: undefined }));
       expect(actionTypes(decision.actions)).to.deep.equal(['CreateSecret']);
       expect(decision.status.handledRequests).to.deep.equal({ emergencyRotate: 'from-git' });
+      expect(decision.events.map((e) => e.reason)).to.deep.equal(['RequestsRecorded', 'SecretCreated']);
     });
 
     it('is answered but not acted on during a rotation', () => {
