@@ -7,10 +7,10 @@ import { BACKUP_ORIGINAL_KEY, SecretAnnotations, SecretKeys, backupSecretName } 
 import type { JwtRotation } from '../api/types.ts';
 import { decodeData } from '../adapters/kubernetes/secrets.ts';
 import { fingerprint } from '../platform/fingerprint.ts';
-import { shouldReadGate } from '../rotation/decide.ts';
+import { gateDue } from '../rotation/decide.ts';
 import type { BackupView, DecideInput, GateObservation, KeySlot, SecretView } from '../rotation/model.ts';
 import { viewTarget } from '../rotation/rollout.ts';
-import { resolveSpec } from '../rotation/spec.ts';
+import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { ReconcilerDeps } from './ports.ts';
 
 export interface Gathered {
@@ -60,7 +60,8 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const targets = (spec.targets ?? []).map((t, i) =>
     viewTarget(t.kind, t.name, workloads[i], spec.secretName),
   );
-  const gate = shouldReadGate({ now, resource }) ? await readGate(resource, deps) : undefined;
+  const settings = gateDue({ now, resource });
+  const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
   return {
     input: {
       now,
@@ -74,10 +75,11 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   };
 }
 
-async function readGate(resource: JwtRotation, deps: ReconcilerDeps): Promise<GateObservation | undefined> {
-  const resolved = resolveSpec(resource.spec);
-  if (!resolved.ok || resolved.spec.prometheus === undefined) return undefined;
-  const settings = resolved.spec.prometheus;
+async function readGate(
+  resource: JwtRotation,
+  settings: PrometheusSettings,
+  deps: ReconcilerDeps,
+): Promise<GateObservation> {
   let token: string | undefined;
   const ref = settings.bearerTokenSecretRef;
   if (ref !== undefined) {

@@ -54,7 +54,8 @@ export class Reconciler {
     }
 
     const previous = resource.status ?? {};
-    if (canonical(previous) !== canonical(decision.status)) {
+    const statusChanged = canonical(previous) !== canonical(decision.status);
+    if (statusChanged) {
       await deps.resources.writeStatus(resource, decision.status);
       log.debug('status written', { changed: changedFields(previous, decision.status) });
       if (previous.phase !== decision.status.phase) {
@@ -92,7 +93,7 @@ export class Reconciler {
     this.report(namespace, name, decision.status);
     // A pass that changed nothing and asks to look again at once would spin; the core
     // should never ask for that, and this floor keeps a slip from burning a CPU.
-    const wroteNothing = decision.actions.length === 0 && canonical(previous) === canonical(decision.status);
+    const wroteNothing = decision.actions.length === 0 && !statusChanged;
     return {
       requeueAfterMs: wroteNothing
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)

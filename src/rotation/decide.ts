@@ -38,7 +38,7 @@ import type {
 } from './model.ts';
 import { pendingRequest, requestTag, type Request } from './requests.ts';
 import { secretRevision } from './revision.ts';
-import { resolveSpec, type ResolvedSpec } from './spec.ts';
+import { resolveSpec, type PrometheusSettings, type ResolvedSpec } from './spec.ts';
 import { parseInstant, toRfc3339 } from './time.ts';
 
 /** Look again at least this often, so a missed watch event costs minutes, not days. */
@@ -62,6 +62,8 @@ interface Context {
   trigger: Trigger | undefined;
   revision: string;
   pending: (kind: Request['kind']) => Request | undefined;
+  /** Requests already present when the operator first sees the JwtRotation (see firstSightRequests). */
+  firstSight: Request[];
 }
 
 /**
@@ -136,6 +138,7 @@ export function decide(input: DecideInput): Decision {
     operationId: secret.annotations[SecretAnnotations.operationId],
     trigger: asTrigger(secret.annotations[SecretAnnotations.trigger]),
     revision: secretRevision(secret),
+    firstSight,
     pending: (kind) =>
       firstSight.length > 0 ? undefined : pendingRequest(kind, metadata, prev.handledRequests, secret),
   };
@@ -941,14 +944,18 @@ function gateInterval(ctx: Context): number {
   return ctx.spec.prometheus?.intervalMs ?? Number.POSITIVE_INFINITY;
 }
 
-/** Whether the shell should read the gate on this pass (the core decides how often). */
-export function shouldReadGate(input: Pick<DecideInput, 'now' | 'resource'>): boolean {
+/**
+ * The Prometheus settings when the shell should read the gate on this pass (the core decides how
+ * often), else undefined.
+ */
+export function gateDue(input: Pick<DecideInput, 'now' | 'resource'>): PrometheusSettings | undefined {
   const resolved = resolveSpec(input.resource.spec);
-  if (!resolved.ok || resolved.spec.prometheus === undefined || resolved.spec.suspend) return false;
+  if (!resolved.ok || resolved.spec.prometheus === undefined || resolved.spec.suspend) return undefined;
   const status = input.resource.status;
-  if (!['DualKey', 'Monitoring', 'Paused'].includes(status?.phase ?? '')) return false;
+  if (!['DualKey', 'Monitoring', 'Paused'].includes(status?.phase ?? '')) return undefined;
   const checkedAt = parseInstant(status?.gate?.checkedAt);
-  return checkedAt === undefined || input.now - checkedAt >= resolved.spec.prometheus.intervalMs;
+  const due = checkedAt === undefined || input.now - checkedAt >= resolved.spec.prometheus.intervalMs;
+  return due ? resolved.spec.prometheus : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,7 +1046,7 @@ function finish(ctx: Context, outcome: Outcome, suspended = false): Decision {
   const phase = outcome.phase;
   const rotating = phase !== 'Idle' && phase !== 'Failed';
   const dual = fp.JWT_SECRET_NEW !== undefined;
-  const seen = recordFirstSight(firstSightRequests(input));
+  const seen = recordFirstSight(ctx.firstSight);
   const handled: HandledRequests = { ...prev.handledRequests, ...seen.handled };
   for (const request of outcome.handled ?? []) handled[request.kind] = request.value;
 

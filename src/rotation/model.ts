@@ -42,7 +42,7 @@ export interface TargetView {
   referencesSecret: boolean;
 }
 
-/** One look at the metrics gate, taken by the shell when shouldReadGate says so. */
+/** One look at the metrics gate, taken by the shell when gateDue says so. */
 export type GateObservation =
   { ok: true; readings: GateReadings } | { ok: false; reason: string; message: string };
 

@@ -14,6 +14,7 @@ import {
   getJwtRotation,
   secretValues,
   waitForPhase,
+  eventsOf,
   type Clients,
 } from '../support/jwt-rotations.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
@@ -125,11 +126,8 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
       120_000,
     );
     expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(newKey);
-    const events = await c.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=api',
-    });
-    const completion = events.items.find((ev) => ev.reason === 'CompletionStarted');
+    const events = await eventsOf(c, ns);
+    const completion = events.find((ev) => ev.reason === 'CompletionStarted');
     expect(completion?.message).to.match(/new-key share (9[5-9]|100)\.\d%/);
     expect(done.status?.history).to.have.length(1);
   });
@@ -154,11 +152,8 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     const values = (await secretValues(c, ns, 'api-jwt')) ?? {};
     expect(values.JWT_SECRET).to.equal(original);
     expect(values).to.not.have.any.keys('JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE');
-    const events = await c.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=api',
-    });
-    const started = events.items.find((ev) => ev.reason === 'RollbackStarted');
+    const events = await eventsOf(c, ns);
+    const started = events.find((ev) => ev.reason === 'RollbackStarted');
     expect(started?.message).to.match(/health gate failed: .*(auth success|error)/i);
   });
 
@@ -202,11 +197,8 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     const still = await getJwtRotation(c, ns, 'api');
     expect(still.status?.phase).to.equal('Monitoring');
     expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET_NEW).to.equal(newKey);
-    const events = await c.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=api',
-    });
-    expect(events.items.map((ev) => ev.reason)).to.include('PrometheusUnreachable');
+    const events = await eventsOf(c, ns);
+    expect(events.map((ev) => ev.reason)).to.include('PrometheusUnreachable');
 
     await e.prometheus.restart();
     const done = await waitForPhase(

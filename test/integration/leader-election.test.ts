@@ -3,11 +3,9 @@
  * other takes over when the leader dies.
  */
 import { expect } from 'chai';
-import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
-import { installCrd } from '../support/crd.ts';
+import { waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
-  clients,
   createConsumerDeployment,
   createJwtRotation,
   secretValues,
@@ -15,18 +13,15 @@ import {
   type Clients,
 } from '../support/jwt-rotations.ts';
 import { startOperatorProcess } from '../support/operator.ts';
+import { operatorSuite } from '../support/operator-suite.ts';
 
 describe('leader election between two operator replicas', function () {
   this.timeout(240_000);
+  const suite = operatorSuite({ withOperator: false });
   let cluster: TestCluster;
   let c: Clients;
 
-  before(async function () {
-    this.timeout(1_800_000);
-    cluster = await useCluster();
-    await installCrd(cluster);
-    c = clients(cluster);
-  });
+  before(() => ({ cluster, c } = suite));
 
   it('lets only the leader act, and hands over to the follower when the leader is killed', async () => {
     const ns = await cluster.newNamespace('leader');

@@ -8,18 +8,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
-import { repoRoot, useCluster, type TestCluster } from '../support/cluster.ts';
-import { installCrd } from '../support/crd.ts';
+import { repoRoot, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
-  clients,
   createConsumerDeployment,
   createJwtRotation,
   secretValues,
   waitForPhase,
+  eventsOf,
   type Clients,
 } from '../support/jwt-rotations.ts';
 import { startOperatorProcess } from '../support/operator.ts';
+import { operatorSuite } from '../support/operator-suite.ts';
 
 const RBAC_KINDS = [
   'Namespace',
@@ -32,15 +32,13 @@ const RBAC_KINDS = [
 
 describe('the operator under the RBAC of deploy/operator.yaml', function () {
   this.timeout(240_000);
+  const suite = operatorSuite({ withOperator: false });
   let cluster: TestCluster;
   let c: Clients;
   let kubeconfigPath: string;
 
-  before(async function () {
-    this.timeout(1_800_000);
-    cluster = await useCluster();
-    await installCrd(cluster);
-    c = clients(cluster);
+  before(async () => {
+    ({ cluster, c } = suite);
     const manifests = parseAllDocuments(readFileSync(path.join(repoRoot, 'deploy/operator.yaml'), 'utf8'))
       .map((d) => d.toJS() as { kind?: string })
       .filter((d) => RBAC_KINDS.includes(d.kind ?? ''));
@@ -112,11 +110,8 @@ describe('the operator under the RBAC of deploy/operator.yaml', function () {
       await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.lastRotation?.outcome === 'RolledBack');
       expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(original);
 
-      const events = await c.core.listNamespacedEvent({
-        namespace: ns,
-        fieldSelector: 'involvedObject.name=api',
-      });
-      expect(events.items.map((e) => e.reason)).to.include.members(['RotationCompleted', 'RolledBack']);
+      const events = await eventsOf(c, ns);
+      expect(events.map((e) => e.reason)).to.include.members(['RotationCompleted', 'RolledBack']);
       const denied = operator.logs.filter((l) => /HTTP 403|forbidden/i.test(JSON.stringify(l)));
       expect(denied, JSON.stringify(denied.slice(0, 3))).to.deep.equal([]);
     } finally {

@@ -13,6 +13,7 @@ import {
   isRolledOut,
   secretValues,
   waitForPhase,
+  eventsOf,
   type Clients,
 } from '../support/jwt-rotations.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
@@ -67,11 +68,8 @@ describe('rollback and emergency rotation on a real control plane', function () 
       new RegExp(`^${fingerprint(original)}/`),
     );
     expect(await isRolledOut(c, ns, 'api')).to.equal(true);
-    const events = await c.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=api',
-    });
-    expect(events.items.map((e) => e.reason)).to.include.members(['RollbackStarted', 'RolledBack']);
+    const events = await eventsOf(c, ns);
+    expect(events.map((e) => e.reason)).to.include.members(['RollbackStarted', 'RolledBack']);
   }
 
   for (const phase of ['DualKey', 'Monitoring', 'Completing'] as const) {
@@ -124,11 +122,8 @@ describe('rollback and emergency rotation on a real control plane', function () 
       outcome: 'Completed',
       previousKeyFingerprint: fingerprint(original),
     });
-    const events = await c.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=api',
-    });
-    const reasons = events.items.map((e) => e.reason);
+    const events = await eventsOf(c, ns);
+    const reasons = events.map((e) => e.reason);
     expect(reasons).to.include('EmergencyRotation');
     expect(reasons).to.not.include('MonitoringStarted');
     expect(await isRolledOut(c, ns, 'api')).to.equal(true);

@@ -14,6 +14,7 @@ import {
   isRolledOut,
   secretValues,
   waitForPhase,
+  eventsOf,
   type Clients,
 } from '../support/jwt-rotations.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
@@ -148,18 +149,15 @@ describe('the rotation engine on a real control plane', function () {
     expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(newKey);
 
     // Events tell the story with fingerprints, never keys.
-    const events = await c.core.listNamespacedEvent({
-      namespace: ns,
-      fieldSelector: 'involvedObject.name=api',
-    });
-    const reasons = events.items.map((e) => e.reason);
+    const events = await eventsOf(c, ns);
+    const reasons = events.map((e) => e.reason);
     expect(reasons).to.include.members([
       'RotationStarted',
       'MonitoringStarted',
       'CompletionStarted',
       'RotationCompleted',
     ]);
-    const messages = events.items.map((e) => e.message ?? '').join('\n');
+    const messages = events.map((e) => e.message ?? '').join('\n');
     expect(messages).to.not.contain(newKey);
     expect(messages).to.not.contain('original-key-value');
   });

@@ -135,6 +135,12 @@ export async function waitForPhase(
   );
 }
 
+/** The Events recorded on the JwtRotation `name` in `namespace`. */
+export async function eventsOf(c: Clients, namespace: string, name = 'api'): Promise<k8s.CoreV1Event[]> {
+  return (await c.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` }))
+    .items;
+}
+
 /** Every pod of the Deployment runs the current template and is available. */
 export async function isRolledOut(c: Clients, namespace: string, name: string): Promise<boolean> {
   const d = await c.apps.readNamespacedDeployment({ namespace, name });
