@@ -44,7 +44,7 @@ export const MANAGED_LABEL_VALUE = 'jwt-rotation-operator';
 export const SecretKeys = {
   secret: 'JWT_SECRET',
   current: 'JWT_SECRET_CURRENT',
-  next: 'JWT_SECRET_NEW',
+  new: 'JWT_SECRET_NEW',
   rotationDate: 'JWT_SECRET_ROTATION_DATE',
   expiration: 'JWT_EXPIRATION',
   refreshExpiration: 'JWT_REFRESH_EXPIRATION',

@@ -18,7 +18,7 @@ export interface Gathered {
   raw: { secret: V1Secret | undefined; backup: V1Secret | undefined };
 }
 
-const KEY_SLOTS: KeySlot[] = [SecretKeys.secret, SecretKeys.current, SecretKeys.next];
+const KEY_SLOTS: KeySlot[] = [SecretKeys.secret, SecretKeys.current, SecretKeys.new];
 
 export function viewSecret(secret: V1Secret): SecretView {
   const values = decodeData(secret);

@@ -2,10 +2,8 @@
  * kstatus conditions. A condition's lastTransitionTime moves only when its status
  * changes, so a pass that finds nothing new writes nothing.
  */
-import type { Condition } from '../api/types.ts';
+import type { Condition, ConditionType } from '../api/types.ts';
 import { toRfc3339 } from './time.ts';
-
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable';
 
 export interface ConditionSpec {
   type: ConditionType;

@@ -1,4 +1,4 @@
-import type { ResolvedGateThresholdsSpec } from '../api/types.ts';
+import type { GateVerdict, ResolvedGateThresholdsSpec } from '../api/types.ts';
 
 /**
  * What a metrics gate reads and decides. The Prometheus adapter fills GateReadings;
@@ -26,7 +26,7 @@ export interface GateReadings {
 /** The thresholds as spec.monitoring.prometheus.thresholds declares them, defaults applied. */
 export type GateThresholds = ResolvedGateThresholdsSpec;
 
-export type GateVerdict = 'Pass' | 'Fail' | 'Inconclusive';
+export type { GateVerdict };
 
 /** The gate's answer for one look. `health` is about staying in the rotation; `completion` about finishing it. */
 export interface GateResult {

@@ -8,6 +8,7 @@
  * aborts a rotation.
  */
 import { SPEC_DEFAULTS } from '../api/types.ts';
+import { percent } from './format.ts';
 import type { GateReadings, GateResult, GateThresholds, GateVerdict } from './gate-types.ts';
 
 /**
@@ -214,10 +215,6 @@ function passMessage(r: GateReadings): string {
     `active sessions ${count(r.activeSessions)} (baseline ${count(r.activeSessionsBaseline)}), ` +
     `${count(r.samples)} validations.`
   );
-}
-
-function percent(fraction: number | undefined): string {
-  return fraction === undefined ? 'n/a' : `${(fraction * 100).toFixed(2)}%`;
 }
 
 function millis(seconds: number | undefined): string {

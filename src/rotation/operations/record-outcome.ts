@@ -1,0 +1,65 @@
+import { SecretAnnotations } from '../../api/constants.ts';
+import type { Outcome, RotationRecord } from '../../api/types.ts';
+import type { Context } from '../context.ts';
+import { normal, warning } from '../events.ts';
+import { dropUndefined } from '../format.ts';
+import type { PhaseResult } from '../phase-result.ts';
+import { EventReasons } from '../reasons.ts';
+import { nextRotationAt } from '../schedule.ts';
+import { toRfc3339 } from '../time.ts';
+
+/** How many operations status.history keeps. */
+export const HISTORY_LIMIT = 10;
+
+/** The operation ended (every target runs the final Secret): record it in history, back to Idle. */
+export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>): PhaseResult {
+  const { now, prev, fp, spec, input } = ctx;
+  const finishedAt = toRfc3339(now);
+  const record = dropUndefined<RotationRecord>({
+    trigger: ctx.trigger ?? prev.trigger,
+    startedAt: ctx.operationId,
+    finishedAt,
+    outcome,
+    reason: ctx.secret.annotations[SecretAnnotations.request]?.startsWith('rollback=')
+      ? 'RollbackRequested'
+      : outcome === 'RolledBack'
+        ? 'HealthGateFailed'
+        : ctx.trigger === 'Emergency'
+          ? 'EmergencyRotation'
+          : 'RotationCompleted',
+    previousKeyFingerprint:
+      ctx.secret.annotations[SecretAnnotations.previousKey] ??
+      (outcome === 'Completed' ? input.backup?.originalFingerprint : prev.newKeyFingerprint),
+    newKeyFingerprint: fp.JWT_SECRET,
+  });
+  const retainedUntil = toRfc3339(now + spec.retentionMs);
+  const done = { ...ctx, prev: { ...prev, lastRotation: record } };
+  return {
+    phase: 'Idle',
+    status: {
+      lastRotation: record,
+      history: [record, ...(prev.history ?? [])].slice(0, HISTORY_LIMIT),
+      originalKeyRetainedUntil: input.backup === undefined ? undefined : retainedUntil,
+      trigger: undefined,
+      rotationStartedAt: undefined,
+      newKeyFingerprint: undefined,
+      gate: undefined,
+      nextRotationAt: toRfc3339(nextRotationAt(done)),
+    },
+    events: [
+      outcome === 'Completed'
+        ? normal(
+            EventReasons.RotationCompleted,
+            `Rotation completed: JWT_SECRET is key ${fp.JWT_SECRET ?? ''}; ` +
+              (input.backup === undefined
+                ? `the replaced key ${record.previousKeyFingerprint ?? ''} is not kept`
+                : `the original key ${record.previousKeyFingerprint ?? ''} is kept for rollback until ${retainedUntil}`),
+          )
+        : warning(
+            EventReasons.RolledBack,
+            `Rolled back: JWT_SECRET is the original key ${fp.JWT_SECRET ?? ''} again`,
+          ),
+    ],
+    requeueAfterMs: 0,
+  };
+}

@@ -1,0 +1,54 @@
+import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
+import { ROTATION_KEYS, updateSecret } from '../actions.ts';
+import type { Context } from '../context.ts';
+import { warning } from '../events.ts';
+import type { Action } from '../model.ts';
+import type { PhaseResult } from '../phase-result.ts';
+import { EventReasons } from '../reasons.ts';
+import { requestTag, type Request } from '../requests.ts';
+import { toRfc3339 } from '../time.ts';
+
+/**
+ * The runbook's emergency procedure: a new key at once, no dual-key phase. The replaced key is
+ * compromised, so it is not kept for rollback: any backup is deleted first.
+ */
+export function startEmergency(ctx: Context, request: Request): PhaseResult {
+  const { now, spec, fp } = ctx;
+  const id = toRfc3339(now);
+  const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];
+  actions.push(
+    updateSecret(ctx, { [SecretKeys.secret]: { generate: spec.secretLength } }, ROTATION_KEYS, {
+      [SecretAnnotations.operation]: 'Emergency',
+      [SecretAnnotations.operationId]: id,
+      [SecretAnnotations.trigger]: 'Emergency',
+      [SecretAnnotations.request]: requestTag(request),
+      [SecretAnnotations.previousKey]: fp.JWT_SECRET ?? null,
+      [SecretAnnotations.keyCreatedAt]: id,
+      [SecretAnnotations.managedBy]: ctx.name,
+    }),
+  );
+  return {
+    phase: 'Completing',
+    handled: [request],
+    actions,
+    status: {
+      trigger: 'Emergency',
+      rotationStartedAt: id,
+      originalKeyFingerprint: undefined,
+      originalKeyRetainedUntil: undefined,
+      rotationDate: undefined,
+      monitoringStartedAt: undefined,
+      nextRotationAt: undefined,
+      gate: undefined,
+    },
+    events: [
+      warning(
+        EventReasons.EmergencyRotation,
+        `Emergency rotation of Secret ${spec.secretName}: key ${fp.JWT_SECRET ?? '(none)'} replaced at once; ` +
+          'tokens signed with it are no longer accepted, and it is not kept for rollback',
+      ),
+    ],
+    progress: 'Writing the new key',
+    requeueAfterMs: 0,
+  };
+}

@@ -1,0 +1,94 @@
+import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
+import type { Trigger } from '../../api/types.ts';
+import { ROTATION_KEYS, updateSecret } from '../actions.ts';
+import type { Context } from '../context.ts';
+import { warning } from '../events.ts';
+import type { PhaseResult } from '../phase-result.ts';
+import { EventReasons } from '../reasons.ts';
+import { requestTag, type Request } from '../requests.ts';
+import { toRfc3339 } from '../time.ts';
+
+export interface RollbackCause {
+  /** True from DualKey, Monitoring, Paused and Completing: the rollback ends that rotation. */
+  midRotation: boolean;
+  request?: Request;
+  trigger: Trigger;
+  reason: 'RollbackRequested' | 'HealthGateFailed';
+  detail?: string;
+}
+
+/** The fingerprint of the key a rollback would restore, if one is retained. */
+export function originalKey(ctx: Context): string | undefined {
+  const { fp, input } = ctx;
+  const dual = fp.JWT_SECRET_NEW !== undefined;
+  return dual && fp.JWT_SECRET_CURRENT !== undefined
+    ? fp.JWT_SECRET_CURRENT
+    : input.backup?.originalFingerprint;
+}
+
+/**
+ * Back to the original key, as the runbook's rollback plan says: JWT_SECRET = original,
+ * the rotation variables removed, targets rolled. In the dual-key shape the original is
+ * JWT_SECRET_CURRENT; after completion it comes from the backup Secret.
+ */
+export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
+  const { fp, input, now, spec } = ctx;
+  const dual = fp.JWT_SECRET_NEW !== undefined;
+  const fromCurrent = dual && fp.JWT_SECRET_CURRENT !== undefined;
+  const original = originalKey(ctx);
+  if (original === undefined) {
+    return {
+      phase: ctx.input.resource.status?.phase ?? 'Idle',
+      handled: cause.request ? [cause.request] : [],
+      events: [
+        warning(
+          EventReasons.RollbackImpossible,
+          'Rollback requested, but no original key is retained (an emergency rotation does not keep the key it replaced)',
+        ),
+      ],
+    };
+  }
+  const midRotation = cause.midRotation;
+  const id = midRotation && ctx.operationId !== undefined ? ctx.operationId : toRfc3339(now);
+  const withdrawn = dual ? fp.JWT_SECRET_NEW : fp.JWT_SECRET;
+  const annotations: Record<string, string | null> = {
+    [SecretAnnotations.operation]: 'Rollback',
+    [SecretAnnotations.operationId]: id,
+    [SecretAnnotations.request]: cause.request ? requestTag(cause.request) : null,
+    [SecretAnnotations.previousKey]: withdrawn ?? null,
+  };
+  if (!midRotation) {
+    annotations[SecretAnnotations.trigger] = cause.trigger;
+    annotations[SecretAnnotations.keyCreatedAt] = input.backup?.keyCreatedAt ?? toRfc3339(now);
+  }
+  const because =
+    cause.reason === 'HealthGateFailed' ? `the health gate failed: ${cause.detail ?? ''}` : 'requested';
+  return {
+    phase: 'RollingBack',
+    handled: cause.request ? [cause.request] : [],
+    actions: [
+      updateSecret(
+        ctx,
+        { [SecretKeys.secret]: fromCurrent ? { copy: 'JWT_SECRET_CURRENT' } : { original: true } },
+        ROTATION_KEYS,
+        annotations,
+      ),
+    ],
+    status: {
+      trigger: midRotation ? ctx.trigger : cause.trigger,
+      rotationStartedAt: id,
+      newKeyFingerprint: withdrawn,
+      rotationDate: undefined,
+      monitoringStartedAt: undefined,
+      nextRotationAt: undefined,
+    },
+    events: [
+      warning(
+        EventReasons.RollbackStarted,
+        `Rolling Secret ${spec.secretName} back to the original key ${original} (${because}); withdrawing key ${withdrawn ?? ''}`,
+      ),
+    ],
+    progress: 'Restoring the original key',
+    requeueAfterMs: 0,
+  };
+}

@@ -1,0 +1,61 @@
+import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
+import type { Trigger } from '../../api/types.ts';
+import { saveOriginal, updateSecret } from '../actions.ts';
+import type { Context } from '../context.ts';
+import { normal } from '../events.ts';
+import type { PhaseResult } from '../phase-result.ts';
+import { EventReasons } from '../reasons.ts';
+import { requestTag, type Request } from '../requests.ts';
+import { toRfc3339 } from '../time.ts';
+
+/**
+ * Runbook phase 1: keep the original in the backup Secret, then write the dual-key Secret
+ * (JWT_SECRET_CURRENT = the key in use, JWT_SECRET_NEW = a new key, JWT_SECRET_ROTATION_DATE).
+ */
+export function startRotation(ctx: Context, trigger: Trigger, request: Request | undefined): PhaseResult {
+  const { now, spec, fp } = ctx;
+  const id = toRfc3339(now);
+  const date = toRfc3339(now + spec.signingDelayMs);
+  const current = fp.JWT_SECRET ?? '';
+  return {
+    phase: 'DualKey',
+    handled: request ? [request] : [],
+    actions: [
+      saveOriginal(ctx, current),
+      updateSecret(
+        ctx,
+        {
+          [SecretKeys.current]: { copy: 'JWT_SECRET' },
+          [SecretKeys.new]: { generate: spec.secretLength },
+          [SecretKeys.rotationDate]: { literal: date },
+        },
+        [],
+        {
+          [SecretAnnotations.operation]: 'Rotate',
+          [SecretAnnotations.operationId]: id,
+          [SecretAnnotations.trigger]: trigger,
+          [SecretAnnotations.request]: request ? requestTag(request) : null,
+          [SecretAnnotations.previousKey]: current,
+          [SecretAnnotations.managedBy]: ctx.name,
+        },
+      ),
+    ],
+    status: {
+      trigger,
+      rotationStartedAt: id,
+      rotationDate: date,
+      nextRotationAt: undefined,
+      monitoringStartedAt: undefined,
+      gate: undefined,
+    },
+    events: [
+      normal(
+        EventReasons.RotationStarted,
+        `${trigger} rotation of Secret ${spec.secretName} started: current key ${current}; ` +
+          `consumers sign with the new key from ${date}`,
+      ),
+    ],
+    progress: 'Writing the dual-key Secret',
+    requeueAfterMs: 0,
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Idle: no rotation in flight. The first of these that applies decides the pass: a request
+ * (emergency, rollback, rotate), keeping the Secret's values in line with the spec, rolling targets
+ * onto changed TTLs, ending the original key's retention, the schedule; else wait.
+ */
+import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
+import { rollTargets, updateSecret } from '../actions.ts';
+import type { Context } from '../context.ts';
+import { normal, warning } from '../events.ts';
+import { startRollback } from '../operations/start-rollback.ts';
+import { startRotation } from '../operations/start-rotation.ts';
+import type { PhaseResult } from '../phase-result.ts';
+import { EventReasons } from '../reasons.ts';
+import { emergencyRequested, firstThatApplies, type Policy } from '../request-order.ts';
+import { nextRotationAt, retentionEnd } from '../schedule.ts';
+import { parseInstant, toRfc3339 } from '../time.ts';
+
+function idleResult(ctx: Context): PhaseResult {
+  return { phase: 'Idle', status: { nextRotationAt: toRfc3339(nextRotationAt(ctx)) } };
+}
+
+/** Back to the original key kept in the backup, if there is one and it is not already in use. */
+const rollbackRequested: Policy = (ctx) => {
+  const request = ctx.pending('rollback');
+  if (!request) return undefined;
+  const original = ctx.input.backup?.originalFingerprint;
+  if (original !== undefined && original !== ctx.fp.JWT_SECRET) {
+    return startRollback(ctx, {
+      midRotation: false,
+      request,
+      trigger: 'Rollback',
+      reason: 'RollbackRequested',
+    });
+  }
+  return {
+    ...idleResult(ctx),
+    handled: [request],
+    events: [
+      warning(
+        EventReasons.NothingToRollBack,
+        original === undefined
+          ? 'Rollback requested, but no original key is retained'
+          : `Rollback requested, but the original key ${original} is already in use`,
+      ),
+    ],
+  };
+};
+
+const rotateRequested: Policy = (ctx) => {
+  const request = ctx.pending('rotate');
+  return request ? startRotation(ctx, 'Manual', request) : undefined;
+};
+
+/** The Secret's non-key values and bookkeeping follow the spec. */
+const secretValuesOutOfDate: Policy = (ctx) => {
+  const { secret, spec, now } = ctx;
+  const set: Record<string, { literal: string }> = {};
+  if (secret.expiration !== spec.tokenTTL) set[SecretKeys.expiration] = { literal: spec.tokenTTL };
+  if (secret.refreshExpiration !== spec.refreshTokenTTL) {
+    set[SecretKeys.refreshExpiration] = { literal: spec.refreshTokenTTL };
+  }
+  const annotations: Record<string, string> = {};
+  if (secret.annotations[SecretAnnotations.managedBy] === undefined) {
+    annotations[SecretAnnotations.managedBy] = ctx.name;
+  }
+  if (parseInstant(secret.annotations[SecretAnnotations.keyCreatedAt]) === undefined) {
+    annotations[SecretAnnotations.keyCreatedAt] = toRfc3339(now);
+  }
+  if (Object.keys(set).length === 0 && Object.keys(annotations).length === 0) return undefined;
+  const updated = Object.keys(set);
+  return {
+    ...idleResult(ctx),
+    actions: [updateSecret(ctx, set, [], annotations)],
+    events:
+      updated.length > 0
+        ? [normal(EventReasons.SecretUpdated, `Set ${updated.join(', ')} in Secret ${spec.secretName}`)]
+        : [],
+    requeueAfterMs: 0,
+  };
+};
+
+/**
+ * A TTL change gives a new revision: restart the targets the operator rolled before, so they
+ * read it. Targets never rolled are left alone until the next rotation.
+ */
+const targetsOnOldRevision: Policy = (ctx) => {
+  const stale = ctx.input.targets.filter(
+    (t) => t.found && t.revision !== undefined && t.revision !== ctx.revision,
+  );
+  if (stale.length === 0) return undefined;
+  return { ...idleResult(ctx), actions: [rollTargets(ctx, stale)], requeueAfterMs: ctx.spec.pollIntervalMs };
+};
+
+const retentionEnded: Policy = (ctx) => {
+  const backup = ctx.input.backup;
+  const until = backup === undefined ? undefined : retentionEnd(ctx);
+  if (backup === undefined || until === undefined || ctx.now < until) return undefined;
+  return {
+    ...idleResult(ctx),
+    actions: [{ type: 'DeleteBackup' }],
+    status: { originalKeyFingerprint: undefined, originalKeyRetainedUntil: undefined },
+    events: [
+      normal(
+        EventReasons.OriginalKeyDeleted,
+        `The retention of original key ${backup.originalFingerprint ?? ''} ended`,
+      ),
+    ],
+    requeueAfterMs: 0,
+  };
+};
+
+const rotationDue: Policy = (ctx) =>
+  ctx.now >= nextRotationAt(ctx) ? startRotation(ctx, 'Scheduled', undefined) : undefined;
+
+/** In order: the first that applies decides the pass. */
+const IDLE_POLICIES: readonly Policy[] = [
+  emergencyRequested,
+  rollbackRequested,
+  rotateRequested,
+  secretValuesOutOfDate,
+  targetsOnOldRevision,
+  retentionEnded,
+  rotationDue,
+];
+
+export function idle(ctx: Context): PhaseResult {
+  const acted = firstThatApplies(ctx, IDLE_POLICIES);
+  if (acted) return acted;
+  // Nothing to do: wake for the schedule, or for the end of the retention (only while a backup exists).
+  const retainedUntil = ctx.input.backup === undefined ? undefined : retentionEnd(ctx);
+  const wake = Math.min(nextRotationAt(ctx), retainedUntil ?? Number.POSITIVE_INFINITY) - ctx.now;
+  return { ...idleResult(ctx), requeueAfterMs: wake };
+}

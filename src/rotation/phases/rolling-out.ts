@@ -1,0 +1,49 @@
+/**
+ * Completing and RollingBack: the Secret is final; roll the targets onto it, then record the
+ * outcome. A rollback is still possible while Completing, not while RollingBack.
+ */
+import { rollTargets } from '../actions.ts';
+import type { Context } from '../context.ts';
+import { normal } from '../events.ts';
+import { recordOutcome } from '../operations/record-outcome.ts';
+import type { PhaseResult } from '../phase-result.ts';
+import { EventReasons } from '../reasons.ts';
+import {
+  MID_ROTATION_REQUESTS,
+  answerRotateDuringRotation,
+  emergencyRequested,
+  firstThatApplies,
+} from '../request-order.ts';
+import { describeTargets, targetRollouts } from '../targets.ts';
+
+export function rollingOut(ctx: Context, phase: 'Completing' | 'RollingBack'): PhaseResult {
+  const requests = phase === 'Completing' ? MID_ROTATION_REQUESTS : [emergencyRequested];
+  return firstThatApplies(ctx, requests) ?? answerRotateDuringRotation(ctx, rollingOutProgress(ctx, phase));
+}
+
+function rollingOutProgress(ctx: Context, phase: 'Completing' | 'RollingBack'): PhaseResult {
+  const rollouts = targetRollouts(ctx);
+  if (rollouts.toRoll.length > 0) {
+    return {
+      phase,
+      actions: [rollTargets(ctx, rollouts.toRoll)],
+      events: [
+        normal(
+          EventReasons.TargetsRolled,
+          `Rolling ${describeTargets(rollouts.toRoll)} to read the ${phase === 'Completing' ? 'new' : 'original'} key alone`,
+        ),
+      ],
+      progress: `Rolling ${describeTargets(rollouts.toRoll)}`,
+      requeueAfterMs: ctx.spec.pollIntervalMs,
+    };
+  }
+  if (!rollouts.complete) {
+    return {
+      phase,
+      stalled: rollouts.stalled,
+      progress: `Waiting for rollouts: ${rollouts.waiting}`,
+      requeueAfterMs: ctx.spec.pollIntervalMs,
+    };
+  }
+  return recordOutcome(ctx, phase === 'Completing' ? 'Completed' : 'RolledBack');
+}

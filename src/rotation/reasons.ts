@@ -1,0 +1,104 @@
+/**
+ * Every reason the decision core writes, in one place: condition reasons (status.conditions[].reason)
+ * and Event reasons. docs/operations.md documents each; a unit test fails when one is missing there.
+ * The metrics gate's own reasons are GateReasons in ./gate.ts; the reasons of a failed Prometheus read
+ * come from the Prometheus adapter (GateObservation.reason).
+ */
+
+/** Reasons of the Ready, Reconciling and Stalled conditions that are not a phase name. */
+export const ConditionReasons = {
+  /** No rotation in flight; the key in use is fine. */
+  Idle: 'Idle',
+  /** spec.suspend is true: nothing is done. */
+  Suspended: 'Suspended',
+  /** The workload Secret did not exist and is being created. */
+  CreatingSecret: 'CreatingSecret',
+  /** Stalled=False: making progress, or idle. */
+  NotStalled: 'NotStalled',
+  /** The spec cannot be resolved (normally rejected at admission already). */
+  InvalidSpec: 'InvalidSpec',
+  /** The Secret is managed by another JwtRotation. */
+  SecretManagedElsewhere: 'SecretManagedElsewhere',
+  /** JWT_SECRET_NEW is set but JWT_SECRET_CURRENT is missing. */
+  SecretInconsistent: 'SecretInconsistent',
+  /** The Secret has no JWT_SECRET and is not in the dual-key shape. */
+  KeyMissing: 'KeyMissing',
+  /** A listed target does not exist. */
+  TargetNotFound: 'TargetNotFound',
+  /** A target's rollout reports ProgressDeadlineExceeded. */
+  RolloutStalled: 'RolloutStalled',
+  /** The health gate failed (with failurePolicy Pause: the rotation is paused). */
+  HealthGateFailed: 'HealthGateFailed',
+  /** No completion-gate pass within monitoring.maxDuration, with onTimeout Wait. */
+  MonitoringTimedOut: 'MonitoringTimedOut',
+  /** MetricsAvailable=Unknown: Prometheus was not read yet. */
+  NotQueried: 'NotQueried',
+  /** MetricsAvailable=True: every query answered. */
+  QuerySucceeded: 'QuerySucceeded',
+} as const;
+
+export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
+
+/** Why the rotation cannot go on without a human or a change in the cluster (Stalled=True). */
+export const STALLED_REASONS = [
+  ConditionReasons.InvalidSpec,
+  ConditionReasons.SecretManagedElsewhere,
+  ConditionReasons.SecretInconsistent,
+  ConditionReasons.KeyMissing,
+  ConditionReasons.TargetNotFound,
+  ConditionReasons.RolloutStalled,
+  ConditionReasons.HealthGateFailed,
+  ConditionReasons.MonitoringTimedOut,
+] as const;
+
+export type StalledReason = (typeof STALLED_REASONS)[number];
+
+/** Reasons of the Events the core writes (besides a Stalled or MetricsAvailable reason turning on). */
+export const EventReasons = {
+  /** The Secret was missing and was created with a new key. */
+  SecretCreated: 'SecretCreated',
+  /** The TTL values were written to the Secret. */
+  SecretUpdated: 'SecretUpdated',
+  /** Request values present when the operator first saw the JwtRotation were recorded, not acted on. */
+  RequestsRecorded: 'RequestsRecorded',
+  /** The dual-key Secret was written. */
+  RotationStarted: 'RotationStarted',
+  /** A dual-key Secret without the operator's bookkeeping was adopted. */
+  RotationAdopted: 'RotationAdopted',
+  /** A missing rotation value was restored in the Secret. */
+  SecretRepaired: 'SecretRepaired',
+  /** Targets were rolled onto the Secret's current revision. */
+  TargetsRolled: 'TargetsRolled',
+  /** Rollouts were late; the rotation date was moved. */
+  RotationDateMoved: 'RotationDateMoved',
+  /** Every target verifies both keys and the rotation date came. */
+  MonitoringStarted: 'MonitoringStarted',
+  /** JWT_SECRET is now the new key. */
+  CompletionStarted: 'CompletionStarted',
+  /** Every target runs the new key alone. */
+  RotationCompleted: 'RotationCompleted',
+  /** The key was replaced at once, without a dual-key phase. */
+  EmergencyRotation: 'EmergencyRotation',
+  /** Rolling back to the original key. */
+  RollbackStarted: 'RollbackStarted',
+  /** The rollback finished. */
+  RolledBack: 'RolledBack',
+  /** Rollback requested, but the original key is already the key in use. */
+  NothingToRollBack: 'NothingToRollBack',
+  /** Rollback requested, but no original key is retained to roll back to. */
+  RollbackImpossible: 'RollbackImpossible',
+  /** A rotate request arrived during a rotation and was ignored. */
+  RotationAlreadyInProgress: 'RotationAlreadyInProgress',
+  /** The health gate failed with failurePolicy Pause. */
+  RotationPaused: 'RotationPaused',
+  /** A rotate request resumed a paused rotation. */
+  Resumed: 'Resumed',
+  /** rollback.retention ended; the backup Secret was deleted. */
+  OriginalKeyDeleted: 'OriginalKeyDeleted',
+  /** Prometheus answers again after failing. */
+  MetricsAvailable: 'MetricsAvailable',
+  /** The spec turned invalid. */
+  InvalidSpec: 'InvalidSpec',
+} as const;
+
+export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];
