@@ -73,6 +73,7 @@ function inputOf(world: SimulatedWorld): DecideInput {
       ? { originalFingerprint: fingerprint(backup.original), keyCreatedAt: backup.keyCreatedAt }
       : undefined,
     targets: world.targetViews(),
+    consumers: world.consumerViews(),
     gate: world.gate,
   };
 }

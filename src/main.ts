@@ -78,7 +78,7 @@ export async function startOperator(
     metrics,
     resources: new KubernetesJwtRotationStore(custom, (r, s) => operator.writeStatus(r, s), wrote),
     secrets: new SecretStore(core, config.fieldManager, wrote),
-    workloads: new Workloads(objects, config.fieldManager, wrote),
+    workloads: new Workloads(objects, core, config.fieldManager, wrote),
     events: new EventRecorder(core, clock, wrote),
     gate: new PrometheusGateReader(),
     newKey: (bytes) => randomBytes(bytes).toString('base64'),

@@ -113,6 +113,7 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'status.gate': { name: 'GateStatus' },
   'status.gate.readings': { name: 'GateReadingsStatus' },
   'status.targets[]': { name: 'TargetStatus' },
+  'status.unlistedConsumers[]': { name: 'WorkloadReference' },
 };
 
 interface EnumType {
@@ -140,6 +141,10 @@ const ENUM_TYPES: Record<string, EnumType> = {
   },
   Outcome: { constant: 'OUTCOMES', doc: 'How a finished operation ended.' },
   GateVerdict: { constant: 'GATE_VERDICTS', doc: "The metrics gate's answer for one look." },
+  UnlistedConsumersPolicy: {
+    constant: 'UNLISTED_CONSUMERS_POLICIES',
+    doc: 'What happens with workloads that read the Secret but are not listed in spec.targets.',
+  },
 };
 
 /** The enum type of each enum schema, by JSON path. Paths sharing a type must list the same values. */
@@ -157,6 +162,8 @@ const ENUM_PATHS: Record<string, string> = {
   'status.gate.health': 'GateVerdict',
   'status.gate.completion': 'GateVerdict',
   'status.targets[].kind': 'TargetKind',
+  'spec.unlistedConsumers': 'UnlistedConsumersPolicy',
+  'status.unlistedConsumers[].kind': 'TargetKind',
 };
 
 /** Root fields the API server always sets; typed by hand rather than from their loose schemas. */

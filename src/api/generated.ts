@@ -24,6 +24,11 @@ export const TARGET_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 /** Kind of a workload that reads the Secret (apps/v1). */
 export type TargetKind = (typeof TARGET_KINDS)[number];
 
+/** Every UnlistedConsumersPolicy, in schema order. */
+export const UNLISTED_CONSUMERS_POLICIES = ['Roll', 'Block', 'Ignore'] as const;
+/** What happens with workloads that read the Secret but are not listed in spec.targets. */
+export type UnlistedConsumersPolicy = (typeof UNLISTED_CONSUMERS_POLICIES)[number];
+
 /** Every OnTimeoutPolicy, in schema order. */
 export const ON_TIMEOUT_POLICIES = ['Wait', 'CompleteAfterTokenExpiry'] as const;
 /** What happens when monitoring.maxDuration passes before the completion gate passes. */
@@ -94,9 +99,11 @@ export interface ScheduleSpec {
 /** How the targets are rolled onto a changed Secret. */
 export interface RolloutSpec {
   /**
-   * Time from writing the dual-key Secret to JWT_SECRET_ROTATION_DATE, when the targets start signing
-   * with the new key. Every target rollout must finish inside it; if one does not, the date is moved and
-   * the targets are rolled again, so no pod signs with a key others cannot verify. Defaults to 10m.
+   * Time from the signing switch to JWT_SECRET_ROTATION_DATE, the instant consumers start signing with
+   * the new key. The switch is written only once every pod of every target (and rolled consumer) runs a
+   * revision that verifies the new key; until then the date is 9999-12-31T23:59:59Z (verify only). The
+   * delay lets the second roll, which hands the date to the pods, finish before the date, so the pods
+   * switch together; a slower roll is still safe, since every pod verifies both keys. Defaults to 10m.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; rollout.signingDelay must be greater than 0.
    * @defaultValue `"10m"`
@@ -313,6 +320,15 @@ export interface MonitoringSpec {
    */
   onTimeout?: OnTimeoutPolicy;
   /**
+   * Complete only once every token signed with the old key has expired: the longer of tokenTTL and
+   * refreshTokenTTL after the signing date (status.oldKeyTokensValidUntil), in addition to the gate.
+   * False (the runbook's rule: complete on the gate after minDuration) ends the sessions whose refresh
+   * tokens were signed with the old key and are still valid at completion. Defaults to false.
+   *
+   * @defaultValue `false`
+   */
+  requireOldTokenExpiry?: boolean;
+  /**
    * What happens when a health threshold is breached during the rotation. Rollback: restore the original
    * key and roll the targets. Pause: stop in phase Paused until a user acts (rotate or rollback
    * annotation). Defaults to Rollback.
@@ -357,6 +373,18 @@ export interface JwtRotationSpec {
    * @defaultValue `[]`
    */
   targets?: Target[];
+  /**
+   * What to do with workloads in this namespace whose pod template reads the Secret (env, envFrom, a
+   * secret or projected volume) but that spec.targets does not list. Such a workload never learns the
+   * new key unless it is rolled, and breaks at completion. Roll: roll them with the targets, as if
+   * listed (so an empty targets list means every workload that reads the Secret). Block: start no
+   * rotation, and hold a rotation in flight before the signing switch, while one exists (Stalled=True,
+   * reason UnlistedConsumers, naming each); emergency rotations still run. Ignore: proceed, and only
+   * list them in status.unlistedConsumers. Defaults to Roll.
+   *
+   * @defaultValue `"Roll"`
+   */
+  unlistedConsumers?: UnlistedConsumersPolicy;
   /**
    * Random bytes per key; stored base64-encoded in the Secret (the runbook uses 64). Defaults to 64.
    *
@@ -455,6 +483,14 @@ export interface Condition {
   message: string;
 }
 
+/** A workload that reads the Secret. */
+export interface WorkloadReference {
+  /** Kind of the workload. */
+  kind: TargetKind;
+  /** Name of the workload. */
+  name: string;
+}
+
 /**
  * A finished operation (rotation, emergency rotation or rollback), as kept in lastRotation and
  * history.
@@ -545,6 +581,14 @@ export interface TargetStatus {
   revision?: string;
   /** True when the rollout to that revision has finished. */
   ready?: boolean;
+  /** True for a workload not listed in spec.targets, rolled because it reads the Secret. */
+  discovered?: boolean;
+  /** Pods of the workload that are not finished (any that may serve traffic). */
+  pods?: number;
+  /** Of those, pods started from a Secret revision that verifies the new key. */
+  podsVerifyingNewKey?: number;
+  /** Of those, pods started from a revision that signs with the new key by now. */
+  podsSigningWithNewKey?: number;
   /** Why the target is not ready, or a missing workload. */
   message?: string;
 }
@@ -611,6 +655,20 @@ export interface JwtRotationStatus {
    * Validation: format date-time.
    */
   nextRotationAt?: string;
+  /**
+   * Until when tokens signed with the old key can still be valid: the signing date plus the longer of
+   * tokenTTL and refreshTokenTTL. Set from the signing switch until the next rotation.
+   *
+   * Validation: format date-time.
+   */
+  oldKeyTokensValidUntil?: string;
+  /**
+   * Workloads in this namespace whose pod template reads the Secret but that spec.targets does not list
+   * (see spec.unlistedConsumers).
+   *
+   * Validation: maxItems 256.
+   */
+  unlistedConsumers?: WorkloadReference[];
   /** The last finished operation. */
   lastRotation?: RotationRecord;
   /**
@@ -659,6 +717,7 @@ export interface JwtRotation {
  */
 export const SPEC_DEFAULTS = {
   targets: [],
+  unlistedConsumers: 'Roll',
   secretLength: 64,
   tokenTTL: '24h',
   refreshTokenTTL: '168h',
@@ -668,6 +727,7 @@ export const SPEC_DEFAULTS = {
     minDuration: '48h',
     maxDuration: '72h',
     onTimeout: 'Wait',
+    requireOldTokenExpiry: false,
     failurePolicy: 'Rollback',
     prometheus: {
       timeout: '10s',
@@ -704,9 +764,11 @@ export interface ResolvedScheduleSpec {
 /** RolloutSpec after defaulting: every field with a schema default is present. */
 export interface ResolvedRolloutSpec {
   /**
-   * Time from writing the dual-key Secret to JWT_SECRET_ROTATION_DATE, when the targets start signing
-   * with the new key. Every target rollout must finish inside it; if one does not, the date is moved and
-   * the targets are rolled again, so no pod signs with a key others cannot verify. Defaults to 10m.
+   * Time from the signing switch to JWT_SECRET_ROTATION_DATE, the instant consumers start signing with
+   * the new key. The switch is written only once every pod of every target (and rolled consumer) runs a
+   * revision that verifies the new key; until then the date is 9999-12-31T23:59:59Z (verify only). The
+   * delay lets the second roll, which hands the date to the pods, finish before the date, so the pods
+   * switch together; a slower roll is still safe, since every pod verifies both keys. Defaults to 10m.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; rollout.signingDelay must be greater than 0.
    * @defaultValue `"10m"`
@@ -869,6 +931,15 @@ export interface ResolvedMonitoringSpec {
    */
   onTimeout: OnTimeoutPolicy;
   /**
+   * Complete only once every token signed with the old key has expired: the longer of tokenTTL and
+   * refreshTokenTTL after the signing date (status.oldKeyTokensValidUntil), in addition to the gate.
+   * False (the runbook's rule: complete on the gate after minDuration) ends the sessions whose refresh
+   * tokens were signed with the old key and are still valid at completion. Defaults to false.
+   *
+   * @defaultValue `false`
+   */
+  requireOldTokenExpiry: boolean;
+  /**
    * What happens when a health threshold is breached during the rotation. Rollback: restore the original
    * key and roll the targets. Pause: stop in phase Paused until a user acts (rotate or rollback
    * annotation). Defaults to Rollback.
@@ -913,6 +984,18 @@ export interface ResolvedJwtRotationSpec {
    * @defaultValue `[]`
    */
   targets: Target[];
+  /**
+   * What to do with workloads in this namespace whose pod template reads the Secret (env, envFrom, a
+   * secret or projected volume) but that spec.targets does not list. Such a workload never learns the
+   * new key unless it is rolled, and breaks at completion. Roll: roll them with the targets, as if
+   * listed (so an empty targets list means every workload that reads the Secret). Block: start no
+   * rotation, and hold a rotation in flight before the signing switch, while one exists (Stalled=True,
+   * reason UnlistedConsumers, naming each); emergency rotations still run. Ignore: proceed, and only
+   * list them in status.unlistedConsumers. Defaults to Roll.
+   *
+   * @defaultValue `"Roll"`
+   */
+  unlistedConsumers: UnlistedConsumersPolicy;
   /**
    * Random bytes per key; stored base64-encoded in the Secret (the runbook uses 64). Defaults to 64.
    *
@@ -1039,6 +1122,7 @@ export function resolveMonitoringSpec(value: MonitoringSpec): ResolvedMonitoring
     minDuration: value.minDuration ?? SPEC_DEFAULTS.monitoring.minDuration,
     maxDuration: value.maxDuration ?? SPEC_DEFAULTS.monitoring.maxDuration,
     onTimeout: value.onTimeout ?? SPEC_DEFAULTS.monitoring.onTimeout,
+    requireOldTokenExpiry: value.requireOldTokenExpiry ?? SPEC_DEFAULTS.monitoring.requireOldTokenExpiry,
     failurePolicy: value.failurePolicy ?? SPEC_DEFAULTS.monitoring.failurePolicy,
   };
   if (value.prometheus !== undefined) {
@@ -1059,6 +1143,7 @@ export function resolveJwtRotationSpec(value: JwtRotationSpec): ResolvedJwtRotat
   return {
     secretName: value.secretName,
     targets: value.targets ?? [],
+    unlistedConsumers: value.unlistedConsumers ?? SPEC_DEFAULTS.unlistedConsumers,
     secretLength: value.secretLength ?? SPEC_DEFAULTS.secretLength,
     tokenTTL: value.tokenTTL ?? SPEC_DEFAULTS.tokenTTL,
     refreshTokenTTL: value.refreshTokenTTL ?? SPEC_DEFAULTS.refreshTokenTTL,

@@ -3,13 +3,27 @@
  * the decision core's input. Key material stays in `raw`, for the executor only.
  */
 import type { V1Secret } from '@kubernetes/client-node';
-import { BACKUP_ORIGINAL_KEY, SecretAnnotations, SecretKeys, backupSecretName } from '../api/constants.ts';
-import type { JwtRotation } from '../api/types.ts';
+import {
+  BACKUP_ORIGINAL_KEY,
+  POD_TEMPLATE_REVISION_ANNOTATION,
+  SecretAnnotations,
+  SecretKeys,
+  backupSecretName,
+} from '../api/constants.ts';
+import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
+import type { Workload } from '../adapters/kubernetes/workloads.ts';
 import { decodeData } from '../adapters/kubernetes/secrets.ts';
 import { fingerprint } from '../platform/fingerprint.ts';
 import { gateDue } from '../rotation/decide.ts';
-import type { BackupView, DecideInput, GateObservation, KeySlot, SecretView } from '../rotation/model.ts';
-import { viewTarget } from '../rotation/rollout.ts';
+import type {
+  BackupView,
+  DecideInput,
+  GateObservation,
+  KeySlot,
+  SecretView,
+  TargetView,
+} from '../rotation/model.ts';
+import { referencesSecret, viewTarget } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { ReconcilerDeps } from './ports.ts';
 
@@ -52,13 +66,30 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const name = resource.metadata.name ?? '';
   const spec = resource.spec;
   const now = deps.clock.now();
-  const [secret, backup, workloads] = await Promise.all([
+  const listed = spec.targets ?? [];
+  const [secret, backup, workloads, consumers] = await Promise.all([
     deps.secrets.get(namespace, spec.secretName),
     deps.secrets.get(namespace, backupSecretName(name)),
-    Promise.all((spec.targets ?? []).map((t) => deps.workloads.get(namespace, t.kind, t.name))),
+    Promise.all(listed.map((t) => deps.workloads.get(namespace, t.kind, t.name))),
+    unlistedConsumers(namespace, spec.secretName, listed, deps),
   ]);
-  const targets = (spec.targets ?? []).map((t, i) =>
-    viewTarget(t.kind, t.name, workloads[i], spec.secretName),
+  const view = async (
+    kind: TargetKind,
+    name: string,
+    workload: Workload | undefined,
+  ): Promise<TargetView> => ({
+    ...viewTarget(kind, name, workload, spec.secretName),
+    pods:
+      workload === undefined
+        ? undefined
+        : (await deps.workloads.listPods(namespace, workload, POD_TEMPLATE_REVISION_ANNOTATION)).map((p) => ({
+            name: p.name,
+            revision: p.revision,
+          })),
+  });
+  const targets = await Promise.all(listed.map((t, i) => view(t.kind, t.name, workloads[i])));
+  const consumerViews = await Promise.all(
+    consumers.map((w) => view(w.kind as TargetKind, w.metadata?.name ?? '', w)),
   );
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
@@ -69,10 +100,29 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
       secret: secret ? viewSecret(secret) : undefined,
       backup: backup ? viewBackup(backup) : undefined,
       targets,
+      consumers: consumerViews,
       gate,
     },
     raw: { secret, backup },
   };
+}
+
+/** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */
+async function unlistedConsumers(
+  namespace: string,
+  secretName: string,
+  listed: readonly { kind: TargetKind; name: string }[],
+  deps: ReconcilerDeps,
+): Promise<Workload[]> {
+  const all = await Promise.all(
+    TARGET_KINDS.map(async (kind) =>
+      (await deps.workloads.list(namespace, kind)).map((w) => ({ ...w, kind })),
+    ),
+  );
+  return all
+    .flat()
+    .filter((w) => referencesSecret(w, secretName))
+    .filter((w) => !listed.some((t) => t.kind === w.kind && t.name === w.metadata?.name));
 }
 
 async function readGate(

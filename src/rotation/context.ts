@@ -4,7 +4,7 @@
  */
 import { SecretAnnotations } from '../api/constants.ts';
 import { TRIGGERS, isOneOf, type JwtRotationStatus, type Trigger } from '../api/types.ts';
-import type { DecideInput, KeySlot, SecretView } from './model.ts';
+import type { DecideInput, KeySlot, SecretView, TargetView } from './model.ts';
 import { pendingRequest, type Request, type RequestKind } from './requests.ts';
 import { secretRevision } from './revision.ts';
 import type { ResolvedSpec } from './spec.ts';
@@ -23,6 +23,11 @@ export interface Context {
   /** The operation in flight: when it started (annotation). */
   operationId: string | undefined;
   trigger: Trigger | undefined;
+  /**
+   * The workloads this rotation rolls and waits for: spec.targets, plus the unlisted consumers of
+   * the Secret when spec.unlistedConsumers is Roll.
+   */
+  targets: TargetView[];
   /** The pod-template revision the targets must run for this state of the Secret. */
   revision: string;
   /** The request of this kind still to act on, if any. */
@@ -52,6 +57,7 @@ export function buildContext(
     operation: secret.annotations[SecretAnnotations.operation],
     operationId: secret.annotations[SecretAnnotations.operationId],
     trigger: isOneOf(TRIGGERS, trigger) ? trigger : undefined,
+    targets: spec.unlistedConsumers === 'Roll' ? [...input.targets, ...input.consumers] : input.targets,
     revision: secretRevision(secret),
     firstSight,
     // Requests seen on first sight are recorded, not acted on: nothing is pending on that pass.

@@ -12,6 +12,7 @@ import { startRollback } from './operations/start-rollback.ts';
 import type { PhaseResult } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import { resolveSpec, type PrometheusSettings } from './spec.ts';
+import { targetRollouts } from './targets.ts';
 import { parseInstant, toRfc3339 } from './time.ts';
 
 /** How often the gate is read, or Infinity without a metrics source. */
@@ -51,12 +52,17 @@ export function currentGate(ctx: Context): GateStatus | undefined {
       checkedAt,
     });
   }
-  const baseline = prev.gate?.readings?.activeSessionsBaseline ?? observation.readings.activeSessions;
+  // The session baseline is the first reading after the last rolling restart settled: during a
+  // roll there is none (the drop check is skipped), so restarted pods never count as lost sessions.
+  const rolling = !targetRollouts(ctx).complete;
+  const baseline = rolling
+    ? undefined
+    : (prev.gate?.readings?.activeSessionsBaseline ?? observation.readings.activeSessions);
   const readings = dropUndefined<GateReadingsStatus>({
     ...observation.readings,
     activeSessionsBaseline: baseline,
   });
-  const result = evaluateGate(readings, settings.thresholds);
+  const result = evaluateGate(readings, settings.thresholds, { sessionsComparable: !rolling });
   // JSON has no Infinity or NaN (a p99 of +Inf means every sample was above the top bucket): the
   // verdict above already counts it; status keeps only the finite readings.
   const finite = Object.fromEntries(

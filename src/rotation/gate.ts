@@ -68,7 +68,19 @@ const healthChecks: readonly Check[] = [
 /** Completion checks: only the share, since health is folded in separately. */
 const completionChecks: readonly Check[] = [newKeyShareReached];
 
-export function evaluateGate(readings: GateReadings, thresholds: GateThresholds): GateResult {
+export interface GateOptions {
+  /**
+   * False while a rolling restart is in progress: consumers that count sessions in memory report
+   * fewer after a restart, so the drop check compares only readings taken between rolls.
+   */
+  sessionsComparable?: boolean;
+}
+
+export function evaluateGate(
+  readings: GateReadings,
+  thresholds: GateThresholds,
+  options: GateOptions = {},
+): GateResult {
   const sampleFinding = firstFinding(sampleChecks, readings, thresholds);
   if (sampleFinding !== undefined) {
     // Without enough samples neither health nor completion can be judged.
@@ -81,7 +93,11 @@ export function evaluateGate(readings: GateReadings, thresholds: GateThresholds)
     };
   }
 
-  const healthFindings = allFindings(healthChecks, readings, thresholds);
+  const checks =
+    options.sessionsComparable === false
+      ? healthChecks.filter((c) => c !== activeSessionsHold)
+      : healthChecks;
+  const healthFindings = allFindings(checks, readings, thresholds);
   const completionFindings = allFindings(completionChecks, readings, thresholds);
   const health = worstVerdict(healthFindings);
   // An unhealthy rotation must not complete, even with the share reached; an Inconclusive health (say, a

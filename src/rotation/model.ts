@@ -40,6 +40,18 @@ export interface TargetView {
   message: string;
   /** Whether the pod template reads the Secret (env, envFrom or a volume). */
   referencesSecret: boolean;
+  /**
+   * The workload's pods that are not finished (Pending, Running, terminating): any of them may
+   * serve traffic, whatever ReplicaSet or revision it belongs to. Undefined when not read.
+   */
+  pods?: PodView[] | undefined;
+}
+
+/** A pod as the signing switch needs it: the Secret revision it was started from. */
+export interface PodView {
+  name: string;
+  /** The pod's jwtrotation.io/secret-revision annotation (from its template), if any. */
+  revision?: string | undefined;
 }
 
 /** One look at the metrics gate, taken by the shell when gateDue says so. */
@@ -60,6 +72,8 @@ export interface DecideInput {
   backup: BackupView | undefined;
   /** In spec order. */
   targets: TargetView[];
+  /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */
+  consumers: TargetView[];
   /** Undefined when the gate was not read on this pass. */
   gate: GateObservation | undefined;
 }

@@ -31,6 +31,8 @@ export const ConditionReasons = {
   HealthGateFailed: 'HealthGateFailed',
   /** No completion-gate pass within monitoring.maxDuration, with onTimeout Wait. */
   MonitoringTimedOut: 'MonitoringTimedOut',
+  /** Workloads read the Secret without being listed, and spec.unlistedConsumers is Block. */
+  UnlistedConsumers: 'UnlistedConsumers',
   /** MetricsAvailable=Unknown: Prometheus was not read yet. */
   NotQueried: 'NotQueried',
   /** MetricsAvailable=True: every query answered. */
@@ -49,6 +51,7 @@ export const STALLED_REASONS = [
   ConditionReasons.RolloutStalled,
   ConditionReasons.HealthGateFailed,
   ConditionReasons.MonitoringTimedOut,
+  ConditionReasons.UnlistedConsumers,
 ] as const;
 
 export type StalledReason = (typeof STALLED_REASONS)[number];
@@ -69,12 +72,14 @@ export const EventReasons = {
   SecretRepaired: 'SecretRepaired',
   /** Targets were rolled onto the Secret's current revision. */
   TargetsRolled: 'TargetsRolled',
-  /** Rollouts were late; the rotation date was moved. */
-  RotationDateMoved: 'RotationDateMoved',
+  /** Every pod verifies the new key: the signing date was set. */
+  SigningScheduled: 'SigningScheduled',
   /** Every target verifies both keys and the rotation date came. */
   MonitoringStarted: 'MonitoringStarted',
   /** JWT_SECRET is now the new key. */
   CompletionStarted: 'CompletionStarted',
+  /** Completion dropped the old key while tokens it signed may still be valid. */
+  OldKeyTokensOutstanding: 'OldKeyTokensOutstanding',
   /** Every target runs the new key alone. */
   RotationCompleted: 'RotationCompleted',
   /** The key was replaced at once, without a dual-key phase. */

@@ -10,6 +10,7 @@ import {
   type FailurePolicy,
   type PrometheusQueries,
   type Target,
+  type UnlistedConsumersPolicy,
 } from '../api/types.ts';
 import { parseDuration } from './duration.ts';
 import type { GateReadings, GateThresholds } from './gate-types.ts';
@@ -43,6 +44,8 @@ export interface ResolvedSpec {
   minMonitoringMs: number;
   maxMonitoringMs: number;
   onTimeout: OnTimeoutPolicy;
+  requireOldTokenExpiry: boolean;
+  unlistedConsumers: UnlistedConsumersPolicy;
   failurePolicy: FailurePolicy;
   prometheus?: PrometheusSettings | undefined;
   retentionMs: number;
@@ -87,6 +90,8 @@ export function resolveSpec(
       minMonitoringMs: duration('monitoring.minDuration', r.monitoring.minDuration),
       maxMonitoringMs: duration('monitoring.maxDuration', r.monitoring.maxDuration),
       onTimeout: r.monitoring.onTimeout,
+      requireOldTokenExpiry: r.monitoring.requireOldTokenExpiry,
+      unlistedConsumers: r.unlistedConsumers,
       failurePolicy: r.monitoring.failurePolicy,
       retentionMs: duration('rollback.retention', r.rollback.retention),
       suspend: r.suspend,

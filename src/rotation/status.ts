@@ -12,6 +12,8 @@ import { currentGate } from './gate-policy.ts';
 import type { Decision, EventSpec } from './model.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
+import { isSigningScheduled, signsWithKey, verifiesKey } from './revision.ts';
+import { parseInstant, toRfc3339 } from './time.ts';
 
 /** Look again at least this often, so a missed watch event costs minutes, not days. */
 export const RESYNC_MS = 10 * 60_000;
@@ -21,6 +23,8 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
   const phase = result.phase;
   const rotating = phase !== 'Idle' && phase !== 'Failed';
   const dual = fp.JWT_SECRET_NEW !== undefined;
+  // The key a rotation brings in: JWT_SECRET_NEW while dual-key, JWT_SECRET once completing.
+  const newKey = dual ? fp.JWT_SECRET_NEW : phase === 'Completing' ? fp.JWT_SECRET : undefined;
   const seen = recordFirstSight(ctx.firstSight);
   const handled: HandledRequests = { ...prev.handledRequests, ...seen.handled };
   for (const request of result.handled ?? []) handled[request.kind] = request.value;
@@ -34,25 +38,39 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     originalKeyRetainedUntil: input.backup === undefined ? undefined : prev.originalKeyRetainedUntil,
     trigger: rotating ? (ctx.trigger ?? prev.trigger) : undefined,
     rotationStartedAt: rotating ? (ctx.operationId ?? prev.rotationStartedAt) : undefined,
-    rotationDate: dual ? ctx.secret.rotationDate : undefined,
+    rotationDate: dual && isSigningScheduled(ctx.secret.rotationDate) ? ctx.secret.rotationDate : undefined,
     monitoringStartedAt: phase === 'Monitoring' ? prev.monitoringStartedAt : undefined,
     nextRotationAt: phase === 'Idle' && !suspended ? prev.nextRotationAt : undefined,
     lastRotation: prev.lastRotation,
     history: prev.history,
     handledRequests: Object.keys(handled).length > 0 ? handled : undefined,
     gate: phase === 'Idle' ? undefined : currentGate(ctx),
-    targets: input.targets.map((t) =>
-      dropUndefined<TargetStatus>({
+    oldKeyTokensValidUntil: oldKeyTokensValidUntil(ctx, phase),
+    unlistedConsumers:
+      input.consumers.length === 0 ? undefined : input.consumers.map(({ kind, name }) => ({ kind, name })),
+    targets: ctx.targets.map((t, i) => {
+      const pods = t.pods ?? [];
+      return dropUndefined<TargetStatus>({
         kind: t.kind,
         name: t.name,
+        discovered: i >= input.targets.length ? true : undefined,
         revision: t.revision,
         ready: t.found && t.revision === ctx.revision && t.rollout === 'Complete',
+        pods: t.pods === undefined ? undefined : pods.length,
+        podsVerifyingNewKey:
+          t.pods === undefined || newKey === undefined
+            ? undefined
+            : pods.filter((p) => verifiesKey(p.revision, newKey)).length,
+        podsSigningWithNewKey:
+          t.pods === undefined || newKey === undefined
+            ? undefined
+            : pods.filter((p) => signsWithKey(p.revision, newKey, now)).length,
         message:
           t.found && !t.referencesSecret
             ? `${t.message}; its pod template does not reference Secret ${spec.secretName}`
             : t.message,
-      }),
-    ),
+      });
+    }),
     ...result.status,
   };
   const events = [...seen.events, ...(result.events ?? [])];
@@ -90,7 +108,11 @@ function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): C
         },
     {
       type: 'Reconciling',
-      status: !suspended && !idle && phase !== 'Failed' && phase !== 'Paused' ? 'True' : 'False',
+      // kstatus reads Reconciling=True as InProgress whatever Stalled says: a stall is not progress.
+      status:
+        !suspended && !idle && stalled === undefined && phase !== 'Failed' && phase !== 'Paused'
+          ? 'True'
+          : 'False',
       reason: suspended ? ConditionReasons.Suspended : idle ? ConditionReasons.Idle : phase,
       message: result.progress ?? (idle ? 'No rotation in progress' : phase),
     },
@@ -163,6 +185,25 @@ function conditionEvents(
     }
   }
   return events;
+}
+
+/**
+ * Until when tokens signed with the old key can still be valid: the signing date plus the longer
+ * TTL. Kept from the signing switch until the next rotation starts.
+ */
+function oldKeyTokensValidUntil(ctx: Context, phase: string): string | undefined {
+  const { secret, spec, prev } = ctx;
+  if (secret.fingerprints.JWT_SECRET_NEW !== undefined) {
+    if (!isSigningScheduled(secret.rotationDate)) return undefined;
+    const date = parseInstant(secret.rotationDate);
+    return date === undefined
+      ? undefined
+      : toRfc3339(date + Math.max(spec.tokenTtlMs, spec.refreshTokenTtlMs));
+  }
+  // After completion the value stays; an emergency rotation or a rollback has no old key to wait for.
+  return phase === 'Failed' || ctx.trigger === 'Emergency' || ctx.operation === 'Rollback'
+    ? undefined
+    : prev.oldKeyTokensValidUntil;
 }
 
 export function clampRequeue(ms: number): number {

@@ -1,26 +1,47 @@
-/** Where the targets' rollouts stand against the Secret's current revision. */
+/**
+ * Where the targets stand against the Secret's current revision: their rollouts (by the rules of
+ * `kubectl rollout status`) and, for the signing switch, their pods (by the revision each pod was
+ * started from, which says which keys it verifies).
+ */
 import type { TargetKind } from '../api/types.ts';
 import type { Context } from './context.ts';
+import type { TargetView } from './model.ts';
 import type { Stall } from './phase-result.ts';
 import { ConditionReasons } from './reasons.ts';
+import { verifiesKey } from './revision.ts';
 
 export interface Rollouts {
   /** Found targets whose template does not carry the current revision yet. */
   toRoll: { kind: TargetKind; name: string }[];
-  /** Every target found, on the current revision, and its rollout finished. */
+  /**
+   * Every target found, on the current revision, its rollout finished, and no pod left that was
+   * started from another revision (pods of old ReplicaSets or revisions, terminating ones included).
+   */
   complete: boolean;
   /** What is still waited for, for messages. */
   waiting: string;
   stalled: Stall | undefined;
 }
 
+/** Pods of a target not started from this revision (none when the pods were not read). */
+function podsOffRevision(target: TargetView, revision: string): number {
+  return (target.pods ?? []).filter((p) => p.revision !== revision).length;
+}
+
 export function targetRollouts(ctx: Context): Rollouts {
-  const targets = ctx.input.targets;
+  const targets = ctx.targets;
   const missing = targets.filter((t) => !t.found);
   const toRoll = targets.filter((t) => t.found && t.revision !== ctx.revision);
-  const behind = targets.filter((t) => t.found && t.revision === ctx.revision && t.rollout !== 'Complete');
+  const behind = targets.filter(
+    (t) =>
+      t.found &&
+      t.revision === ctx.revision &&
+      (t.rollout !== 'Complete' || podsOffRevision(t, ctx.revision) > 0),
+  );
   const stuck = targets.filter((t) => t.rollout === 'Stalled');
-  const waiting = [...missing, ...behind].map((t) => `${t.kind} ${t.name}: ${t.message}`).join('; ');
+  const waiting = [...missing, ...behind]
+    .map((t) => `${t.kind} ${t.name}: ${describeWait(t, ctx.revision)}`)
+    .join('; ');
   let stalled: Stall | undefined;
   if (missing.length > 0) {
     stalled = {
@@ -39,6 +60,21 @@ export function targetRollouts(ctx: Context): Rollouts {
     waiting,
     stalled,
   };
+}
+
+function describeWait(target: TargetView, revision: string): string {
+  if (!target.found || target.rollout !== 'Complete') return target.message;
+  return `${podsOffRevision(target, revision)} pod(s) from an earlier revision still running`;
+}
+
+/**
+ * Whether every pod of every target verifies the new key: the condition for letting any pod sign
+ * with it. Pods not read count as not verifying.
+ */
+export function everyPodVerifies(ctx: Context, fingerprint: string | undefined): boolean {
+  return ctx.targets.every(
+    (t) => t.found && t.pods !== undefined && t.pods.every((p) => verifiesKey(p.revision, fingerprint)),
+  );
 }
 
 export function describeTargets(targets: readonly { kind: string; name: string }[]): string {

@@ -55,6 +55,8 @@ export function aTarget(overrides: Partial<TargetView> = {}): TargetView {
     rollout: 'Complete',
     message: '3 of 3 replicas updated and available',
     referencesSecret: true,
+    // One pod, started from the template's revision, unless a test says otherwise.
+    pods: [{ name: `${overrides.name ?? 'api'}-pod`, revision: overrides.revision }],
     ...overrides,
   };
 }
@@ -66,6 +68,7 @@ export function anInput(overrides: Partial<DecideInput> = {}): DecideInput {
     secret: aSecret(),
     backup: undefined,
     targets: [aTarget()],
+    consumers: [],
     gate: undefined,
     ...overrides,
   };

@@ -22,6 +22,10 @@ interface SimTarget {
   revision?: string;
   /** Looks left until the rollout of the current revision completes. */
   pending: number;
+  /** Revision the pods were started from (the template's, once its rollout completed and old pods are gone). */
+  podRevision?: string | undefined;
+  /** Looks left, after the rollout completed, until the last old pod is gone. */
+  podsLeaving: number;
 }
 
 export class SimulatedWorld {
@@ -33,6 +37,10 @@ export class SimulatedWorld {
   targets: SimTarget[];
   gate: GateObservation | undefined;
   rolloutLooks = 1;
+  /** Looks an old pod lingers after its workload reports the rollout complete (terminating pods). */
+  oldPodLooks = 0;
+  /** Workloads that read the Secret without being listed in spec.targets (see addConsumer). */
+  unlisted: SimTarget[] = [];
   events: { reason: string; message: string }[] = [];
   keysMade = 0;
   writes = 0;
@@ -44,7 +52,7 @@ export class SimulatedWorld {
     targetNames: string[] = ['api'],
   ) {
     this.now = start;
-    this.targets = targetNames.map((name) => ({ name, pending: 0 }));
+    this.targets = targetNames.map((name) => ({ name, pending: 0, podsLeaving: 0 }));
   }
 
   secretView(): SecretView | undefined {
@@ -64,8 +72,21 @@ export class SimulatedWorld {
     };
   }
 
+  /** A workload that reads the Secret but is not in spec.targets. */
+  addConsumer(name: string): void {
+    this.unlisted.push({ name, pending: 0, podsLeaving: 0 });
+  }
+
+  consumerViews(): TargetView[] {
+    return this.views(this.unlisted);
+  }
+
   targetViews(): TargetView[] {
-    return this.targets.map((t) => ({
+    return this.views(this.targets);
+  }
+
+  private views(targets: SimTarget[]): TargetView[] {
+    return targets.map((t) => ({
       kind: 'Deployment',
       name: t.name,
       found: true,
@@ -73,12 +94,24 @@ export class SimulatedWorld {
       rollout: t.pending > 0 ? 'Progressing' : 'Complete',
       message: t.pending > 0 ? 'rolling' : 'done',
       referencesSecret: true,
+      pods: [
+        { name: `${t.name}-new`, revision: t.pending > 0 ? t.podRevision : t.revision },
+        ...(t.podsLeaving > 0 || t.pending > 0 ? [{ name: `${t.name}-old`, revision: t.podRevision }] : []),
+      ],
     }));
   }
 
   /** One reconcile pass; with crashAfter = n, only the first n writes happen (status is the last write). */
   pass(crashAfter = Number.POSITIVE_INFINITY): Decision {
-    for (const t of this.targets) if (t.pending > 0) t.pending -= 1;
+    for (const t of [...this.targets, ...this.unlisted]) {
+      if (t.pending > 0) {
+        t.pending -= 1;
+        if (t.pending === 0) t.podsLeaving = this.oldPodLooks;
+      } else if (t.podsLeaving > 0) {
+        t.podsLeaving -= 1;
+      }
+      if (t.pending === 0 && t.podsLeaving === 0) t.podRevision = t.revision;
+    }
     const decision = decide({
       now: this.now,
       resource: {
@@ -97,6 +130,7 @@ export class SimulatedWorld {
         ? { originalFingerprint: fingerprint(this.backup.original), keyCreatedAt: this.backup.keyCreatedAt }
         : undefined,
       targets: this.targetViews(),
+      consumers: this.consumerViews(),
       gate: this.gate,
     });
     let budget = crashAfter;
@@ -167,7 +201,7 @@ export class SimulatedWorld {
         return;
       case 'RollTargets':
         for (const t of action.targets) {
-          const target = this.targets.find((x) => x.name === t.name);
+          const target = [...this.targets, ...this.unlisted].find((x) => x.name === t.name);
           if (target) {
             target.revision = action.revision;
             target.pending = this.rolloutLooks;

@@ -1,14 +1,27 @@
 /** Reads the target workloads and rolls them by changing a pod-template annotation. */
-import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  type CoreV1Api,
+  type KubernetesObject,
+  type KubernetesObjectApi,
+  type V1LabelSelector,
+} from '@kubernetes/client-node';
 import type { TargetKind } from '../../api/types.ts';
 import type { WorkloadLike } from '../../rotation/rollout.ts';
 import { isNotFound } from './errors.ts';
 
-export type Workload = KubernetesObject & WorkloadLike;
+export type Workload = KubernetesObject & WorkloadLike & { spec?: { selector?: V1LabelSelector } };
+
+/** A pod as the decision needs it. */
+export interface PodRevision {
+  name: string;
+  revision: string | undefined;
+}
 
 export class Workloads {
   constructor(
     private readonly objects: KubernetesObjectApi,
+    private readonly core: CoreV1Api,
     private readonly fieldManager: string,
     private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
@@ -24,6 +37,26 @@ export class Workloads {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** Every workload of this kind in the namespace (for finding consumers of a Secret). */
+  async list(namespace: string, kind: TargetKind): Promise<Workload[]> {
+    const list = await this.objects.list<Workload>('apps/v1', kind, namespace);
+    return list.items;
+  }
+
+  /**
+   * The pods of a workload that have not finished (Pending, Running, or terminating): any may
+   * serve traffic. Selected by the workload's label selector, so pods of old ReplicaSets count.
+   * Each carries the revision annotation of the template it was created from.
+   */
+  async listPods(namespace: string, workload: Workload, annotation: string): Promise<PodRevision[]> {
+    const selector = labelSelector(workload.spec?.selector);
+    if (selector === undefined) return [];
+    const pods = await this.core.listNamespacedPod({ namespace, labelSelector: selector });
+    return pods.items
+      .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+      .map((p) => ({ name: p.metadata?.name ?? '', revision: p.metadata?.annotations?.[annotation] }));
   }
 
   /** A new annotation value on the pod template makes the workload controller roll every pod, as `kubectl rollout restart` does. */
@@ -50,4 +83,17 @@ export class Workloads {
     );
     this.onWrite('workload-patch', namespace);
   }
+}
+
+/** A label selector as a query string; undefined for none (which would select every pod). */
+export function labelSelector(selector: V1LabelSelector | undefined): string | undefined {
+  const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.length === 0 ? undefined : parts.join(',');
 }

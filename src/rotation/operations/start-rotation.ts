@@ -6,6 +6,7 @@ import { normal } from '../events.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
+import { NOT_SCHEDULED } from '../revision.ts';
 import { toRfc3339 } from '../time.ts';
 
 /**
@@ -15,7 +16,6 @@ import { toRfc3339 } from '../time.ts';
 export function startRotation(ctx: Context, trigger: Trigger, request: Request | undefined): PhaseResult {
   const { now, spec, fp } = ctx;
   const id = toRfc3339(now);
-  const date = toRfc3339(now + spec.signingDelayMs);
   const current = fp.JWT_SECRET ?? '';
   return {
     phase: 'DualKey',
@@ -27,7 +27,7 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
         {
           [SecretKeys.current]: { copy: 'JWT_SECRET' },
           [SecretKeys.new]: { generate: spec.secretLength },
-          [SecretKeys.rotationDate]: { literal: date },
+          [SecretKeys.rotationDate]: { literal: NOT_SCHEDULED },
         },
         [],
         {
@@ -43,7 +43,8 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
     status: {
       trigger,
       rotationStartedAt: id,
-      rotationDate: date,
+      rotationDate: undefined,
+      oldKeyTokensValidUntil: undefined,
       nextRotationAt: undefined,
       monitoringStartedAt: undefined,
       gate: undefined,
@@ -51,8 +52,8 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
     events: [
       normal(
         EventReasons.RotationStarted,
-        `${trigger} rotation of Secret ${spec.secretName} started: current key ${current}; ` +
-          `consumers sign with the new key from ${date}`,
+        `${trigger} rotation of Secret ${spec.secretName} started: current key ${current}; the new key is ` +
+          'published for verification only; signing with it starts once every pod of every target verifies it',
       ),
     ],
     progress: 'Writing the dual-key Secret',

@@ -17,7 +17,9 @@ import {
   firstThatApplies,
   type Policy,
 } from '../request-order.ts';
-import { describeTargets, targetRollouts } from '../targets.ts';
+import { describeTargets, everyPodVerifies, targetRollouts } from '../targets.ts';
+import { isSigningScheduled, NOT_SCHEDULED } from '../revision.ts';
+import { unlistedConsumersBlock } from '../consumers.ts';
 import { parseInstant, toRfc3339 } from '../time.ts';
 
 /** A dual-key Secret the operator did not write: take it over as a rotation in flight. */
@@ -43,13 +45,16 @@ const adoptDualKeySecret: Policy = (ctx) => {
   };
 };
 
-/** The rotation date or JWT_SECRET went missing: put them back. */
+/**
+ * The rotation date or JWT_SECRET went missing: put them back. A lost date becomes the verify-only
+ * placeholder, which is safe whatever the pods hold: the switch is then made again.
+ */
 const restoreMissingValues: Policy = (ctx) => {
-  const { now, spec, secret, fp } = ctx;
+  const { spec, secret, fp } = ctx;
   const dateMissing = parseInstant(secret.rotationDate) === undefined;
   if (!dateMissing && fp.JWT_SECRET !== undefined) return undefined;
   const set: Record<string, { literal: string } | { copy: KeySlot }> = {};
-  if (dateMissing) set[SecretKeys.rotationDate] = { literal: toRfc3339(now + spec.signingDelayMs) };
+  if (dateMissing) set[SecretKeys.rotationDate] = { literal: NOT_SCHEDULED };
   if (fp.JWT_SECRET === undefined) set[SecretKeys.secret] = { copy: 'JWT_SECRET_CURRENT' };
   return {
     phase: 'DualKey',
@@ -74,68 +79,90 @@ export function dualKey(ctx: Context): PhaseResult {
   );
 }
 
+/**
+ * Two rolls, so that no pod ever signs with a key another serving pod cannot verify, however long
+ * any rollout takes:
+ * 1. Publish: the new key is in the Secret for verification only (the date is NOT_SCHEDULED).
+ *    Roll every target; wait until every pod of every target was started from a revision that
+ *    verifies the new key, old ReplicaSets and terminating pods included.
+ * 2. Switch: set the signing date and roll again. Every pod already verifies both keys, so pods
+ *    may learn the date in any order. Monitoring starts when every pod runs this revision and the
+ *    date has come.
+ */
 function dualKeyProgress(ctx: Context): PhaseResult {
-  const { now, spec, secret, fp } = ctx;
-  // restoreMissingValues guarantees a date from here on.
-  const date = parseInstant(secret.rotationDate) ?? now;
-
+  const { spec, secret } = ctx;
   const rollouts = targetRollouts(ctx);
+  const scheduled = isSigningScheduled(secret.rotationDate);
   if (rollouts.toRoll.length > 0) {
+    const what = scheduled ? 'to learn the signing date' : 'to verify the new key';
     return {
       phase: 'DualKey',
       actions: [rollTargets(ctx, rollouts.toRoll)],
-      events: [
-        normal(EventReasons.TargetsRolled, `Rolling ${describeTargets(rollouts.toRoll)} to read both keys`),
-      ],
-      progress: `Rolling ${describeTargets(rollouts.toRoll)}`,
+      events: [normal(EventReasons.TargetsRolled, `Rolling ${describeTargets(rollouts.toRoll)} ${what}`)],
+      progress: `Rolling ${describeTargets(rollouts.toRoll)} ${what}`,
       requeueAfterMs: spec.pollIntervalMs,
     };
   }
-  if (rollouts.complete) {
-    if (now >= date) {
-      return {
-        phase: 'Monitoring',
-        status: { monitoringStartedAt: toRfc3339(date) },
-        events: [
-          normal(
-            EventReasons.MonitoringStarted,
-            `Every target verifies both keys; consumers sign with the new key ${fp.JWT_SECRET_NEW ?? ''} since ${toRfc3339(date)}`,
-          ),
-        ],
-        progress: 'Monitoring the transition to the new key',
-        requeueAfterMs: 0,
-      };
-    }
+  if (!rollouts.complete) {
     return {
       phase: 'DualKey',
-      progress: `Every target verifies both keys; consumers sign with the new key from ${toRfc3339(date)}`,
-      requeueAfterMs: Math.min(date - now, gateInterval(ctx)),
+      stalled: rollouts.stalled,
+      progress: `Waiting for rollouts (${scheduled ? 'signing date' : 'new key, verify only'}): ${rollouts.waiting}`,
+      requeueAfterMs: Math.min(spec.pollIntervalMs, gateInterval(ctx)),
     };
   }
-  // A rollout is late. Move the date before it arrives, so no replica signs with a key
-  // that another replica cannot verify yet; the new date means a new revision and a re-roll.
-  const margin = Math.max(1000, spec.signingDelayMs / 5);
-  if (now >= date - margin) {
-    const moved = toRfc3339(now + spec.signingDelayMs);
+  return scheduled ? awaitSigningDate(ctx) : scheduleSigning(ctx);
+}
+
+/** Stage 1 done: every pod verifies the new key. Set the date from which pods sign with it. */
+function scheduleSigning(ctx: Context): PhaseResult {
+  const { now, spec, fp } = ctx;
+  if (!everyPodVerifies(ctx, fp.JWT_SECRET_NEW)) {
     return {
       phase: 'DualKey',
-      actions: [updateSecret(ctx, { [SecretKeys.rotationDate]: { literal: moved } }, [], {})],
-      status: { rotationDate: moved },
+      progress: 'Waiting for the pods of every target to verify the new key',
+      requeueAfterMs: Math.min(spec.pollIntervalMs, gateInterval(ctx)),
+    };
+  }
+  const blocked = unlistedConsumersBlock(ctx);
+  if (blocked) return blocked;
+  const date = toRfc3339(now + spec.signingDelayMs);
+  return {
+    phase: 'DualKey',
+    actions: [updateSecret(ctx, { [SecretKeys.rotationDate]: { literal: date } }, [], {})],
+    status: { rotationDate: date },
+    events: [
+      normal(
+        EventReasons.SigningScheduled,
+        `Every pod of every target verifies the new key ${fp.JWT_SECRET_NEW ?? ''}; consumers sign with it from ${date}`,
+      ),
+    ],
+    progress: `Handing the signing date ${date} to the targets`,
+    requeueAfterMs: 0,
+  };
+}
+
+/** Stage 2 rolled: every pod knows the date. Monitoring starts when it has come. */
+function awaitSigningDate(ctx: Context): PhaseResult {
+  const { now, secret, fp } = ctx;
+  const date = parseInstant(secret.rotationDate) ?? now;
+  if (now >= date) {
+    return {
+      phase: 'Monitoring',
+      status: { monitoringStartedAt: toRfc3339(date) },
       events: [
-        warning(
-          EventReasons.RotationDateMoved,
-          `Rollouts not complete by ${toRfc3339(date - margin)} (${rollouts.waiting}); moved the rotation date to ${moved}`,
+        normal(
+          EventReasons.MonitoringStarted,
+          `Every target verifies both keys; consumers sign with the new key ${fp.JWT_SECRET_NEW ?? ''} since ${toRfc3339(date)}`,
         ),
       ],
-      stalled: rollouts.stalled,
-      progress: `Waiting for rollouts: ${rollouts.waiting}`,
+      progress: 'Monitoring the transition to the new key',
       requeueAfterMs: 0,
     };
   }
   return {
     phase: 'DualKey',
-    stalled: rollouts.stalled,
-    progress: `Waiting for rollouts: ${rollouts.waiting}`,
-    requeueAfterMs: Math.min(spec.pollIntervalMs, date - margin - now, gateInterval(ctx)),
+    progress: `Every target verifies both keys; consumers sign with the new key from ${toRfc3339(date)}`,
+    requeueAfterMs: Math.min(date - now, gateInterval(ctx)),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { rollTargets, updateSecret } from '../actions.ts';
+import { unlistedConsumersBlock } from '../consumers.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { startRollback } from '../operations/start-rollback.ts';
@@ -84,9 +85,7 @@ const secretValuesOutOfDate: Policy = (ctx) => {
  * read it. Targets never rolled are left alone until the next rotation.
  */
 const targetsOnOldRevision: Policy = (ctx) => {
-  const stale = ctx.input.targets.filter(
-    (t) => t.found && t.revision !== undefined && t.revision !== ctx.revision,
-  );
+  const stale = ctx.targets.filter((t) => t.found && t.revision !== undefined && t.revision !== ctx.revision);
   if (stale.length === 0) return undefined;
   return { ...idleResult(ctx), actions: [rollTargets(ctx, stale)], requeueAfterMs: ctx.spec.pollIntervalMs };
 };
@@ -112,10 +111,17 @@ const retentionEnded: Policy = (ctx) => {
 const rotationDue: Policy = (ctx) =>
   ctx.now >= nextRotationAt(ctx) ? startRotation(ctx, 'Scheduled', undefined) : undefined;
 
+/** With spec.unlistedConsumers Block, no rotation starts while the Secret has unlisted consumers. */
+const blockedByUnlistedConsumers: Policy = (ctx) => {
+  const blocked = unlistedConsumersBlock(ctx, 'Idle', 60_000);
+  return blocked && { ...blocked, status: { nextRotationAt: toRfc3339(nextRotationAt(ctx)) } };
+};
+
 /** In order: the first that applies decides the pass. */
 const IDLE_POLICIES: readonly Policy[] = [
   emergencyRequested,
   rollbackRequested,
+  blockedByUnlistedConsumers,
   rotateRequested,
   secretValuesOutOfDate,
   targetsOnOldRevision,

@@ -3,7 +3,7 @@ import type { Context } from '../context.ts';
 import { formatDuration } from '../duration.ts';
 import { percent } from '../format.ts';
 import { currentGate, gateInterval, healthBreach } from '../gate-policy.ts';
-import { startCompletion } from '../operations/start-completion.ts';
+import { oldKeyTokensExpireAt, startCompletion } from '../operations/start-completion.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { ConditionReasons } from '../reasons.ts';
 import { MID_ROTATION_REQUESTS, answerRotateDuringRotation, firstThatApplies } from '../request-order.ts';
@@ -22,8 +22,12 @@ function monitoringProgress(ctx: Context): PhaseResult {
   const minLeft = spec.minMonitoringMs - elapsed;
 
   if (spec.prometheus === undefined) {
-    if (minLeft <= 0)
-      return startCompletion(ctx, `monitoring.minDuration (${formatDuration(spec.minMonitoringMs)}) elapsed`);
+    if (minLeft <= 0) {
+      return (
+        tokenExpiryWait(ctx) ??
+        startCompletion(ctx, `monitoring.minDuration (${formatDuration(spec.minMonitoringMs)}) elapsed`)
+      );
+    }
     return {
       phase: 'Monitoring',
       progress: `Monitoring for ${formatDuration(minLeft)} more (no metrics source: the gate passes on time)`,
@@ -35,9 +39,12 @@ function monitoringProgress(ctx: Context): PhaseResult {
   if (breach) return breach;
   const gate = currentGate(ctx);
   if (gate?.completion === 'Pass' && minLeft <= 0) {
-    return startCompletion(
-      ctx,
-      `new-key share ${percent(gate.readings?.newKeyShare)} after ${formatDuration(elapsed)}`,
+    return (
+      tokenExpiryWait(ctx) ??
+      startCompletion(
+        ctx,
+        `new-key share ${percent(gate.readings?.newKeyShare)} after ${formatDuration(elapsed)}`,
+      )
     );
   }
   if (elapsed >= spec.maxMonitoringMs) {
@@ -74,5 +81,16 @@ function monitoringProgress(ctx: Context): PhaseResult {
       minLeft > 0 ? minLeft : Number.POSITIVE_INFINITY,
       spec.maxMonitoringMs - elapsed,
     ),
+  };
+}
+
+/** With spec.monitoring.requireOldTokenExpiry, the wait for the old key's tokens to expire; else undefined. */
+function tokenExpiryWait(ctx: Context): PhaseResult | undefined {
+  const expiry = oldKeyTokensExpireAt(ctx);
+  if (!ctx.spec.requireOldTokenExpiry || expiry === undefined || ctx.now >= expiry) return undefined;
+  return {
+    phase: 'Monitoring',
+    progress: `Gate passed; completing when tokens signed with the old key have expired, at ${toRfc3339(expiry)} (monitoring.requireOldTokenExpiry)`,
+    requeueAfterMs: Math.min(expiry - ctx.now, gateInterval(ctx)),
   };
 }
