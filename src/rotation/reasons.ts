@@ -88,9 +88,9 @@ export const EventReasons = {
   RollbackStarted: 'RollbackStarted',
   /** The rollback finished. */
   RolledBack: 'RolledBack',
-  /** Rollback requested, but the original key is already the key in use. */
+  /** Rollback requested, but the original key is already the key in use (e.g. right after a rollback). */
   NothingToRollBack: 'NothingToRollBack',
-  /** Rollback requested, but no original key is retained to roll back to. */
+  /** Rollback requested, but no original key is retained: retention ended, an emergency rotation, a deleted backup. */
   RollbackImpossible: 'RollbackImpossible',
   /** A rotate request arrived during a rotation and was ignored. */
   RotationAlreadyInProgress: 'RotationAlreadyInProgress',

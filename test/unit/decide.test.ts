@@ -527,11 +527,11 @@ describe('decide: the rotation core', () => {
       expect(world.writes, 'the same value does nothing').to.equal(writes);
     });
 
-    it('says so when there is nothing to roll back', () => {
+    it('says RollbackImpossible when no original key is retained', () => {
       const world = idleWorld();
       world.annotations['jwtrotation.io/rollback'] = 'nothing';
       world.settle();
-      expect(world.events.map((e) => e.reason)).to.include('NothingToRollBack');
+      expect(world.events.map((e) => e.reason)).to.include('RollbackImpossible');
       expect(world.status?.handledRequests?.rollback).to.equal('nothing');
     });
 
@@ -576,7 +576,7 @@ describe('decide: the rotation core', () => {
       world.annotations['jwtrotation.io/rollback'] = 'please';
       world.settle();
       expect(world.secret?.values.JWT_SECRET).to.not.equal(leaked);
-      expect(world.events.map((e) => e.reason)).to.include('NothingToRollBack');
+      expect(world.events.map((e) => e.reason)).to.include('RollbackImpossible');
     });
 
     it('overrides a rotation in progress', () => {

@@ -8,6 +8,11 @@ import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
 import { toRfc3339 } from '../time.ts';
 
+/** The one message for "no original key to roll back to", wherever a rollback is refused for it. */
+export const NO_ORIGINAL_KEY =
+  'Rollback requested, but no original key is retained (retention ended, an emergency rotation does not keep ' +
+  'the key it replaced, or the backup Secret was deleted)';
+
 export interface RollbackCause {
   /** True from DualKey, Monitoring, Paused and Completing: the rollback ends that rotation. */
   midRotation: boolean;
@@ -41,10 +46,7 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
       phase: ctx.input.resource.status?.phase ?? 'Idle',
       handled: cause.request ? [cause.request] : [],
       events: [
-        warning(
-          EventReasons.RollbackImpossible,
-          'Rollback requested, but no original key is retained (an emergency rotation does not keep the key it replaced)',
-        ),
+        warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY),
       ],
     };
   }

@@ -2,7 +2,7 @@
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { gateInterval } from '../gate-policy.ts';
-import { startRollback } from '../operations/start-rollback.ts';
+import { NO_ORIGINAL_KEY, startRollback } from '../operations/start-rollback.ts';
 import type { PhaseResult, Stall } from '../phase-result.ts';
 import { isOneOf } from '../../api/types.ts';
 import { ConditionReasons, EventReasons, STALLED_REASONS } from '../reasons.ts';
@@ -58,7 +58,7 @@ export function failed(ctx: Context, stalled: Stall): PhaseResult {
       stalled,
       handled: [request],
       events: [
-        warning(EventReasons.RollbackImpossible, 'Rollback requested, but no original key is retained'),
+        warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY),
       ],
     };
   };

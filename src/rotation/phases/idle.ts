@@ -8,7 +8,7 @@ import { rollTargets, updateSecret } from '../actions.ts';
 import { unlistedConsumersBlock } from '../consumers.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
-import { startRollback } from '../operations/start-rollback.ts';
+import { NO_ORIGINAL_KEY, startRollback } from '../operations/start-rollback.ts';
 import { startRotation } from '../operations/start-rotation.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
@@ -37,12 +37,12 @@ const rollbackRequested: Policy = (ctx) => {
     ...idleResult(ctx),
     handled: [request],
     events: [
-      warning(
-        EventReasons.NothingToRollBack,
-        original === undefined
-          ? 'Rollback requested, but no original key is retained'
-          : `Rollback requested, but the original key ${original} is already in use`,
-      ),
+      original === undefined
+        ? warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY)
+        : warning(
+            EventReasons.NothingToRollBack,
+            `Rollback requested, but the original key ${original} is already in use`,
+          ),
     ],
   };
 };
