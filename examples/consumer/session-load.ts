@@ -93,6 +93,10 @@ function pick<T>(items: readonly T[]): T {
   return item;
 }
 
+function keyVersion(body: Record<string, unknown>): string {
+  return typeof body.key_version === 'string' ? body.key_version : 'unknown';
+}
+
 function bump(record: Record<string, number>, key: string): void {
   record[key] = (record[key] ?? 0) + 1;
 }
@@ -146,7 +150,7 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
     session.access = { token: access, exp: exp(access), ttl };
     session.refresh = { token: refresh, exp: exp(refresh) };
     summary.issued++;
-    bump(summary.issuedByKeyVersion, String(body.key_version ?? 'unknown'));
+    bump(summary.issuedByKeyVersion, keyVersion(body));
   };
 
   const login = async (session: Session): Promise<void> => {
@@ -176,7 +180,7 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ refresh_token: current.token }),
     });
-    if (res?.status === 200) return takePair(session, res.body);
+    if (res?.status === 200) { takePair(session, res.body); return; }
     if (res?.status === 401) {
       if (rejected(res.body.reason, current.exp)) summary.endedSessions++;
       session.access = undefined;
@@ -194,7 +198,7 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
     });
     if (res?.status === 200) {
       summary.verified++;
-      bump(summary.byKeyVersion, String(res.body.key_version ?? 'unknown'));
+      bump(summary.byKeyVersion, keyVersion(res.body));
     } else if (res?.status === 401) {
       rejected(res.body.reason, access.exp);
       session.access = undefined;
@@ -262,7 +266,7 @@ async function main(): Promise<void> {
     maxRequests: Number(values['max-requests']),
     refreshAt: Number(values['refresh-at']),
     reportEveryMs: parseGoDuration(values['report-every']),
-    onProgress: (s) => print('progress', s),
+    onProgress: (s) => { print('progress', s); },
   });
   print('summary', summary);
 }
