@@ -265,9 +265,11 @@ export interface PrometheusSpec {
   window?: string;
   /**
    * Label matchers added to every default query (and in place of $selector in custom ones), e.g.
-   * job="api",namespace="prod". Empty: no extra matchers. Defaults to empty.
+   * job="api",namespace="prod". Empty: no extra matchers. Only a comma-separated list of label matchers
+   * (name, one of = != =~ !~, a double-quoted value) is accepted, so the selector cannot close the
+   * braces and change the query. Defaults to empty.
    *
-   * Validation: maxLength 1024.
+   * Validation: maxLength 1024; pattern `^(\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*(,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*)*,?\s*)?$`.
    * @defaultValue `""`
    */
   selector?: string;
@@ -879,9 +881,11 @@ export interface ResolvedPrometheusSpec {
   window: string;
   /**
    * Label matchers added to every default query (and in place of $selector in custom ones), e.g.
-   * job="api",namespace="prod". Empty: no extra matchers. Defaults to empty.
+   * job="api",namespace="prod". Empty: no extra matchers. Only a comma-separated list of label matchers
+   * (name, one of = != =~ !~, a double-quoted value) is accepted, so the selector cannot close the
+   * braces and change the query. Defaults to empty.
    *
-   * Validation: maxLength 1024.
+   * Validation: maxLength 1024; pattern `^(\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*(,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*)*,?\s*)?$`.
    * @defaultValue `""`
    */
   selector: string;

@@ -52,6 +52,10 @@ export interface ResolvedSpec {
   suspend: boolean;
 }
 
+/** A comma-separated list of PromQL label matchers, or nothing: the CRD's pattern for the selector. */
+const LABEL_MATCHERS =
+  /^(\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*(,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*)*,?\s*)?$/;
+
 /** spec.monitoring.prometheus.queries names → the reading each one overrides. */
 function queryOverrides(queries: PrometheusQueries | undefined): Partial<Record<QueryName, string>> {
   if (queries === undefined) return {};
@@ -109,6 +113,14 @@ export function resolveSpec(
               thresholds: prometheus.thresholds,
             },
     };
+    // The CRD's pattern refuses anything else; objects admitted before it existed are caught here.
+    if (resolved.prometheus !== undefined && !LABEL_MATCHERS.test(resolved.prometheus.selector)) {
+      return {
+        ok: false,
+        message:
+          'spec.monitoring.prometheus.selector must be a comma-separated list of label matchers such as job="api",namespace="prod"',
+      };
+    }
     if (resolved.minMonitoringMs > resolved.maxMonitoringMs) {
       return {
         ok: false,

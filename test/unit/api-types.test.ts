@@ -294,6 +294,21 @@ describe('the schema validator', () => {
       'spec.monitoring.prometheus.url: Invalid value',
     ],
     [
+      'rejects a selector that closes the braces to change the query (PromQL injection)',
+      { ...base, monitoring: { prometheus: { ...prometheus, selector: 'job="api"} or vector(1) #' } } },
+      'spec.monitoring.prometheus.selector: Invalid value',
+    ],
+    [
+      'rejects a selector that is not label matchers',
+      { ...base, monitoring: { prometheus: { ...prometheus, selector: 'job=api' } } },
+      'spec.monitoring.prometheus.selector: Invalid value',
+    ],
+    [
+      'rejects an unknown unlistedConsumers policy',
+      { ...base, unlistedConsumers: 'Always' },
+      'spec.unlistedConsumers: Unsupported value: "Always"',
+    ],
+    [
       'rejects a duplicate target',
       { ...base, targets: [...base.targets, { kind: 'Deployment', name: 'api' }] },
       'spec.targets[1]: Duplicate value',
@@ -415,6 +430,7 @@ describe('the manifests that install the operator', () => {
       resources: ['deployments', 'statefulsets', 'daemonsets'],
       verbs: ['get', 'list', 'watch', 'patch'],
     },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   ];

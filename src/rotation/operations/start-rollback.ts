@@ -45,9 +45,7 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
     return {
       phase: ctx.input.resource.status?.phase ?? 'Idle',
       handled: cause.request ? [cause.request] : [],
-      events: [
-        warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY),
-      ],
+      events: [warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY)],
     };
   }
   const midRotation = cause.midRotation;

@@ -57,9 +57,7 @@ export function failed(ctx: Context, stalled: Stall): PhaseResult {
       phase: 'Failed',
       stalled,
       handled: [request],
-      events: [
-        warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY),
-      ],
+      events: [warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY)],
     };
   };
   return firstThatApplies(ctx, [emergencyRequested, rollbackToBackup]) ?? { phase: 'Failed', stalled };
