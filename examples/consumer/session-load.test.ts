@@ -73,7 +73,11 @@ describe('session load generator', function () {
   });
 
   it('refuses a host name, so it never resolves a name', () => {
-    expect(() => { checkTargets(['http://example.com:8080']); }).to.throw(/IP literal/);
-    expect(() => { checkTargets(['http://127.0.0.1:8080', 'http://[::1]:80']); }).to.not.throw();
+    expect(() => {
+      checkTargets(['http://example.com:8080']);
+    }).to.throw(/IP literal/);
+    expect(() => {
+      checkTargets(['http://127.0.0.1:8080', 'http://[::1]:80']);
+    }).to.not.throw();
   });
 });

@@ -180,7 +180,10 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ refresh_token: current.token }),
     });
-    if (res?.status === 200) { takePair(session, res.body); return; }
+    if (res?.status === 200) {
+      takePair(session, res.body);
+      return;
+    }
     if (res?.status === 401) {
       if (rejected(res.body.reason, current.exp)) summary.endedSessions++;
       session.access = undefined;
@@ -266,7 +269,9 @@ async function main(): Promise<void> {
     maxRequests: Number(values['max-requests']),
     refreshAt: Number(values['refresh-at']),
     reportEveryMs: parseGoDuration(values['report-every']),
-    onProgress: (s) => { print('progress', s); },
+    onProgress: (s) => {
+      print('progress', s);
+    },
   });
   print('summary', summary);
 }
