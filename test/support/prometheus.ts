@@ -13,9 +13,25 @@ import { stringify } from 'yaml';
 
 export const PROMETHEUS_BINARY = process.env.PROMETHEUS_BINARY ?? '/usr/bin/prometheus';
 
+/** Pods found through the API server (kubernetes_sd_configs, role pod), as Prometheus finds them in a cluster. */
+export interface KubernetesDiscovery {
+  /** https://host:port of the API server. */
+  apiServer: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Only pods of this namespace with this container port name are scraped. */
+  namespace: string;
+  portName: string;
+}
+
 export interface StartPrometheusOptions {
   /** host:port of each /metrics endpoint to scrape, all under job "consumer". */
-  scrapeTargets: string[];
+  scrapeTargets?: string[];
+  /** Or (also) the pods of a namespace, discovered through the API server, under job "consumer". */
+  kubernetes?: KubernetesDiscovery;
+  /** Address to listen on (default 127.0.0.1); pods reach the host on the bridge address. */
+  listenHost?: string;
   /** Default 1 s: short enough that a 30s rate() window fills within a test. */
   scrapeIntervalSeconds?: number;
   /** How long to wait for /-/ready. Default 30 s. */
@@ -43,9 +59,15 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     configFile,
     stringify({
       global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-      scrape_configs: [{ job_name: 'consumer', static_configs: [{ targets: options.scrapeTargets }] }],
+      scrape_configs: [
+        ...(options.scrapeTargets === undefined
+          ? []
+          : [{ job_name: 'consumer', static_configs: [{ targets: options.scrapeTargets }] }]),
+        ...(options.kubernetes === undefined ? [] : [podDiscovery(options.kubernetes)]),
+      ],
     }),
   );
+  const host = options.listenHost ?? '127.0.0.1';
 
   // The port is free when we pick it but could be taken before Prometheus binds: pick again a few times.
   let port = 0;
@@ -53,14 +75,14 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   for (let attempt = 1; child === undefined; attempt++) {
     port = await freePort();
     try {
-      child = await launchPrometheus({ configFile, dataDir, port, timeoutMs });
+      child = await launchPrometheus({ configFile, dataDir, host, port, timeoutMs });
     } catch (error) {
       if (attempt < 3 && String(error).includes('address already in use')) continue;
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
   }
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
 
   const kill = async (): Promise<void> => {
     if (child !== undefined) await terminate(child);
@@ -71,7 +93,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     kill,
     async restart() {
       await kill();
-      child = await launchPrometheus({ configFile, dataDir, port, timeoutMs });
+      child = await launchPrometheus({ configFile, dataDir, host, port, timeoutMs });
     },
     async stop() {
       await kill();
@@ -100,9 +122,28 @@ export async function waitForQuery(
   throw new Error(`timed out after ${timeoutMs} ms waiting on ${promql} (last value: ${String(last)})`);
 }
 
+/** A scrape job for the pods of one namespace whose container port has the given name. */
+function podDiscovery(k: KubernetesDiscovery): Record<string, unknown> {
+  const tls = { ca_file: k.caFile, cert_file: k.certFile, key_file: k.keyFile };
+  return {
+    job_name: 'consumer',
+    kubernetes_sd_configs: [
+      { role: 'pod', api_server: k.apiServer, tls_config: tls, namespaces: { names: [k.namespace] } },
+    ],
+    relabel_configs: [
+      { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: k.portName, action: 'keep' },
+      { source_labels: ['__meta_kubernetes_pod_ready'], regex: 'true', action: 'keep' },
+      { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
+      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
+      { source_labels: ['__meta_kubernetes_pod_label_app'], target_label: 'app' },
+    ],
+  };
+}
+
 interface LaunchOptions {
   configFile: string;
   dataDir: string;
+  host: string;
   port: number;
   timeoutMs: number;
 }
@@ -113,12 +154,12 @@ async function launchPrometheus(o: LaunchOptions): Promise<ChildProcess> {
     [
       `--config.file=${o.configFile}`,
       `--storage.tsdb.path=${o.dataDir}`,
-      `--web.listen-address=127.0.0.1:${o.port}`,
+      `--web.listen-address=${o.host}:${o.port}`,
       '--log.level=warn',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  const url = `http://127.0.0.1:${o.port}`;
+  const url = `http://${o.host}:${o.port}`;
   // A test that dies without stop() must not leave Prometheus running.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
