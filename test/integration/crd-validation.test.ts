@@ -65,8 +65,10 @@ describe('the JwtRotation CRD on a real API server', function () {
       minDuration: '48h',
       maxDuration: '72h',
       onTimeout: 'Wait',
+      requireOldTokenExpiry: false,
       failurePolicy: 'Rollback',
     });
+    expect(spec.unlistedConsumers).to.equal('Roll');
     expect(spec.rollback).to.deep.equal({ retention: '720h' });
     expect(spec.suspend).to.equal(false);
     expect(spec).to.deep.equal(resolveJwtRotationSpec(example.spec));

@@ -97,9 +97,8 @@ describe('the rotation engine on a real control plane', function () {
     expect(during.JWT_SECRET).to.equal('original-key-value');
     expect(during.JWT_SECRET_CURRENT).to.equal('original-key-value');
     expect(during.JWT_SECRET_NEW).to.match(BASE64_64_BYTES);
-    expect(Date.parse(during.JWT_SECRET_ROTATION_DATE ?? '')).to.be.greaterThan(
-      Date.parse(dual.status?.rotationStartedAt ?? ''),
-    );
+    // Published for verification only: nobody signs with the new key until every pod verifies it.
+    expect(during.JWT_SECRET_ROTATION_DATE).to.equal('9999-12-31T23:59:59Z');
     expect(during.DATABASE_URL).to.equal('postgres://db');
     const newKey = during.JWT_SECRET_NEW ?? '';
 
@@ -110,9 +109,17 @@ describe('the rotation engine on a real control plane', function () {
       fingerprint(newKey),
     );
     expect(await isRolledOut(c, ns, 'api')).to.equal(true);
-    expect(Date.parse(monitoring.status?.monitoringStartedAt ?? '')).to.equal(
-      Date.parse(during.JWT_SECRET_ROTATION_DATE ?? ''),
+    // The signing date, set once every pod verified the new key, is when monitoring began.
+    const switched = (await secretValues(c, ns, 'api-jwt')) ?? {};
+    expect(Date.parse(switched.JWT_SECRET_ROTATION_DATE ?? '')).to.be.greaterThan(
+      Date.parse(dual.status?.rotationStartedAt ?? ''),
     );
+    expect(Date.parse(monitoring.status?.monitoringStartedAt ?? '')).to.equal(
+      Date.parse(switched.JWT_SECRET_ROTATION_DATE ?? ''),
+    );
+    const target = monitoring.status?.targets?.find((t) => t.name === 'api');
+    expect(target?.pods).to.be.greaterThan(0);
+    expect(target?.podsSigningWithNewKey).to.equal(target?.pods);
 
     // Completion: JWT_SECRET = new, the rotation variables gone, targets rolled again, history recorded.
     const done = await waitForPhase(
