@@ -7,12 +7,14 @@
  * routes, never by trying to leave.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 
 import { fingerprint } from '../../examples/consumer/fingerprint.ts';
-import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { clusterDir, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   bridge,
   execIn,
@@ -37,6 +39,12 @@ describe('the real node', function () {
     this.timeout(40 * 60_000); // a cold cache builds the control plane and the node first
     cluster = await useCluster();
     core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const state = readFileSync(path.join(clusterDir, 'state.env'), 'utf8');
+    if (!/^REAL_NODE_RUNNING=1$/m.test(state)) {
+      throw new Error(
+        'the cluster runs without the real node (see the warning of tools/cluster/up.sh): run tools/cluster/install-deps.sh as root and restart it (npm run cluster:down), or set CLUSTER_REAL_NODE=0 to skip this tier',
+      );
+    }
     const present = await nodeImages();
     const absent = Object.values(images).filter((i) => !present.includes(i));
     expect(

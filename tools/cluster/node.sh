@@ -16,7 +16,9 @@
 # bridge. $NODE_RUN/owner names the cluster directory that runs it; up.sh refuses to start a second.
 # Everything else lives in $CLUSTER_DIR/node (containerd's root, kubelet's root, configs, pod logs).
 
-REAL_NODE=${CLUSTER_REAL_NODE:-1}
+# 1: required; 0: left out; unset: started when this machine can run it (root, the Debian packages), else
+# left out with a warning (the e2e tier then fails and says why, unless CLUSTER_REAL_NODE=0).
+REAL_NODE=${CLUSTER_REAL_NODE:-auto}
 REAL_NODE_NAME=jwtr-node-0
 NODE_RUN=/run/jwtr-node
 NODE_SOCK=$NODE_RUN/containerd.sock

@@ -15,7 +15,8 @@
 #   CLUSTER_UP_BY_TESTS=1        set by test/support/cluster.ts: marks a cluster it starts as
 #                                started-by-tests (so the last test run using it stops it)
 #   CLUSTER_REAL_NODE=0          no real node (kwok only): for machines that cannot run one
-#                                (not root, no cgroups, or another worktree's real node is running)
+#                                (not root, no cgroups, or another worktree's real node is running);
+#                                =1 requires it; unset starts it when the machine has what it needs
 #   CLUSTER_NODE_BIN_DIR=<dir>   kubelet and kube-proxy from <dir> instead of tools/cluster/build-node.sh
 set -euo pipefail
 # shellcheck source=tools/cluster/lib.sh
@@ -29,12 +30,18 @@ command -v curl >/dev/null || { say "curl is required (apt-get install -y curl)"
 command -v openssl >/dev/null || { say "openssl is required (apt-get install -y openssl)"; exit 1; }
 take_lock
 check_cluster_dir
-if [ "$REAL_NODE" = 1 ]; then
+if [ "$REAL_NODE" != 0 ]; then
   missing=$(node_prerequisites_missing)
-  if [ -n "$missing" ]; then
+  if [ -z "$missing" ]; then
+    REAL_NODE=1
+  elif [ "$REAL_NODE" = 1 ]; then
     say "the real node needs: $missing"
     say "  install the packages with tools/cluster/install-deps.sh (as root), or start without it: CLUSTER_REAL_NODE=0"
     exit 1
+  else
+    say "WARNING: no real node (it needs: $missing); pods run on kwok only."
+    say "  tools/cluster/install-deps.sh (as root) installs what it needs; CLUSTER_REAL_NODE=0 silences this."
+    REAL_NODE=0
   fi
 fi
 
