@@ -145,8 +145,8 @@ node_guard_remove() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Start-up (called by up.sh once the control plane is up, with its variables: PKI_DIR, API_PORT ...)
-node_issue_certs() {
+# Start-up (called by up.sh, with its variables and functions: PKI_DIR, issue, write_kubeconfig ...)
+node_issue_certs() { # with the rest of the PKI, before the API server starts
   issue kubelet "/O=system:nodes/CN=system:node:$REAL_NODE_NAME" clientAuth
   issue kubelet-serving "/CN=$REAL_NODE_NAME" serverAuth "IP:$BRIDGE_IP,DNS:$REAL_NODE_NAME"
   issue kube-proxy "/CN=system:kube-proxy" clientAuth
@@ -333,7 +333,6 @@ node_start() {
   ln -sf "$node_bin/kubelet" "$BIN/kubelet"
   ln -sf "$node_bin/kube-proxy" "$BIN/kube-proxy"
   ln -sf "$(command -v containerd)" "$BIN/containerd"
-  node_issue_certs
   node_write_configs
 
   start_component containerd --config "$NODE_DIR/containerd.toml" --log-level warn

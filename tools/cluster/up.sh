@@ -251,6 +251,8 @@ EOF
 }
 write_kubeconfig "$KUBECONFIG_FILE" admin
 for c in kube-controller-manager kube-scheduler kwok; do write_kubeconfig "$CLUSTER_DIR/$c.kubeconfig" "$c"; done
+# The real node's identities, and the API server's client certificate towards the kubelet.
+if [ "$REAL_NODE" = 1 ]; then node_issue_certs; fi
 say "generated PKI and kubeconfigs in $(elapsed "$t_pki")"
 
 # ---------------------------------------------------------------------------------------------
