@@ -207,6 +207,9 @@ describe('the real node', function () {
     this.timeout(120_000);
     const pod = await runPod(cluster, ns, {
       name: 'operator',
+      // While it waits for the CRD (it has no RBAC here) the operator has no SIGTERM handler yet, and
+      // as PID 1 it ignores the signal: without this the pod takes the default 30 s to stop.
+      terminationGracePeriodSeconds: 2,
       securityContext: {
         runAsNonRoot: true,
         runAsUser: 65532,

@@ -45,7 +45,7 @@ done
 owned_node=0
 if node_owned; then
   owned_node=1
-  node_stop
+  node_stop || true # best effort: every step runs even if one fails
 fi
 stop_all
 for e in "${extra[@]}"; do

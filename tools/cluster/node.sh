@@ -31,6 +31,11 @@ GUARD_TABLE=jwtr_guard
 NODE_PORTS=(10250 10248 10256 10249) # kubelet, kubelet healthz, kube-proxy healthz, kube-proxy metrics
 NODE_COMPONENTS=(containerd kubelet kube-proxy)
 PAUSE_IMAGE=localhost/jwtr-pause:1
+# Host paths that kubelet, containerd's CNI library or the CRI plugin create whatever their settings
+# (kubelet's device-plugin socket, libcni's result cache, kubelet's log links, netns mounts): the
+# ones that did not exist before the node started are removed by node_stop, and in the others only
+# what the node put there.
+NODE_HOST_PATHS=(/var/lib/kubelet /var/lib/cni /var/log/containers /run/netns)
 # Sysctls that kubelet (vm.*, kernel.*), the bridge plugin (ip_forward) or kube-proxy may change;
 # recorded before the node starts and put back by node_stop.
 NODE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys
@@ -122,8 +127,11 @@ node_record_sysctls() {
     printf '%s=%s\n' "$s" "$v"
   done >"$NODE_RUN/sysctls.before"
   ls -1 /run/netns 2>/dev/null | sort >"$NODE_RUN/netns.before" || true
-  [ -d /var/log/containers ] && echo existed >"$NODE_RUN/var-log-containers.before" || true
+  local p
+  for p in "${NODE_HOST_PATHS[@]}"; do [ -e "$p" ] && echo "$p"; done >"$NODE_RUN/paths.before"
 }
+
+node_path_existed() { grep -qxF "$1" "$NODE_RUN/paths.before" 2>/dev/null; }
 
 node_guard_install() { # node_guard_install <api port>
   node_record_sysctls
@@ -391,18 +399,18 @@ node_stop() {
     for m in $(ctr_node tasks ls -q 2>/dev/null); do ctr_node tasks delete -f "$m" >/dev/null 2>&1 || true; done
   fi
   stop_group containerd
-  for proc in /proc/[0-9]*; do # shims outlive containerd by design
-    pid=${proc#/proc/}
-    exe=$(readlink "$proc/exe" 2>/dev/null) || continue
-    case "${exe##*/}" in containerd-shim*) ;; *) continue ;; esac
+  # Shims outlive containerd by design: ours are the ones started with our socket.
+  # (find fails on processes that exit while it looks: its status does not matter, nor kill's.)
+  { find /proc -mindepth 2 -maxdepth 2 -name exe -lname '*/containerd-shim*' 2>/dev/null || true; } | while read -r exe; do
+    proc=${exe%/exe}
     tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF "$NODE_SOCK" || continue
-    kill -KILL "$pid" 2>/dev/null && say "killed a leftover shim (pid $pid)"
+    if kill -KILL "${proc#/proc/}" 2>/dev/null; then say "killed a leftover shim (pid ${proc#/proc/})"; fi
   done
   # Container processes whose shim is gone: any process in our pods' cgroups.
   for m in /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/memory/kubepods /sys/fs/cgroup/cpu/kubepods; do
     [ -d "$m" ] || continue
-    find "$m" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
-      kill -KILL "$pid" 2>/dev/null && say "killed leftover container process $pid"
+    { find "$m" -name cgroup.procs -exec cat {} + 2>/dev/null || true; } | while read -r pid; do
+      if kill -KILL "$pid" 2>/dev/null; then say "killed leftover container process $pid"; fi
     done
   done
   # 3. Mounts: everything under the node's directories (pod volumes, overlay rootfs, netns), deepest first.
@@ -437,12 +445,22 @@ node_stop() {
     done
   fi
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
-  if [ -d /var/log/containers ]; then
-    find /var/log/containers -maxdepth 1 -type l -lname "$NODE_DIR/*" -delete 2>/dev/null || true
-    [ -s "$NODE_RUN/var-log-containers.before" ] || rmdir /var/log/containers 2>/dev/null || true
+  if [ -e "$NODE_RUN/paths.before" ]; then # empty when none of them existed
+    node_path_existed /run/netns || rmdir /run/netns 2>/dev/null || true
+    if node_path_existed /var/log/containers; then
+      find /var/log/containers -maxdepth 1 -type l -lname "$NODE_DIR/*" -delete 2>/dev/null || true
+    else
+      rm -rf /var/log/containers
+    fi
+    if node_path_existed /var/lib/cni; then rm -f /var/lib/cni/results/jwtr-*; else rm -rf /var/lib/cni; fi
+    if node_path_existed /var/lib/kubelet; then
+      rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+    else
+      rm -rf /var/lib/kubelet
+    fi
   fi
   rm -rf "$NODE_RUN/containerd" "$NODE_SOCK" "$NODE_SOCK.ttrpc"
-  rm -f "$NODE_RUN/sysctls.before" "$NODE_RUN/netns.before" "$NODE_RUN/var-log-containers.before" "$NODE_RUN/owner"
+  rm -f "$NODE_RUN/sysctls.before" "$NODE_RUN/netns.before" "$NODE_RUN/paths.before" "$NODE_RUN/owner"
   say "real node stopped and the host restored in $(elapsed "$t")"
 }
 

@@ -77,7 +77,7 @@ if [ -f "$STATE_FILE" ]; then
   say "found a stale or unhealthy cluster in $CLUSTER_DIR; stopping it and starting afresh"
 fi
 if node_owned; then
-  node_stop
+  node_stop || true # best effort: every step runs even if one fails
   stop_all
   node_guard_remove
 fi
@@ -133,7 +133,7 @@ on_exit() {
       say "start-up failed; CLUSTER_KEEP_ON_FAILURE=1 so processes are left running"
     else
       say "start-up failed; stopping what was started (logs stay in $LOG_DIR)"
-      if [ "$REAL_NODE" = 1 ] && node_owned; then node_stop; fi
+      if [ "$REAL_NODE" = 1 ] && node_owned; then node_stop || true; fi
       stop_all
       if [ "$REAL_NODE" = 1 ]; then node_guard_remove; fi
       rm -f "$STATE_FILE"
