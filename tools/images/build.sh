@@ -48,8 +48,7 @@ image_exists() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 save() {
   local tmp=$img_cache/oci/$2.tar.partial
   rm -f "$tmp"
-  # Uncompressed: containerd imports it several times faster, and it never leaves this machine.
-  buildah push --quiet --disable-compression "$1" "oci-archive:$tmp:$1" >/dev/null
+  buildah push --quiet "$1" "oci-archive:$tmp:$1" >/dev/null
   mv "$tmp" "$img_cache/oci/$2.tar"
 }
 
