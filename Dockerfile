@@ -1,8 +1,14 @@
 # syntax=docker/dockerfile:1
 # jwt-rotation-operator: build with the dev toolchain, ship dist/ and production dependencies only.
 #   docker build -t jwt-rotation-operator:0.1.0 .
+#
+# The bases are pinned by digest. A build without a registry substitutes its own (tools/images/build.sh
+# makes them from Debian packages):
+#   --build-arg BUILD_IMAGE=localhost/node-build:20-trixie --build-arg RUNTIME_IMAGE=localhost/node-runtime:20-trixie
+ARG BUILD_IMAGE=node:20-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3
+ARG RUNTIME_IMAGE=node:20-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3
 
-FROM node:20-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 ENV NODE_ENV=development
 COPY package.json package-lock.json ./
@@ -12,9 +18,17 @@ COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-slim
+# The runtime base minus what the operator never runs: npm, npx, corepack and yarn, the package
+# manager's programs and the shells. Deleted with node itself (exec form), since the shell goes too.
+# dpkg's database stays, so image scanners can still list the packages.
+FROM ${RUNTIME_IMAGE} AS runtime-base
+RUN ["node", "-e", "const fs = require('fs'); const rm = (p) => fs.rmSync(p, { recursive: true, force: true }); ['/usr/local/lib/node_modules', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack', '/usr/local/bin/yarn', '/usr/local/bin/yarnpkg', '/usr/lib/node_modules', '/usr/share/nodejs/npm', '/usr/share/nodejs/corepack', '/etc/apt', '/var/lib/apt', '/var/cache/apt', '/usr/lib/apt'].forEach(rm); for (const d of ['/opt']) for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (e.startsWith('yarn')) rm(d + '/' + e); for (const d of ['/usr/bin', '/usr/sbin', '/bin', '/sbin']) for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (/^(apt|dpkg|npm$|npx$|corepack$|yarn|sh$|bash$|dash$|rbash$|su$)/.test(e)) rm(d + '/' + e);"]
+
+# One flattened layer, so what was deleted above is gone rather than hidden in a lower layer.
+FROM scratch
+COPY --from=runtime-base / /
+ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production
 WORKDIR /app
-ENV NODE_ENV=production
 COPY --from=build --chown=0:0 /app/package.json ./package.json
 COPY --from=build --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist

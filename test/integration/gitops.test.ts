@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { stringify } from 'yaml';
-import { waitFor, type TestCluster } from '../support/cluster.ts';
+import { onKwok, waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   createConsumerDeployment,
   getJwtRotation,
@@ -94,6 +94,7 @@ describe('GitOps: manifests synced repeatedly with server-side apply', function 
         template: {
           metadata: { labels: { app: 'api' } },
           spec: {
+            ...onKwok,
             containers: [
               { name: 'api', image: 'example.invalid/api:1', envFrom: [{ secretRef: { name: 'api-jwt' } }] },
             ],

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
-import { waitFor, type TestCluster } from '../support/cluster.ts';
+import { onKwok, waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
   createConsumerDeployment,
@@ -214,6 +214,7 @@ describe('the rotation engine on a real control plane', function () {
     const template = (app: string) => ({
       metadata: { labels: { app } },
       spec: {
+        ...onKwok,
         containers: [
           { name: 'api', image: 'example.invalid/api:1', envFrom: [{ secretRef: { name: 'api-jwt' } }] },
         ],

@@ -31,6 +31,21 @@ export const clusterDir = path.resolve(repoRoot, process.env.CLUSTER_DIR ?? '.cl
 /** Name of the single fake (kwok) Node; Pods schedule onto it and kwok makes them Running/Ready. */
 export const kwokNodeName = 'kwok-node-0';
 
+/**
+ * The kwok node's taint (tools/cluster/kwok-node.yaml): a Pod that asks for nothing lands on the real
+ * node instead, as a user's would.
+ */
+export const kwokTaint = { key: 'jwtrotation.io/kwok', value: 'true', effect: 'NoSchedule' } as const;
+
+/**
+ * Pod-spec fields that put a Pod on the kwok node: spread into a pod template's spec
+ * (`spec: { ...onKwok, containers: [...] }`). kwok runs no container, so the image is never pulled.
+ */
+export const onKwok = {
+  nodeSelector: { 'kubernetes.io/hostname': kwokNodeName },
+  tolerations: [{ ...kwokTaint, operator: 'Equal' }],
+};
+
 export interface KubectlResult {
   stdout: string;
   stderr: string;

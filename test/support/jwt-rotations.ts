@@ -2,7 +2,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { waitFor, type TestCluster } from './cluster.ts';
+import { onKwok, waitFor, type TestCluster } from './cluster.ts';
 
 export interface Clients {
   core: k8s.CoreV1Api;
@@ -20,7 +20,7 @@ export function clients(cluster: TestCluster): Clients {
 
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-/** A Deployment whose pods read the Secret through envFrom, as the runbook's API would. */
+/** A Deployment whose pods read the Secret through envFrom, as the runbook's API would (on the kwok node). */
 export async function createConsumerDeployment(
   c: Clients,
   namespace: string,
@@ -40,6 +40,7 @@ export async function createConsumerDeployment(
         template: {
           metadata: { labels: { app: name } },
           spec: {
+            ...onKwok,
             containers: [
               { name: 'api', image: 'example.invalid/api:1', envFrom: [{ secretRef: { name: secretName } }] },
             ],

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the local Kubernetes control plane used by the integration tests:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (one fake Node), all on
-# 127.0.0.1 with free ports, everything under <repo>/.cluster. See docs/local-control-plane.md.
+# 127.0.0.1 with free ports, everything under <repo>/.cluster, and a real node (containerd, kubelet,
+# kube-proxy; tools/cluster/node.sh) whose pods live on the bridge jwtr0 behind an nftables guard.
+# See docs/local-control-plane.md.
 #
 # Idempotent: if a cluster started by this script is running and healthy, it is reused (exit 0).
 # Progress goes to stderr; the only stdout line is "started <url>" or "reused <url>".
@@ -12,9 +14,15 @@
 #   CLUSTER_DIR=<dir>            where the cluster lives (default <repo>/.cluster)
 #   CLUSTER_UP_BY_TESTS=1        set by test/support/cluster.ts: marks a cluster it starts as
 #                                started-by-tests (so the last test run using it stops it)
+#   CLUSTER_REAL_NODE=0          no real node (kwok only): for machines that cannot run one
+#                                (not root, no cgroups, or another worktree's real node is running);
+#                                =1 requires it; unset starts it when the machine has what it needs
+#   CLUSTER_NODE_BIN_DIR=<dir>   kubelet and kube-proxy from <dir> instead of tools/cluster/build-node.sh
 set -euo pipefail
 # shellcheck source=tools/cluster/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
+# shellcheck source=tools/cluster/node.sh
+source "$CLUSTER_TOOLS_DIR/node.sh"
 
 t0=$(now_ms)
 step_timeout=${CLUSTER_START_TIMEOUT:-90}
@@ -22,6 +30,20 @@ command -v curl >/dev/null || { say "curl is required (apt-get install -y curl)"
 command -v openssl >/dev/null || { say "openssl is required (apt-get install -y openssl)"; exit 1; }
 take_lock
 check_cluster_dir
+if [ "$REAL_NODE" != 0 ]; then
+  missing=$(node_prerequisites_missing)
+  if [ -z "$missing" ]; then
+    REAL_NODE=1
+  elif [ "$REAL_NODE" = 1 ]; then
+    say "the real node needs: $missing"
+    say "  install the packages with tools/cluster/install-deps.sh (as root), or start without it: CLUSTER_REAL_NODE=0"
+    exit 1
+  else
+    say "WARNING: no real node (it needs: $missing); pods run on kwok only."
+    say "  tools/cluster/install-deps.sh (as root) installs what it needs; CLUSTER_REAL_NODE=0 silences this."
+    REAL_NODE=0
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Reuse a running cluster.
@@ -35,6 +57,13 @@ if [ -f "$STATE_FILE" ]; then
   source "$STATE_FILE"
   alive=1
   for c in "${COMPONENTS[@]}"; do component_alive "$c" || { alive=0; say "$c is not running"; }; done
+  if [ "${REAL_NODE_RUNNING:-0}" != "$REAL_NODE" ]; then
+    alive=0
+    say "the running cluster has CLUSTER_REAL_NODE=${REAL_NODE_RUNNING:-0}; this call asks for $REAL_NODE"
+  elif [ "$REAL_NODE" = 1 ]; then
+    for c in "${NODE_COMPONENTS[@]}"; do component_alive "$c" || { alive=0; say "$c is not running"; }; done
+    nft list table inet "$GUARD_TABLE" >/dev/null 2>&1 || { alive=0; say "the nftables guard is missing"; }
+  fi
   if [ "$alive" = 1 ] && api_ready "${API_PORT:-0}"; then
     say "already running: https://127.0.0.1:$API_PORT (reused in $(elapsed "$t0"))"
     if [ "${CLUSTER_UP_BY_TESTS:-}" != 1 ] && [ -e "$CLUSTER_DIR/started-by-tests" ]; then
@@ -47,7 +76,13 @@ if [ -f "$STATE_FILE" ]; then
   fi
   say "found a stale or unhealthy cluster in $CLUSTER_DIR; stopping it and starting afresh"
 fi
+if node_owned; then
+  node_stop || true # best effort: every step runs even if one fails
+  stop_all
+  node_guard_remove
+fi
 stop_all
+if [ "$REAL_NODE" = 1 ]; then node_claim; fi
 
 # ---------------------------------------------------------------------------------------------
 # Binaries.
@@ -80,6 +115,7 @@ if [ -d "$CLUSTER_DIR" ]; then
   find "$CLUSTER_DIR" -mindepth 1 -maxdepth 1 ! -name users -exec rm -rf {} +
 fi
 mkdir -p "$CLUSTER_DIR/bin" "$PID_DIR" "$LOG_DIR" "$PKI_DIR" "$CLUSTER_DIR/etcd" "$CLUSTER_DIR/kwok"
+if [ "$REAL_NODE" = 1 ]; then mkdir -p "$NODE_DIR"; fi
 chmod 700 "$CLUSTER_DIR/etcd" "$PKI_DIR"
 for c in "${COMPONENTS[@]}" kubectl; do ln -s "$bin_src/$c" "$CLUSTER_DIR/bin/$c"; done
 BIN=$CLUSTER_DIR/bin
@@ -97,7 +133,9 @@ on_exit() {
       say "start-up failed; CLUSTER_KEEP_ON_FAILURE=1 so processes are left running"
     else
       say "start-up failed; stopping what was started (logs stay in $LOG_DIR)"
+      if [ "$REAL_NODE" = 1 ] && node_owned; then node_stop || true; fi
       stop_all
+      if [ "$REAL_NODE" = 1 ]; then node_guard_remove; fi
       rm -f "$STATE_FILE"
     fi
     [ "$rc" = 0 ] && rc=1
@@ -133,7 +171,14 @@ KCM_PORT=$KCM_PORT
 SCHED_PORT=$SCHED_PORT
 BIN_SRC=$bin_src
 API_SERVER=https://127.0.0.1:$API_PORT
+REAL_NODE_RUNNING=$REAL_NODE
 EOF
+
+# The network guard and the bridge come first: before any component (the API server binds to all
+# addresses when pods must reach it) and before any pod exists.
+if [ "$REAL_NODE" = 1 ]; then
+  node_guard_install "$API_PORT" || exit 1
+fi
 
 # ---------------------------------------------------------------------------------------------
 # PKI: one CA signs the apiserver serving cert and the client certs; a separate RSA key pair
@@ -164,8 +209,9 @@ issue() { # issue <name> <subject> <extendedKeyUsage> [subjectAltName] [CA name]
     -set_serial "0x$(openssl rand -hex 16)" -days 365 -extfile "$PKI_DIR/$name.ext" -out "$PKI_DIR/$name.crt"
   rm -f "$PKI_DIR/$name.csr" "$PKI_DIR/$name.ext"
 }
-issue apiserver "/CN=kube-apiserver" serverAuth \
-  "IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+apiserver_san="IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+if [ "$REAL_NODE" = 1 ]; then apiserver_san+=",IP:$BRIDGE_IP"; fi
+issue apiserver "/CN=kube-apiserver" serverAuth "$apiserver_san"
 # Admin: the system:masters group bypasses RBAC. The components get their own names (for audit and
 # logs) but also system:masters, since --use-service-account-credentials=false runs every
 # controller under the controller-manager's own identity.
@@ -205,6 +251,8 @@ EOF
 }
 write_kubeconfig "$KUBECONFIG_FILE" admin
 for c in kube-controller-manager kube-scheduler kwok; do write_kubeconfig "$CLUSTER_DIR/$c.kubeconfig" "$c"; done
+# The real node's identities, and the API server's client certificate towards the kubelet.
+if [ "$REAL_NODE" = 1 ]; then node_issue_certs; fi
 say "generated PKI and kubeconfigs in $(elapsed "$t_pki")"
 
 # ---------------------------------------------------------------------------------------------
@@ -268,11 +316,24 @@ say "etcd healthy on 127.0.0.1:$ETCD_PORT ($(elapsed "$t_step"))"
 # ---------------------------------------------------------------------------------------------
 # kube-apiserver
 t_step=$(now_ms)
+if [ "$REAL_NODE" = 1 ]; then
+  # Pods reach the API server through the kubernetes Service, whose endpoint is the bridge address;
+  # the guard refuses its port on every interface but loopback and the bridge. The API server
+  # reaches the kubelet by its InternalIP on the bridge, never through a name lookup.
+  apiserver_net=(
+    --bind-address=0.0.0.0
+    --advertise-address="$BRIDGE_IP"
+    --endpoint-reconciler-type=lease
+    --kubelet-preferred-address-types=InternalIP
+    --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt"
+    --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key"
+  )
+else
+  apiserver_net=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+fi
 start_component kube-apiserver \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 \
-  --advertise-address=127.0.0.1 \
-  --endpoint-reconciler-type=none \
+  "${apiserver_net[@]}" \
   --secure-port="$API_PORT" \
   --tls-cert-file="$PKI_DIR/apiserver.crt" \
   --tls-private-key-file="$PKI_DIR/apiserver.key" \
@@ -378,6 +439,10 @@ wait_until kwok "Node $NODE_NAME Ready (kwok)" node_ready
 sa_exists() { "${KUBECTL[@]}" -n default get serviceaccount default; }
 wait_until kube-controller-manager "ServiceAccount default/default" sa_exists
 say "controllers, scheduler and kwok ready ($(elapsed "$t_step"))"
+
+# ---------------------------------------------------------------------------------------------
+# The real node (tools/cluster/node.sh): containerd, kubelet, kube-proxy.
+if [ "$REAL_NODE" = 1 ]; then node_start; fi
 
 started_ok=1
 # Test runs stop a cluster that a test run started once the last of them is done; one started
