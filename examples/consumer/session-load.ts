@@ -12,7 +12,7 @@
  * rejected refresh of an unexpired refresh token ends that session (counted) and the user logs in again.
  *
  * Bounded and local: URLs must be IP literals (no name is ever resolved), the run stops after --duration
- * or --max-requests, and nothing is sent after that. Prints JSON lines: `progress` every --report-every,
+ * or --max-requests (or on SIGTERM), and nothing is sent after that. Prints JSON lines: `progress` every --report-every,
  * then `summary`. It never prints a token.
  */
 import { isIP } from 'node:net';
@@ -260,7 +260,13 @@ async function main(): Promise<void> {
   const print = (msg: string, s: SessionLoadSummary): void => {
     process.stdout.write(`${JSON.stringify({ msg, ...s })}\n`);
   };
+  // SIGTERM (a pod being deleted, or `kill`) ends the run early with a summary.
+  const stop = new AbortController();
+  process.once('SIGTERM', () => {
+    stop.abort();
+  });
   const summary = await runSessionLoad({
+    signal: stop.signal,
     login,
     verify,
     users: Number(values.users),
