@@ -1,49 +1,38 @@
 /**
- * Gather: read what the cluster shows (and, when due, the metrics gate) and reduce it to
- * the decision core's input. Key material stays in `raw`, for the executor only.
+ * Gather: read what the cluster shows (and, when due, the metrics gate) and reduce it to the
+ * decision core's input. Key material stays in `read`, for the executor only.
  */
-import type { V1Secret } from '@kubernetes/client-node';
-import { BACKUP_ORIGINAL_KEY, SecretAnnotations, SecretKeys, backupSecretName } from '../api/constants.ts';
+import { backupSecretName } from '../api/constants.ts';
 import type { JwtRotation } from '../api/types.ts';
-import { decodeData } from '../adapters/kubernetes/secrets.ts';
-import { fingerprint } from '../platform/fingerprint.ts';
 import { gateDue } from '../rotation/decide.ts';
-import type { BackupView, DecideInput, GateObservation, KeySlot, SecretView } from '../rotation/model.ts';
-import { viewTarget } from '../rotation/rollout.ts';
+import type { DecideInput, GateObservation } from '../rotation/model.ts';
+import { viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
+import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
+import { viewBackup, viewSecret } from './secret-data.ts';
 
 export interface Gathered {
   input: DecideInput;
-  raw: { secret: V1Secret | undefined; backup: V1Secret | undefined };
+  read: ReadSecrets;
 }
 
-const KEY_SLOTS: KeySlot[] = [SecretKeys.secret, SecretKeys.current, SecretKeys.next];
-
-export function viewSecret(secret: V1Secret): SecretView {
-  const values = decodeData(secret);
-  const fingerprints: Partial<Record<KeySlot, string>> = {};
-  for (const slot of KEY_SLOTS) {
-    const value = values[slot];
-    if (value !== undefined && value !== '') fingerprints[slot] = fingerprint(value);
-  }
-  // An empty value is no value, for the non-secret keys as for the key slots.
-  const plain = (key: string): string | undefined => values[key] || undefined;
+/** What one pass read, reduced to the core's input. No I/O: the simulated world runs it too. */
+export function decideInput(
+  resource: JwtRotation,
+  now: number,
+  read: ReadSecrets,
+  workloads: readonly (WorkloadLike | undefined)[],
+  gate: GateObservation | undefined,
+): DecideInput {
+  const spec = resource.spec;
   return {
-    resourceVersion: secret.metadata?.resourceVersion ?? '',
-    fingerprints,
-    rotationDate: plain(SecretKeys.rotationDate),
-    expiration: plain(SecretKeys.expiration),
-    refreshExpiration: plain(SecretKeys.refreshExpiration),
-    annotations: { ...secret.metadata?.annotations },
-  };
-}
-
-export function viewBackup(backup: V1Secret): BackupView {
-  const original = decodeData(backup)[BACKUP_ORIGINAL_KEY];
-  return {
-    originalFingerprint: original ? fingerprint(original) : undefined,
-    keyCreatedAt: backup.metadata?.annotations?.[SecretAnnotations.keyCreatedAt],
+    now,
+    resource: { metadata: resource.metadata, spec, status: resource.status },
+    secret: read.secret ? viewSecret(read.secret) : undefined,
+    backup: read.backup ? viewBackup(read.backup) : undefined,
+    targets: (spec.targets ?? []).map((t, i) => viewTarget(t.kind, t.name, workloads[i], spec.secretName)),
+    gate,
   };
 }
 
@@ -57,22 +46,10 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
     deps.secrets.get(namespace, backupSecretName(name)),
     Promise.all((spec.targets ?? []).map((t) => deps.workloads.get(namespace, t.kind, t.name))),
   ]);
-  const targets = (spec.targets ?? []).map((t, i) =>
-    viewTarget(t.kind, t.name, workloads[i], spec.secretName),
-  );
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
-  return {
-    input: {
-      now,
-      resource: { metadata: resource.metadata, spec, status: resource.status },
-      secret: secret ? viewSecret(secret) : undefined,
-      backup: backup ? viewBackup(backup) : undefined,
-      targets,
-      gate,
-    },
-    raw: { secret, backup },
-  };
+  const read = { secret, backup };
+  return { input: decideInput(resource, now, read, workloads, gate), read };
 }
 
 async function readGate(
@@ -84,7 +61,7 @@ async function readGate(
   const ref = settings.bearerTokenSecretRef;
   if (ref !== undefined) {
     const secret = await deps.secrets.get(resource.metadata.namespace ?? '', ref.name);
-    token = decodeData(secret)[ref.key];
+    token = secret?.values[ref.key];
     if (token === undefined) {
       return {
         ok: false,

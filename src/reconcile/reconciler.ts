@@ -3,7 +3,6 @@
  * Idempotent: when the cluster matches the decision, the pass writes nothing.
  */
 import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
-import { describeError } from '../adapters/kubernetes/errors.ts';
 import { decide } from '../rotation/decide.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { execute } from './execute.ts';
@@ -50,7 +49,7 @@ export class Reconciler {
         phase: decision.status.phase,
         actions: decision.actions.map((a) => a.type),
       });
-      await execute(decision.actions, resource, gathered, deps);
+      await execute(decision.actions, resource, gathered.read, deps);
     }
 
     const previous = resource.status ?? {};
@@ -69,21 +68,14 @@ export class Reconciler {
 
     for (const event of decision.events) {
       try {
-        await deps.events.record(
-          {
-            apiVersion: resource.apiVersion,
-            kind: resource.kind,
-            namespace,
-            name,
-            uid: resource.metadata.uid ?? '',
-          },
-          event.type,
-          event.reason,
-          event.message,
-        );
+        await deps.events.record(resource, event.type, event.reason, event.message);
       } catch (error) {
         // An Event is a courtesy; failing to write one must not stop the rotation.
-        log.warn('event not recorded', { reason: event.reason, error: describeError(error) });
+        // Ports throw errors whose message is fit for a log (see ports.ts).
+        log.warn('event not recorded', {
+          reason: event.reason,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
       if (event.type === 'Warning')
         log.warn(event.message, { reason: event.reason, phase: decision.status.phase });

@@ -15,11 +15,6 @@ export function isConflict(error: unknown): boolean {
   return statusCode(error) === 409;
 }
 
-/** Someone else changed the object between our read and our write; read again. */
-export class ConflictError extends Error {
-  override readonly name = 'ConflictError';
-}
-
 /**
  * A short description of an API error: the status code and the API server's message.
  * Never the request, which for Secrets carries key material.

@@ -4,9 +4,10 @@ import type { TargetKind } from '../../api/types.ts';
 import type { WorkloadLike } from '../../rotation/rollout.ts';
 import { isNotFound } from './errors.ts';
 
-export type Workload = KubernetesObject & WorkloadLike;
+type Workload = KubernetesObject & WorkloadLike;
 
-export class Workloads {
+/** Implements Workloads of src/reconcile/ports.ts. */
+export class KubernetesWorkloads {
   constructor(
     private readonly objects: KubernetesObjectApi,
     private readonly fieldManager: string,

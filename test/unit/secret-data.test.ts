@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { V1Secret } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { viewBackup, viewSecret } from '../../src/reconcile/gather.ts';
+import type { SecretRecord } from '../../src/reconcile/ports.ts';
+import { viewBackup, viewSecret } from '../../src/reconcile/secret-data.ts';
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 /** The first 12 hex digits of SHA-256, computed here independently of the code under test. */
@@ -12,25 +12,25 @@ const sha256Prefix = (text: string): string =>
 const OLD_KEY = randomBytes(64).toString('base64');
 const NEW_KEY = randomBytes(64).toString('base64');
 
-function dualKeySecret(): V1Secret {
+/** A Secret as the SecretStore port returns it: decoded values. */
+function dualKeySecret(): SecretRecord & {
+  values: Record<string, string>;
+  annotations: Record<string, string>;
+} {
   return {
-    metadata: {
-      name: 'api-jwt',
-      namespace: 'default',
-      resourceVersion: '4711',
-      annotations: {
-        'jwtrotation.io/managed-by': 'api',
-        'jwtrotation.io/operation': 'Rotate',
-      },
+    resourceVersion: '4711',
+    annotations: {
+      'jwtrotation.io/managed-by': 'api',
+      'jwtrotation.io/operation': 'Rotate',
     },
-    data: {
-      JWT_SECRET: b64(OLD_KEY),
-      JWT_SECRET_CURRENT: b64(OLD_KEY),
-      JWT_SECRET_NEW: b64(NEW_KEY),
-      JWT_SECRET_ROTATION_DATE: b64('2026-01-01T00:10:00Z'),
-      JWT_EXPIRATION: b64('24h'),
-      JWT_REFRESH_EXPIRATION: b64('168h'),
-      UNRELATED: b64('kept out'),
+    values: {
+      JWT_SECRET: OLD_KEY,
+      JWT_SECRET_CURRENT: OLD_KEY,
+      JWT_SECRET_NEW: NEW_KEY,
+      JWT_SECRET_ROTATION_DATE: '2026-01-01T00:10:00Z',
+      JWT_EXPIRATION: '24h',
+      JWT_REFRESH_EXPIRATION: '168h',
+      UNRELATED: 'kept out',
     },
   };
 }
@@ -68,26 +68,20 @@ describe('viewSecret', () => {
 
   it('leaves out the fingerprint of a key slot whose value is empty', () => {
     const secret = dualKeySecret();
-    secret.data = { ...secret.data, JWT_SECRET_CURRENT: '', JWT_SECRET_NEW: '' };
+    secret.values = { ...secret.values, JWT_SECRET_CURRENT: '', JWT_SECRET_NEW: '' };
     expect(viewSecret(secret).fingerprints).to.deep.equal({ JWT_SECRET: sha256Prefix(OLD_KEY) });
   });
 
   it('leaves out the key slots and values the Secret does not have', () => {
-    const view = viewSecret({ metadata: { resourceVersion: '1' }, data: { JWT_SECRET: b64(OLD_KEY) } });
+    const view = viewSecret({ resourceVersion: '1', annotations: {}, values: { JWT_SECRET: OLD_KEY } });
     expect(view.fingerprints).to.deep.equal({ JWT_SECRET: sha256Prefix(OLD_KEY) });
     expect(view.rotationDate).to.equal(undefined);
     expect(view.expiration).to.equal(undefined);
     expect(view.refreshExpiration).to.equal(undefined);
   });
 
-  it('reads stringData as well as data', () => {
-    const view = viewSecret({ metadata: {}, stringData: { JWT_SECRET: OLD_KEY, JWT_EXPIRATION: '1h' } });
-    expect(view.fingerprints).to.deep.equal({ JWT_SECRET: sha256Prefix(OLD_KEY) });
-    expect(view.expiration).to.equal('1h');
-  });
-
-  it('gives an empty view for a Secret with no metadata and no data', () => {
-    expect(viewSecret({})).to.deep.equal({
+  it('gives an empty view for a Secret with no data', () => {
+    expect(viewSecret({ resourceVersion: '', annotations: {}, values: {} })).to.deep.equal({
       resourceVersion: '',
       fingerprints: {},
       rotationDate: undefined,
@@ -101,17 +95,15 @@ describe('viewSecret', () => {
     const secret = dualKeySecret();
     const view = viewSecret(secret);
     view.annotations['jwtrotation.io/operation'] = 'Complete';
-    expect(secret.metadata?.annotations?.['jwtrotation.io/operation']).to.equal('Rotate');
+    expect(secret.annotations['jwtrotation.io/operation']).to.equal('Rotate');
   });
 });
 
 describe('viewBackup', () => {
-  const backup = (): V1Secret => ({
-    metadata: {
-      name: 'api-jwtrotation-backup',
-      annotations: { 'jwtrotation.io/key-created-at': '2025-10-01T00:00:00Z' },
-    },
-    data: { JWT_SECRET_ORIGINAL: b64(OLD_KEY) },
+  const backup = (): SecretRecord => ({
+    resourceVersion: '7',
+    annotations: { 'jwtrotation.io/key-created-at': '2025-10-01T00:00:00Z' },
+    values: { JWT_SECRET_ORIGINAL: OLD_KEY },
   });
 
   it('gives the fingerprint of the original key and when it was made', () => {
@@ -128,11 +120,19 @@ describe('viewBackup', () => {
   });
 
   it('has no original fingerprint when the backup holds no original key or an empty one', () => {
-    expect(viewBackup({ metadata: {} }).originalFingerprint).to.equal(undefined);
-    expect(viewBackup({ data: { JWT_SECRET_ORIGINAL: '' } }).originalFingerprint).to.equal(undefined);
+    const record = (values: Record<string, string>): SecretRecord => ({
+      resourceVersion: '1',
+      annotations: {},
+      values,
+    });
+    expect(viewBackup(record({})).originalFingerprint).to.equal(undefined);
+    expect(viewBackup(record({ JWT_SECRET_ORIGINAL: '' })).originalFingerprint).to.equal(undefined);
   });
 
   it('has no creation time when the annotation is missing', () => {
-    expect(viewBackup({ data: { JWT_SECRET_ORIGINAL: b64(OLD_KEY) } }).keyCreatedAt).to.equal(undefined);
+    expect(
+      viewBackup({ resourceVersion: '1', annotations: {}, values: { JWT_SECRET_ORIGINAL: OLD_KEY } })
+        .keyCreatedAt,
+    ).to.equal(undefined);
   });
 });
