@@ -86,6 +86,13 @@ export class Reconciler {
     // A pass that changed nothing and asks to look again at once would spin; the core
     // should never ask for that, and this floor keeps a slip from burning a CPU.
     const wroteNothing = decision.actions.length === 0 && !statusChanged;
+    // Which version of the JwtRotation this pass acted on: tests wait for it to prove the
+    // operator has looked at a change (and did nothing), instead of sleeping.
+    log.debug('pass done', {
+      resourceVersion: resource.metadata.resourceVersion,
+      phase: decision.status.phase,
+      wrote: !wroteNothing,
+    });
     return {
       requeueAfterMs: wroteNothing
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
