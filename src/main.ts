@@ -21,7 +21,7 @@ import { OperatorMetrics } from './platform/metrics.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { WorkQueue } from './reconcile/queue.ts';
 
-export interface RunningOperator {
+interface RunningOperator {
   port: number;
   stop(): Promise<void>;
 }

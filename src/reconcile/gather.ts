@@ -12,7 +12,7 @@ import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { viewBackup, viewSecret } from './secret-data.ts';
 
-export interface Gathered {
+interface Gathered {
   input: DecideInput;
   read: ReadSecrets;
 }

@@ -2,7 +2,7 @@
  * One pass over one JwtRotation: gather → decide → execute → write status → events.
  * Idempotent: when the cluster matches the decision, the pass writes nothing.
  */
-import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
+import { isOneOf, PHASES, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { execute } from './execute.ts';
@@ -130,5 +130,3 @@ export function canonical(value: unknown): string {
       : v,
   );
 }
-
-export type { JwtRotation };

@@ -40,7 +40,7 @@ export function viewBackup(backup: SecretRecord): BackupView {
 }
 
 /** Where the values of one pass come from. */
-export interface ValueSources {
+interface ValueSources {
   /** The workload Secret's values as they stand before the action. */
   secret: Readonly<Record<string, string>>;
   /** The backup Secret's values. */
@@ -48,7 +48,7 @@ export interface ValueSources {
   newKey: KeyFactory;
 }
 
-export function resolveValue(source: ValueSource, from: ValueSources): string {
+function resolveValue(source: ValueSource, from: ValueSources): string {
   if ('literal' in source) return source.literal;
   if ('generate' in source) return from.newKey(source.generate);
   if ('copy' in source) {
@@ -61,7 +61,7 @@ export function resolveValue(source: ValueSource, from: ValueSources): string {
   return original;
 }
 
-export type SecretAction = Extract<Action, { type: 'CreateSecret' | 'UpdateSecret' }>;
+type SecretAction = Extract<Action, { type: 'CreateSecret' | 'UpdateSecret' }>;
 
 /**
  * The workload Secret's content after the action. Pure but for the key factory it is given:
