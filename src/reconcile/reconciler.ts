@@ -71,7 +71,7 @@ export class Reconciler {
         await deps.events.record(resource, event.type, event.reason, event.message);
       } catch (error) {
         // An Event is a courtesy; failing to write one must not stop the rotation.
-        // Ports throw errors whose message is fit for a log (see ports.ts).
+        // The EventRecorder port throws errors whose message is fit for a log (see ports.ts).
         log.warn('event not recorded', {
           reason: event.reason,
           error: error instanceof Error ? error.message : String(error),

@@ -36,7 +36,7 @@ export class KubernetesEventRecorder {
     try {
       await this.write(object, type, reason, message);
     } catch (error) {
-      throw new Error(`Event ${reason} not recorded: ${describeError(error)}`, { cause: error });
+      throw new Error(describeError(error), { cause: error });
     }
   }
 
