@@ -8,7 +8,6 @@
  */
 import { cpus } from 'node:os';
 import type { JwtRotationSpec } from '../src/api/types.ts';
-import { fingerprint } from '../src/platform/fingerprint.ts';
 import { decide } from '../src/rotation/decide.ts';
 import type { DecideInput, GateObservation } from '../src/rotation/model.ts';
 import { T0 } from '../test/support/builders.ts';
@@ -54,28 +53,7 @@ function reading(newKeyShare: number): GateObservation {
 
 /** The input SimulatedWorld.pass() would hand to decide(), without running a pass. */
 function inputOf(world: SimulatedWorld): DecideInput {
-  const backup = world.backup;
-  return {
-    now: world.now,
-    resource: {
-      metadata: {
-        name: 'api',
-        namespace: 'default',
-        uid: 'u',
-        generation: world.generation,
-        annotations: { ...world.annotations },
-      },
-      spec: world.spec,
-      status: world.status,
-    },
-    secret: world.secretView(),
-    backup: backup
-      ? { originalFingerprint: fingerprint(backup.original), keyCreatedAt: backup.keyCreatedAt }
-      : undefined,
-    targets: world.targetViews(),
-    consumers: world.consumerViews(),
-    gate: world.gate,
-  };
+  return world.input();
 }
 
 /** Passes until nothing is to be done now; then, if the phase is not reached, moves time to the next look. */

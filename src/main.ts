@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from './api/constants.ts';
 import { describeError } from './adapters/kubernetes/errors.ts';
-import { EventRecorder } from './adapters/kubernetes/events.ts';
+import { KubernetesEventRecorder } from './adapters/kubernetes/events.ts';
 import { KubernetesJwtRotationStore } from './adapters/kubernetes/jwt-rotations.ts';
 import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
-import { SecretStore } from './adapters/kubernetes/secrets.ts';
-import { Workloads } from './adapters/kubernetes/workloads.ts';
+import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
+import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -21,7 +21,7 @@ import { OperatorMetrics } from './platform/metrics.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { WorkQueue } from './reconcile/queue.ts';
 
-export interface RunningOperator {
+interface RunningOperator {
   port: number;
   stop(): Promise<void>;
 }
@@ -77,9 +77,9 @@ export async function startOperator(
     logger,
     metrics,
     resources: new KubernetesJwtRotationStore(custom, (r, s) => operator.writeStatus(r, s), wrote),
-    secrets: new SecretStore(core, config.fieldManager, wrote),
-    workloads: new Workloads(objects, core, config.fieldManager, wrote),
-    events: new EventRecorder(core, clock, wrote),
+    secrets: new KubernetesSecretStore(core, config.fieldManager, wrote),
+    workloads: new KubernetesWorkloads(objects, core, config.fieldManager, wrote),
+    events: new KubernetesEventRecorder(core, clock, wrote),
     gate: new PrometheusGateReader(),
     newKey: (bytes) => randomBytes(bytes).toString('base64'),
   });

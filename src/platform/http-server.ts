@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
-export interface HttpServerOptions {
+interface HttpServerOptions {
   port: number;
   host: string;
   registry: Registry;

@@ -13,7 +13,7 @@ export type Logger = winston.Logger;
 const RUN = /[A-Za-z0-9+/_-]{40,}={0,2}/g;
 const MESSAGE = Symbol.for('message');
 
-export function redactKeyLike(text: string): string {
+function redactKeyLike(text: string): string {
   return text.replace(RUN, (run) =>
     (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) || /^[0-9a-fA-F]+$/.test(run)
       ? '[redacted]'

@@ -1,148 +1,156 @@
 /**
- * Carries out the decision's actions, in order. This is the only place key material is
- * handled: values are resolved from their sources here and go straight into Secrets.
+ * Carries out the decision's actions, in order. This is the only place key material is handled:
+ * values are resolved from their sources here (src/reconcile/secret-data.ts) and go straight
+ * into Secrets through the SecretStore port, which builds the Kubernetes objects.
+ *
+ * Two halves: `plannedWrites` turns actions into writes without I/O (the unit tests' simulated
+ * world runs it too), and `execute` performs each write through the ports before planning the
+ * next, so a crash between two writes leaves exactly the writes before it.
  */
-import type { V1Secret } from '@kubernetes/client-node';
+import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
+import type { JwtRotation, TargetKind } from '../api/types.ts';
+import type { Action } from '../rotation/model.ts';
+import { applyToSecret, backupContent } from './secret-data.ts';
 import {
-  BACKUP_ORIGINAL_KEY,
-  MANAGED_LABEL,
-  MANAGED_LABEL_VALUE,
-  POD_TEMPLATE_REVISION_ANNOTATION,
-  SecretAnnotations,
-  backupSecretName,
-} from '../api/constants.ts';
-import type { JwtRotation } from '../api/types.ts';
-import { decodeData, encodeData } from '../adapters/kubernetes/secrets.ts';
-import { fingerprint } from '../platform/fingerprint.ts';
-import type { Action, ValueSource } from '../rotation/model.ts';
-import type { Gathered } from './gather.ts';
-import type { ReconcilerDeps } from './ports.ts';
+  ConflictError,
+  type KeyFactory,
+  type Owner,
+  type ReconcilerDeps,
+  type SecretContent,
+  type SecretRecord,
+} from './ports.ts';
 
-export async function execute(
+/** One write to the cluster; each action is one write. */
+export type Write =
+  | { type: 'CreateSecret'; namespace: string; name: string; content: SecretContent }
+  | { type: 'ReplaceSecret'; current: SecretRecord; content: SecretContent }
+  | {
+      type: 'WriteBackup';
+      owner: Owner;
+      namespace: string;
+      name: string;
+      content: SecretContent;
+      existing: SecretRecord | undefined;
+    }
+  | { type: 'DeleteSecret'; namespace: string; name: string }
+  | {
+      type: 'RollTargets';
+      namespace: string;
+      targets: { kind: TargetKind; name: string }[];
+      annotation: string;
+      revision: string;
+    };
+
+/** The Secrets a pass read: the workload Secret and the backup Secret, when they exist. */
+export interface ReadSecrets {
+  secret: SecretRecord | undefined;
+  backup: SecretRecord | undefined;
+}
+
+/**
+ * The writes that carry out `actions`, planned one at a time: each is computed when the previous
+ * one has been performed, and later actions of the pass see the values earlier ones wrote.
+ */
+export function* plannedWrites(
   actions: readonly Action[],
   resource: JwtRotation,
-  gathered: Gathered,
-  deps: ReconcilerDeps,
-): Promise<void> {
+  read: ReadSecrets,
+  newKey: KeyFactory,
+): Generator<Write, void, undefined> {
   const namespace = resource.metadata.namespace ?? '';
-  const secretValues = decodeData(gathered.raw.secret);
-  const backupValues = decodeData(gathered.raw.backup);
-
-  const resolve = (source: ValueSource): string => {
-    if ('literal' in source) return source.literal;
-    if ('generate' in source) return deps.newKey(source.generate);
-    if ('copy' in source) {
-      const value = secretValues[source.copy];
-      if (!value) throw new Error(`cannot copy ${source.copy}: it is not in the Secret`);
-      return value;
-    }
-    const original = backupValues[BACKUP_ORIGINAL_KEY];
-    if (!original) throw new Error('the original key is not in the backup Secret');
-    return original;
+  const name = resource.metadata.name ?? '';
+  let secret: SecretContent | undefined = read.secret && {
+    values: { ...read.secret.values },
+    annotations: { ...read.secret.annotations },
   };
+  let backup: Readonly<Record<string, string>> = read.backup?.values ?? {};
 
   for (const action of actions) {
     switch (action.type) {
       case 'CreateSecret': {
-        const values = Object.fromEntries(Object.entries(action.data).map(([k, v]) => [k, resolve(v)]));
-        await deps.secrets.create({
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: 'Opaque',
-          metadata: {
-            name: resource.spec.secretName,
-            namespace,
-            labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
-            annotations: action.annotations,
-          },
-          data: encodeData(values),
-        });
+        const content = applyToSecret(undefined, action, { backup, newKey });
+        yield { type: 'CreateSecret', namespace, name: resource.spec.secretName, content };
+        secret = content;
         break;
       }
       case 'UpdateSecret': {
-        const current = gathered.raw.secret;
-        if (current?.metadata?.resourceVersion !== action.resourceVersion) {
-          throw new Error('the Secret changed between gather and execute');
+        const current = read.secret;
+        if (
+          current === undefined ||
+          secret === undefined ||
+          current.resourceVersion !== action.resourceVersion
+        ) {
+          throw new ConflictError('the Secret changed between gather and execute');
         }
-        const values = { ...secretValues };
-        // Resolve every value before removing any, so a copy can read a key being removed.
-        const set = Object.entries(action.set).map(([k, v]) => [k, resolve(v)] as const);
-        for (const key of action.remove) delete values[key];
-        for (const [key, value] of set) values[key] = value;
-        const annotations = { ...current.metadata.annotations };
-        for (const [key, value] of Object.entries(action.annotations)) {
-          if (value === null) delete annotations[key];
-          else annotations[key] = value;
-        }
-        const next: V1Secret = {
-          ...current,
-          metadata: { ...current.metadata, annotations },
-          data: encodeData(values),
-        };
-        delete next.stringData;
-        await deps.secrets.replace(next);
-        // Later actions in this pass see what was written.
-        for (const key of Object.keys(secretValues)) delete secretValues[key];
-        Object.assign(secretValues, values);
+        const content = applyToSecret(secret, action, { backup, newKey });
+        yield { type: 'ReplaceSecret', current, content };
+        secret = content;
         break;
       }
       case 'SaveOriginal': {
-        const key = secretValues.JWT_SECRET;
-        if (!key || fingerprint(key) !== action.fingerprint) {
-          throw new Error(`JWT_SECRET no longer has fingerprint ${action.fingerprint}`);
-        }
-        const existing = gathered.raw.backup;
-        const backup: V1Secret = {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: 'Opaque',
-          metadata: {
-            name: backupSecretName(resource.metadata.name ?? ''),
-            namespace,
-            labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
-            annotations: {
-              [SecretAnnotations.keyCreatedAt]: action.keyCreatedAt,
-              [SecretAnnotations.managedBy]: resource.metadata.name ?? '',
-            },
-            // Garbage-collected with its JwtRotation. The workload Secret never gets an owner:
-            // deleting a JwtRotation must not delete the key that workloads run on.
-            ownerReferences: [
-              {
-                apiVersion: resource.apiVersion,
-                kind: resource.kind,
-                name: resource.metadata.name ?? '',
-                uid: resource.metadata.uid ?? '',
-                controller: true,
-                blockOwnerDeletion: false,
-              },
-            ],
-            ...(existing?.metadata?.resourceVersion
-              ? { resourceVersion: existing.metadata.resourceVersion }
-              : {}),
+        const content = backupContent(secret?.values ?? {}, action, name);
+        yield {
+          type: 'WriteBackup',
+          owner: {
+            apiVersion: resource.apiVersion,
+            kind: resource.kind,
+            name,
+            uid: resource.metadata.uid ?? '',
           },
-          data: encodeData({ [BACKUP_ORIGINAL_KEY]: key }),
+          namespace,
+          name: backupSecretName(name),
+          content,
+          existing: read.backup,
         };
-        if (existing) await deps.secrets.replace(backup);
-        else await deps.secrets.create(backup);
-        backupValues[BACKUP_ORIGINAL_KEY] = key;
+        backup = content.values;
         break;
       }
       case 'DeleteBackup':
-        await deps.secrets.delete(namespace, backupSecretName(resource.metadata.name ?? ''));
+        yield { type: 'DeleteSecret', namespace, name: backupSecretName(name) };
         break;
       case 'RollTargets':
-        await Promise.all(
-          action.targets.map((t) =>
-            deps.workloads.setTemplateAnnotation(
-              namespace,
-              t.kind,
-              t.name,
-              POD_TEMPLATE_REVISION_ANNOTATION,
-              action.revision,
-            ),
-          ),
-        );
+        yield {
+          type: 'RollTargets',
+          namespace,
+          targets: action.targets,
+          annotation: POD_TEMPLATE_REVISION_ANNOTATION,
+          revision: action.revision,
+        };
         break;
     }
+  }
+}
+
+export async function execute(
+  actions: readonly Action[],
+  resource: JwtRotation,
+  read: ReadSecrets,
+  deps: ReconcilerDeps,
+): Promise<void> {
+  for (const write of plannedWrites(actions, resource, read, deps.newKey)) await perform(write, deps);
+}
+
+async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
+  switch (write.type) {
+    case 'CreateSecret':
+      return deps.secrets.create(write.namespace, write.name, write.content);
+    case 'ReplaceSecret':
+      return deps.secrets.replace(write.current, write.content);
+    case 'WriteBackup':
+      return deps.secrets.writeOwned(write.owner, write.namespace, write.name, write.content, write.existing);
+    case 'DeleteSecret':
+      return deps.secrets.delete(write.namespace, write.name);
+    case 'RollTargets':
+      await Promise.all(
+        write.targets.map((t) =>
+          deps.workloads.setTemplateAnnotation(
+            write.namespace,
+            t.kind,
+            t.name,
+            write.annotation,
+            write.revision,
+          ),
+        ),
+      );
   }
 }

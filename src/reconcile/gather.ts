@@ -1,63 +1,58 @@
 /**
- * Gather: read what the cluster shows (and, when due, the metrics gate) and reduce it to
- * the decision core's input. Key material stays in `raw`, for the executor only.
+ * Gather: read what the cluster shows (and, when due, the metrics gate) and reduce it to the
+ * decision core's input. Key material stays in `read`, for the executor only.
  */
-import type { V1Secret } from '@kubernetes/client-node';
-import {
-  BACKUP_ORIGINAL_KEY,
-  POD_TEMPLATE_REVISION_ANNOTATION,
-  SecretAnnotations,
-  SecretKeys,
-  backupSecretName,
-} from '../api/constants.ts';
+import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
-import type { Workload } from '../adapters/kubernetes/workloads.ts';
-import { decodeData } from '../adapters/kubernetes/secrets.ts';
-import { fingerprint } from '../platform/fingerprint.ts';
-import { gateDue } from '../rotation/decide.ts';
-import type {
-  BackupView,
-  DecideInput,
-  GateObservation,
-  KeySlot,
-  SecretView,
-  TargetView,
-} from '../rotation/model.ts';
-import { referencesSecret, viewTarget } from '../rotation/rollout.ts';
+import { gateDue } from '../rotation/gate-policy.ts';
+import type { DecideInput, GateObservation, PodView } from '../rotation/model.ts';
+import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
+import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
+import { viewBackup, viewSecret } from './secret-data.ts';
 
-export interface Gathered {
+interface Gathered {
   input: DecideInput;
-  raw: { secret: V1Secret | undefined; backup: V1Secret | undefined };
+  read: ReadSecrets;
 }
 
-const KEY_SLOTS: KeySlot[] = [SecretKeys.secret, SecretKeys.current, SecretKeys.new];
-
-export function viewSecret(secret: V1Secret): SecretView {
-  const values = decodeData(secret);
-  const fingerprints: Partial<Record<KeySlot, string>> = {};
-  for (const slot of KEY_SLOTS) {
-    const value = values[slot];
-    if (value !== undefined && value !== '') fingerprints[slot] = fingerprint(value);
-  }
-  // An empty value is no value, for the non-secret keys as for the key slots.
-  const plain = (key: string): string | undefined => values[key] || undefined;
-  return {
-    resourceVersion: secret.metadata?.resourceVersion ?? '',
-    fingerprints,
-    rotationDate: plain(SecretKeys.rotationDate),
-    expiration: plain(SecretKeys.expiration),
-    refreshExpiration: plain(SecretKeys.refreshExpiration),
-    annotations: { ...secret.metadata?.annotations },
-  };
+/** A workload as read, with its pods (undefined when it does not exist). */
+export interface ObservedWorkload {
+  workload: WorkloadLike | undefined;
+  pods: PodView[] | undefined;
 }
 
-export function viewBackup(backup: V1Secret): BackupView {
-  const original = decodeData(backup)[BACKUP_ORIGINAL_KEY];
+/** An unlisted workload that reads the Secret. */
+export interface ObservedConsumer extends ObservedWorkload {
+  kind: TargetKind;
+  name: string;
+}
+
+/** What one pass read, reduced to the core's input. No I/O: the simulated world runs it too. */
+export function decideInput(
+  resource: JwtRotation,
+  now: number,
+  read: ReadSecrets,
+  targets: readonly ObservedWorkload[],
+  consumers: readonly ObservedConsumer[],
+  gate: GateObservation | undefined,
+): DecideInput {
+  const spec = resource.spec;
   return {
-    originalFingerprint: original ? fingerprint(original) : undefined,
-    keyCreatedAt: backup.metadata?.annotations?.[SecretAnnotations.keyCreatedAt],
+    now,
+    resource: { metadata: resource.metadata, spec, status: resource.status },
+    secret: read.secret ? viewSecret(read.secret) : undefined,
+    backup: read.backup ? viewBackup(read.backup) : undefined,
+    targets: (spec.targets ?? []).map((t, i) => ({
+      ...viewTarget(t.kind, t.name, targets[i]?.workload, spec.secretName),
+      pods: targets[i]?.pods,
+    })),
+    consumers: consumers.map((c) => ({
+      ...viewTarget(c.kind, c.name, c.workload, spec.secretName),
+      pods: c.pods,
+    })),
+    gate,
   };
 }
 
@@ -67,44 +62,25 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const spec = resource.spec;
   const now = deps.clock.now();
   const listed = spec.targets ?? [];
-  const [secret, backup, workloads, consumers] = await Promise.all([
-    deps.secrets.get(namespace, spec.secretName),
-    deps.secrets.get(namespace, backupSecretName(name)),
-    Promise.all(listed.map((t) => deps.workloads.get(namespace, t.kind, t.name))),
-    unlistedConsumers(namespace, spec.secretName, listed, deps),
-  ]);
-  const view = async (
-    kind: TargetKind,
-    name: string,
-    workload: Workload | undefined,
-  ): Promise<TargetView> => ({
-    ...viewTarget(kind, name, workload, spec.secretName),
+  const observe = async (workload: WorkloadLike | undefined): Promise<ObservedWorkload> => ({
+    workload,
     pods:
       workload === undefined
         ? undefined
-        : (await deps.workloads.listPods(namespace, workload, POD_TEMPLATE_REVISION_ANNOTATION)).map((p) => ({
-            name: p.name,
-            revision: p.revision,
-          })),
+        : await deps.workloads.listPods(namespace, workload, POD_TEMPLATE_REVISION_ANNOTATION),
   });
-  const targets = await Promise.all(listed.map((t, i) => view(t.kind, t.name, workloads[i])));
-  const consumerViews = await Promise.all(
-    consumers.map((w) => view(w.kind as TargetKind, w.metadata?.name ?? '', w)),
-  );
+  const [secret, backup, targets, consumers] = await Promise.all([
+    deps.secrets.get(namespace, spec.secretName),
+    deps.secrets.get(namespace, backupSecretName(name)),
+    Promise.all(listed.map(async (t) => observe(await deps.workloads.get(namespace, t.kind, t.name)))),
+    unlistedConsumers(namespace, spec.secretName, listed, deps).then((found) =>
+      Promise.all(found.map(async (c) => ({ ...c, ...(await observe(c.workload)) }))),
+    ),
+  ]);
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
-  return {
-    input: {
-      now,
-      resource: { metadata: resource.metadata, spec, status: resource.status },
-      secret: secret ? viewSecret(secret) : undefined,
-      backup: backup ? viewBackup(backup) : undefined,
-      targets,
-      consumers: consumerViews,
-      gate,
-    },
-    raw: { secret, backup },
-  };
+  const read = { secret, backup };
+  return { input: decideInput(resource, now, read, targets, consumers, gate), read };
 }
 
 /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */
@@ -113,16 +89,20 @@ async function unlistedConsumers(
   secretName: string,
   listed: readonly { kind: TargetKind; name: string }[],
   deps: ReconcilerDeps,
-): Promise<Workload[]> {
+): Promise<{ kind: TargetKind; name: string; workload: WorkloadLike }[]> {
   const all = await Promise.all(
     TARGET_KINDS.map(async (kind) =>
-      (await deps.workloads.list(namespace, kind)).map((w) => ({ ...w, kind })),
+      (await deps.workloads.list(namespace, kind)).map((workload) => ({
+        kind,
+        name: workload.metadata?.name ?? '',
+        workload,
+      })),
     ),
   );
   return all
     .flat()
-    .filter((w) => referencesSecret(w, secretName))
-    .filter((w) => !listed.some((t) => t.kind === w.kind && t.name === w.metadata?.name));
+    .filter((c) => referencesSecret(c.workload, secretName))
+    .filter((c) => !listed.some((t) => t.kind === c.kind && t.name === c.name));
 }
 
 async function readGate(
@@ -134,7 +114,7 @@ async function readGate(
   const ref = settings.bearerTokenSecretRef;
   if (ref !== undefined) {
     const secret = await deps.secrets.get(resource.metadata.namespace ?? '', ref.name);
-    token = decodeData(secret)[ref.key];
+    token = secret?.values[ref.key];
     if (token === undefined) {
       return {
         ok: false,

@@ -8,7 +8,7 @@ import type { Clock, Timer } from '../platform/clock.ts';
 /** What a pass asks for: look again after this many milliseconds, or forget the key. */
 export type PassResult = { requeueAfterMs: number } | 'forget';
 
-export interface WorkQueueOptions {
+interface WorkQueueOptions {
   clock: Clock;
   retryBaseMs: number;
   retryMaxMs: number;

@@ -2,8 +2,7 @@
  * One pass over one JwtRotation: gather → decide → execute → write status → events.
  * Idempotent: when the cluster matches the decision, the pass writes nothing.
  */
-import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
-import { describeError } from '../adapters/kubernetes/errors.ts';
+import { isOneOf, PHASES, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { execute } from './execute.ts';
@@ -50,7 +49,7 @@ export class Reconciler {
         phase: decision.status.phase,
         actions: decision.actions.map((a) => a.type),
       });
-      await execute(decision.actions, resource, gathered, deps);
+      await execute(decision.actions, resource, gathered.read, deps);
     }
 
     const previous = resource.status ?? {};
@@ -69,21 +68,14 @@ export class Reconciler {
 
     for (const event of decision.events) {
       try {
-        await deps.events.record(
-          {
-            apiVersion: resource.apiVersion,
-            kind: resource.kind,
-            namespace,
-            name,
-            uid: resource.metadata.uid ?? '',
-          },
-          event.type,
-          event.reason,
-          event.message,
-        );
+        await deps.events.record(resource, event.type, event.reason, event.message);
       } catch (error) {
         // An Event is a courtesy; failing to write one must not stop the rotation.
-        log.warn('event not recorded', { reason: event.reason, error: describeError(error) });
+        // The EventRecorder port throws errors whose message is fit for a log (see ports.ts).
+        log.warn('event not recorded', {
+          reason: event.reason,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
       if (event.type === 'Warning')
         log.warn(event.message, { reason: event.reason, phase: decision.status.phase });
@@ -94,6 +86,13 @@ export class Reconciler {
     // A pass that changed nothing and asks to look again at once would spin; the core
     // should never ask for that, and this floor keeps a slip from burning a CPU.
     const wroteNothing = decision.actions.length === 0 && !statusChanged;
+    // Which version of the JwtRotation this pass acted on: tests wait for it to prove the
+    // operator has looked at a change (and did nothing), instead of sleeping.
+    log.debug('pass done', {
+      resourceVersion: resource.metadata.resourceVersion,
+      phase: decision.status.phase,
+      wrote: !wroteNothing,
+    });
     return {
       requeueAfterMs: wroteNothing
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
@@ -131,5 +130,3 @@ export function canonical(value: unknown): string {
       : v,
   );
 }
-
-export type { JwtRotation };

@@ -30,10 +30,17 @@ interface Volume {
 
 /** The fields of a Deployment, StatefulSet or DaemonSet this module reads. */
 export interface WorkloadLike {
-  metadata?: { generation?: number | undefined } | undefined;
+  metadata?: { name?: string | undefined; generation?: number | undefined } | undefined;
   spec?:
     | {
         replicas?: number | undefined;
+        selector?:
+          | {
+              matchLabels?: Record<string, string> | undefined;
+              matchExpressions?:
+                { key: string; operator: string; values?: string[] | undefined }[] | undefined;
+            }
+          | undefined;
         template?:
           | {
               metadata?: { annotations?: Record<string, string> | undefined } | undefined;

@@ -123,7 +123,13 @@ describe('a rotation on real pods, installed with Helm, under session load', fun
 
   /** Every pod of the consumers, with its revision annotation, container ids and key log line. */
   async function consumerPods(): Promise<
-    { name: string; app: string; revision?: string | undefined; containerIds: string[]; phase?: string }[]
+    {
+      name: string;
+      app: string;
+      revision: string | undefined;
+      containerIds: string[];
+      phase: string | undefined;
+    }[]
   > {
     const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: 'role=consumer' });
     return pods.items

@@ -167,10 +167,21 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     const paused = await waitForPhase(c, ns, 'api', 'Paused', () => true, 60_000);
     expect(condition(paused, 'Stalled')).to.include({ status: 'True', reason: 'HealthGateFailed' });
     expect(condition(paused, 'Stalled')?.message).to.match(/Paused by monitoring.failurePolicy/);
-    // Even with the failures gone and 97% on the new key, a paused rotation waits for a human.
+    // Even with the failures gone and 97% on the new key, a paused rotation waits for a human:
+    // the operator reads the gate again, finds it healthy, and stays Paused.
+    const fixedAt = Date.now();
     await fetch(`${e.consumer.url}/debug/fail?rate=0`, { method: 'POST' });
-    await new Promise((resolve) => setTimeout(resolve, 8000));
-    const still = await getJwtRotation(c, ns, 'api');
+    const still = await waitFor(
+      'a healthy gate reading taken after the failures stopped',
+      async () => {
+        const r = await getJwtRotation(c, ns, 'api');
+        if (r.status?.phase !== 'Paused') throw new Error(`left Paused for ${r.status?.phase ?? 'none'}`);
+        // checkedAt is in whole seconds, rounded down: a second more is certainly after the fix.
+        const checkedAt = Date.parse(r.status.gate?.checkedAt ?? '');
+        return checkedAt >= fixedAt + 1000 && r.status.gate?.health === 'Pass' ? r : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
     expect(still.status?.phase).to.equal('Paused');
     const values = (await secretValues(c, ns, 'api-jwt')) ?? {};
     expect(values.JWT_SECRET_NEW).to.equal(newKey);
@@ -192,9 +203,23 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     );
     expect(condition(held, 'MetricsAvailable')?.reason).to.equal('PrometheusUnreachable');
     expect(condition(held, 'MetricsAvailable')?.message).to.match(/holding the phase/);
-    // Well past minDuration: still no completion and no rollback on missing data.
-    await new Promise((resolve) => setTimeout(resolve, 9000));
-    const still = await getJwtRotation(c, ns, 'api');
+    // A failed reading taken well past minDuration (6s): still no completion and no rollback on
+    // missing data.
+    const monitoringSince = Date.parse(held.status?.monitoringStartedAt ?? '');
+    expect(monitoringSince).to.not.be.NaN;
+    const still = await waitFor(
+      'a failed gate reading taken 3s past minDuration',
+      async () => {
+        const r = await getJwtRotation(c, ns, 'api');
+        if (r.status?.phase !== 'Monitoring')
+          throw new Error(`left Monitoring for ${r.status?.phase ?? 'none'}`);
+        const checkedAt = Date.parse(r.status.gate?.checkedAt ?? '');
+        return condition(r, 'MetricsAvailable')?.status === 'False' && checkedAt >= monitoringSince + 9000
+          ? r
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     expect(still.status?.phase).to.equal('Monitoring');
     expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET_NEW).to.equal(newKey);
     const events = await eventsOf(c, ns);

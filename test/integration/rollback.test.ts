@@ -97,8 +97,11 @@ describe('rollback and emergency rotation on a real control plane', function () 
 
     // Applying the same value again (as GitOps does on every sync) changes nothing.
     const before = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
-    await annotate(c, ns, 'api', { 'jwtrotation.io/rollback': 'after', 'example.com/resync': '1' });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const resynced = await annotate(c, ns, 'api', {
+      'jwtrotation.io/rollback': 'after',
+      'example.com/resync': '1',
+    });
+    await suite.operator.lookedAt(ns, 'api', resynced, { wroteNothing: true });
     const after = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
     expect(after.metadata?.resourceVersion).to.equal(before.metadata?.resourceVersion);
     expect((await getJwtRotation(c, ns, 'api')).status?.history).to.have.length(2);

@@ -77,16 +77,18 @@ export async function getJwtRotation(c: Clients, namespace: string, name: string
   })) as JwtRotation;
 }
 
+/** Merges annotations into the JwtRotation; returns the resourceVersion that carries them (see OperatorProcess.lookedAt). */
 export async function annotate(
   c: Clients,
   namespace: string,
   name: string,
   annotations: Record<string, string>,
-): Promise<void> {
-  await c.custom.patchNamespacedCustomObject(
+): Promise<string> {
+  const patched = (await c.custom.patchNamespacedCustomObject(
     { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { metadata: { annotations } } },
     mergePatch,
-  );
+  )) as JwtRotation;
+  return patched.metadata.resourceVersion ?? '';
 }
 
 export async function patchSpec(

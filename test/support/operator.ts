@@ -18,6 +18,25 @@ export interface OperatorProcess {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Reads a metric's value from /metrics (sum over series matching the labels). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /**
+   * Waits until the operator has finished a pass over JwtRotation namespace/name that read
+   * `resourceVersion` or a later one (optionally, one that wrote nothing), and returns its log
+   * line. This is how a test knows the operator has seen a change, instead of sleeping.
+   */
+  lookedAt(namespace: string, name: string, resourceVersion: string, opts?: LookOptions): Promise<Pass>;
+}
+
+export interface LookOptions {
+  /** Only a pass that wrote nothing (no Secret, workload or status write) counts. */
+  wroteNothing?: boolean;
+  timeoutMs?: number;
+}
+
+/** The operator's "pass done" debug line. */
+export interface Pass {
+  resourceVersion: string;
+  phase: string;
+  wrote: boolean;
 }
 
 export async function startOperatorProcess(options: {
@@ -93,6 +112,34 @@ export async function startOperatorProcess(options: {
     logs,
     output: () => text,
     stop,
+    async lookedAt(namespace, name, resourceVersion, opts = {}) {
+      // resourceVersions are opaque to clients, but the API server's come from etcd revisions,
+      // which only grow; a test may compare them.
+      const wanted = BigInt(resourceVersion);
+      const line = await waitFor(
+        `the operator to finish a pass over ${namespace}/${name} at resourceVersion >= ${resourceVersion}${
+          opts.wroteNothing ? ' that wrote nothing' : ''
+        }`,
+        () =>
+          Promise.resolve(
+            logs.find(
+              (l) =>
+                l.message === 'pass done' &&
+                l.namespace === namespace &&
+                l.name === name &&
+                typeof l.resourceVersion === 'string' &&
+                BigInt(l.resourceVersion) >= wanted &&
+                (!opts.wroteNothing || l.wrote === false),
+            ),
+          ),
+        { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100 },
+      );
+      return {
+        resourceVersion: String(line.resourceVersion),
+        phase: String(line.phase),
+        wrote: line.wrote === true,
+      };
+    },
     async metric(name, labels = {}) {
       const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       let sum = 0;

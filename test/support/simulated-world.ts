@@ -1,21 +1,36 @@
 /**
- * An in-memory stand-in for the cluster, for driving the pure core through whole rotations
- * in unit tests: it applies actions the way the executor does, rolls targets after a set
- * number of looks, and can drop a pass's remaining writes to simulate a crash.
+ * An in-memory cluster for driving whole rotations in unit tests, through the production code
+ * of a pass: `decideInput` (gather's reduction of what was read to the core's input, with the
+ * real Secret views and target views), `decide`, `plannedWrites` (the executor, resolving every
+ * value into the Secret data with the real `applyToSecret`), and the reconciler's status
+ * comparison. Only the ports are in memory: a Secret store keyed by name that checks
+ * resourceVersions as the API server does, and Deployments that finish a rollout after a set
+ * number of looks. A pass can crash after any number of writes.
+ *
+ * It stays synchronous (the executor's planning is; only the ports are async in production), so
+ * tests step it pass by pass.
  */
-import { BACKUP_ORIGINAL_KEY } from '../../src/api/constants.ts';
-import type { JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
-import { fingerprint } from '../../src/platform/fingerprint.ts';
+import {
+  BACKUP_ORIGINAL_KEY,
+  POD_TEMPLATE_REVISION_ANNOTATION,
+  backupSecretName,
+} from '../../src/api/constants.ts';
+import type { JwtRotation, JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
+import { plannedWrites, type ReadSecrets, type Write } from '../../src/reconcile/execute.ts';
+import { decideInput, type ObservedWorkload } from '../../src/reconcile/gather.ts';
+import { ConflictError, type SecretRecord } from '../../src/reconcile/ports.ts';
+import { canonical } from '../../src/reconcile/reconciler.ts';
+import { viewSecret } from '../../src/reconcile/secret-data.ts';
 import { decide } from '../../src/rotation/decide.ts';
 import type {
-  Action,
+  DecideInput,
   Decision,
   GateObservation,
-  KeySlot,
+  PodView,
   SecretView,
   TargetView,
-  ValueSource,
 } from '../../src/rotation/model.ts';
+import type { WorkloadLike } from '../../src/rotation/rollout.ts';
 
 interface SimTarget {
   name: string;
@@ -28,12 +43,20 @@ interface SimTarget {
   podsLeaving: number;
 }
 
+/** A stored Secret: what the SecretStore port hands out, with values a test may change. */
+interface StoredSecret extends SecretRecord {
+  values: Record<string, string>;
+  annotations: Record<string, string>;
+  owner?: string;
+}
+
+const NAMESPACE = 'default';
+const NAME = 'api';
+
 export class SimulatedWorld {
   now: number;
   annotations: Record<string, string> = {};
   status: JwtRotationStatus | undefined;
-  secret: { values: Record<string, string>; annotations: Record<string, string>; rv: number } | undefined;
-  backup: { original: string; keyCreatedAt: string } | undefined;
   targets: SimTarget[];
   gate: GateObservation | undefined;
   rolloutLooks = 1;
@@ -43,8 +66,12 @@ export class SimulatedWorld {
   unlisted: SimTarget[] = [];
   events: { reason: string; message: string }[] = [];
   keysMade = 0;
+  /** Writes to the cluster: one per action performed, plus status writes that changed it. */
   writes = 0;
   generation = 1;
+  /** The Secrets, by name: the workload Secret and the backup Secret. */
+  private readonly secrets = new Map<string, StoredSecret>();
+  private resourceVersions = 0;
 
   constructor(
     public spec: JwtRotationSpec,
@@ -55,50 +82,38 @@ export class SimulatedWorld {
     this.targets = targetNames.map((name) => ({ name, pending: 0, podsLeaving: 0 }));
   }
 
-  secretView(): SecretView | undefined {
-    if (!this.secret) return undefined;
-    const fingerprints: Partial<Record<KeySlot, string>> = {};
-    for (const slot of ['JWT_SECRET', 'JWT_SECRET_CURRENT', 'JWT_SECRET_NEW'] as const) {
-      const v = this.secret.values[slot];
-      if (v) fingerprints[slot] = fingerprint(v);
-    }
-    return {
-      resourceVersion: String(this.secret.rv),
-      fingerprints,
-      rotationDate: this.secret.values.JWT_SECRET_ROTATION_DATE,
-      expiration: this.secret.values.JWT_EXPIRATION,
-      refreshExpiration: this.secret.values.JWT_REFRESH_EXPIRATION,
-      annotations: { ...this.secret.annotations },
-    };
-  }
-
-  /** A workload that reads the Secret but is not in spec.targets. */
+  /** A Deployment that reads the Secret but is not in spec.targets. */
   addConsumer(name: string): void {
     this.unlisted.push({ name, pending: 0, podsLeaving: 0 });
   }
 
-  consumerViews(): TargetView[] {
-    return this.views(this.unlisted);
-  }
-
+  /** The listed targets as the core sees them on the next pass, pods included. */
   targetViews(): TargetView[] {
-    return this.views(this.targets);
+    return this.input().targets;
   }
 
-  private views(targets: SimTarget[]): TargetView[] {
-    return targets.map((t) => ({
-      kind: 'Deployment',
-      name: t.name,
-      found: true,
-      revision: t.revision,
-      rollout: t.pending > 0 ? 'Progressing' : 'Complete',
-      message: t.pending > 0 ? 'rolling' : 'done',
-      referencesSecret: true,
-      pods: [
-        { name: `${t.name}-new`, revision: t.pending > 0 ? t.podRevision : t.revision },
-        ...(t.podsLeaving > 0 || t.pending > 0 ? [{ name: `${t.name}-old`, revision: t.podRevision }] : []),
-      ],
-    }));
+  /** The unlisted consumers as the core sees them on the next pass, pods included. */
+  consumerViews(): TargetView[] {
+    return this.input().consumers;
+  }
+
+  /** The workload Secret. */
+  get secret(): StoredSecret | undefined {
+    return this.secrets.get(this.spec.secretName);
+  }
+
+  /** The backup Secret that keeps the original key. */
+  get backup(): StoredSecret | undefined {
+    return this.secrets.get(backupSecretName(NAME));
+  }
+
+  secretView(): SecretView | undefined {
+    const secret = this.secret;
+    return secret ? viewSecret(secret) : undefined;
+  }
+
+  backupOriginal(): string | undefined {
+    return this.backup?.values[BACKUP_ORIGINAL_KEY];
   }
 
   /** One reconcile pass; with crashAfter = n, only the first n writes happen (status is the last write). */
@@ -112,37 +127,35 @@ export class SimulatedWorld {
       }
       if (t.pending === 0 && t.podsLeaving === 0) t.podRevision = t.revision;
     }
-    const decision = decide({
-      now: this.now,
-      resource: {
-        metadata: {
-          name: 'api',
-          namespace: 'default',
-          uid: 'u',
-          generation: this.generation,
-          annotations: { ...this.annotations },
-        },
-        spec: this.spec,
-        status: this.status,
-      },
-      secret: this.secretView(),
-      backup: this.backup
-        ? { originalFingerprint: fingerprint(this.backup.original), keyCreatedAt: this.backup.keyCreatedAt }
-        : undefined,
-      targets: this.targetViews(),
-      consumers: this.consumerViews(),
-      gate: this.gate,
-    });
+    const resource = this.resource();
+    const read = this.read();
+    const decision = decide(this.input(resource, read));
     let budget = crashAfter;
-    for (const action of decision.actions) {
+    const newKey = (bytes: number): string => `key-${++this.keysMade}-${'x'.repeat(bytes)}`;
+    for (const write of plannedWrites(decision.actions, resource, read, newKey)) {
       if (budget-- <= 0) return decision;
-      this.apply(action);
+      this.perform(write);
     }
     if (budget-- <= 0) return decision;
-    if (JSON.stringify(this.status) !== JSON.stringify(decision.status)) this.writes++;
+    if (canonical(this.status ?? {}) !== canonical(decision.status)) this.writes++;
     this.status = decision.status;
     this.events.push(...decision.events);
     return decision;
+  }
+
+  /** The input the next pass hands to decide(), read from the world as it stands. */
+  input(resource = this.resource(), read = this.read()): DecideInput {
+    const targets = (this.spec.targets ?? []).map((t) => this.observe(this.find(t.kind, t.name)));
+    const consumers = this.unlisted.map((t) => ({
+      kind: 'Deployment' as const,
+      name: t.name,
+      ...this.observe(t),
+    }));
+    return decideInput(resource, this.now, read, targets, consumers, this.gate);
+  }
+
+  private read(): ReadSecrets {
+    return { secret: this.snapshot(this.secret), backup: this.snapshot(this.backup) };
   }
 
   /** Passes until a pass has nothing to do now (no actions, a requeue in the future). */
@@ -156,64 +169,104 @@ export class SimulatedWorld {
     throw new Error(`no steady state after ${limit} passes; phase ${this.status?.phase ?? 'none'}`);
   }
 
-  private resolve(source: ValueSource): string {
-    if ('literal' in source) return source.literal;
-    if ('generate' in source) return `key-${++this.keysMade}-${'x'.repeat(source.generate)}`;
-    if ('copy' in source) {
-      const v = this.secret?.values[source.copy];
-      if (!v) throw new Error(`copy of missing ${source.copy}`);
-      return v;
-    }
-    if (!this.backup) throw new Error('no backup');
-    return this.backup.original;
+  private resource(): JwtRotation {
+    return {
+      apiVersion: 'jwtrotation.io/v1alpha1',
+      kind: 'JwtRotation',
+      metadata: {
+        name: NAME,
+        namespace: NAMESPACE,
+        uid: 'u',
+        generation: this.generation,
+        annotations: { ...this.annotations },
+      },
+      spec: this.spec,
+      ...(this.status === undefined ? {} : { status: this.status }),
+    };
   }
 
-  private apply(action: Action): void {
+  /** What a read returns: a copy, so later writes do not change what this pass saw. */
+  private snapshot(secret: StoredSecret | undefined): StoredSecret | undefined {
+    return secret && { ...secret, values: { ...secret.values }, annotations: { ...secret.annotations } };
+  }
+
+  private find(kind: string, name: string): SimTarget | undefined {
+    return kind === 'Deployment'
+      ? [...this.targets, ...this.unlisted].find((t) => t.name === name)
+      : undefined;
+  }
+
+  /**
+   * A Deployment of one replica that reads the Secret through envFrom, as the cluster would show it,
+   * with its pods: during a rollout the pod runs the previous revision; after it, an old pod may
+   * linger (oldPodLooks) beside the new one.
+   */
+  private observe(target: SimTarget | undefined): ObservedWorkload {
+    if (target === undefined) return { workload: undefined, pods: undefined };
+    const done = target.pending > 0 ? 0 : 1;
+    const workload: WorkloadLike = {
+      metadata: { name: target.name, generation: 1 },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: target.name } },
+        template: {
+          metadata: {
+            annotations:
+              target.revision === undefined ? {} : { [POD_TEMPLATE_REVISION_ANNOTATION]: target.revision },
+          },
+          spec: { containers: [{ envFrom: [{ secretRef: { name: this.spec.secretName } }] }] },
+        },
+      },
+      status: { observedGeneration: 1, replicas: 1, updatedReplicas: done, availableReplicas: done },
+    };
+    const lingering = target.podsLeaving > 0 || target.pending > 0;
+    const pods: PodView[] = [
+      { name: `${target.name}-new`, revision: target.pending > 0 ? target.podRevision : target.revision },
+      ...(lingering ? [{ name: `${target.name}-old`, revision: target.podRevision }] : []),
+    ];
+    return { workload, pods };
+  }
+
+  /** The in-memory ports: each write as the API server would take it. */
+  private perform(write: Write): void {
     this.writes++;
-    switch (action.type) {
+    const rv = (): string => String(++this.resourceVersions);
+    switch (write.type) {
       case 'CreateSecret':
-        this.secret = {
-          values: Object.fromEntries(Object.entries(action.data).map(([k, v]) => [k, this.resolve(v)])),
-          annotations: { ...action.annotations },
-          rv: 1,
-        };
+        if (this.secrets.has(write.name)) throw new ConflictError(`Secret ${write.name} exists`);
+        this.secrets.set(write.name, { resourceVersion: rv(), ...structuredClone(write.content) });
         return;
-      case 'UpdateSecret': {
-        if (!this.secret || String(this.secret.rv) !== action.resourceVersion) throw new Error('conflict');
-        const set = Object.entries(action.set).map(([k, v]) => [k, this.resolve(v)] as const);
-        for (const k of action.remove) delete this.secret.values[k];
-        for (const [k, v] of set) this.secret.values[k] = v;
-        for (const [k, v] of Object.entries(action.annotations)) {
-          if (v === null) delete this.secret.annotations[k];
-          else this.secret.annotations[k] = v;
-        }
-        this.secret.rv++;
+      case 'ReplaceSecret': {
+        const name = this.spec.secretName;
+        const stored = this.secrets.get(name);
+        if (stored?.resourceVersion !== write.current.resourceVersion)
+          throw new ConflictError(`Secret ${name} changed since it was read`);
+        this.secrets.set(name, { resourceVersion: rv(), ...structuredClone(write.content) });
         return;
       }
-      case 'SaveOriginal': {
-        const key = this.secret?.values.JWT_SECRET;
-        if (!key || fingerprint(key) !== action.fingerprint) throw new Error('fingerprint mismatch');
-        this.backup = { original: key, keyCreatedAt: action.keyCreatedAt };
+      case 'WriteBackup': {
+        const stored = this.secrets.get(write.name);
+        if (stored?.resourceVersion !== write.existing?.resourceVersion)
+          throw new ConflictError(`Secret ${write.name} changed since it was read`);
+        this.secrets.set(write.name, {
+          resourceVersion: rv(),
+          ...structuredClone(write.content),
+          owner: write.owner.uid,
+        });
         return;
       }
-      case 'DeleteBackup':
-        this.backup = undefined;
+      case 'DeleteSecret':
+        this.secrets.delete(write.name);
         return;
       case 'RollTargets':
-        for (const t of action.targets) {
+        for (const t of write.targets) {
           const target = [...this.targets, ...this.unlisted].find((x) => x.name === t.name);
           if (target) {
-            target.revision = action.revision;
+            target.revision = write.revision;
             target.pending = this.rolloutLooks;
           }
         }
         return;
     }
   }
-
-  backupOriginal(): string | undefined {
-    return this.backup?.original;
-  }
-
-  static readonly ORIGINAL_KEY = BACKUP_ORIGINAL_KEY;
 }

@@ -30,7 +30,8 @@ const spec: JwtRotationSpec = {
 const startKeys = new WeakMap<SimulatedWorld, string>();
 
 function world(overrides: Partial<JwtRotationSpec> = {}, targets = ['api', 'web']): SimulatedWorld {
-  const w = new SimulatedWorld({ ...spec, ...overrides }, T0, targets);
+  const listed = targets.map((name) => ({ kind: 'Deployment' as const, name }));
+  const w = new SimulatedWorld({ ...spec, targets: listed, ...overrides }, T0, targets);
   w.settle();
   startKeys.set(w, w.secretView()?.fingerprints.JWT_SECRET ?? '');
   return w;

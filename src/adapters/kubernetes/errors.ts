@@ -1,7 +1,7 @@
 /** Reading the API server's answers without leaking request bodies (which may hold keys). */
 import { ApiException } from '@kubernetes/client-node';
 
-export function statusCode(error: unknown): number | undefined {
+function statusCode(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
   const code = (error as { code?: unknown; statusCode?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
@@ -13,11 +13,6 @@ export function isNotFound(error: unknown): boolean {
 
 export function isConflict(error: unknown): boolean {
   return statusCode(error) === 409;
-}
-
-/** Someone else changed the object between our read and our write; read again. */
-export class ConflictError extends Error {
-  override readonly name = 'ConflictError';
 }
 
 /**

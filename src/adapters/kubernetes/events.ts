@@ -3,19 +3,14 @@
  * same reason and message bumps the count of the Event already there instead of adding one.
  */
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import type { JwtRotation } from '../../api/types.ts';
 import type { Clock } from '../../platform/clock.ts';
-
-export interface InvolvedObject {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  uid: string;
-}
+import { describeError } from './errors.ts';
 
 const COMPONENT = 'jwt-rotation-operator';
 
-export class EventRecorder {
+/** Implements EventRecorder of src/reconcile/ports.ts. */
+export class KubernetesEventRecorder {
   private readonly seen = new Map<string, { name: string; count: number }>();
 
   constructor(
@@ -24,8 +19,29 @@ export class EventRecorder {
     private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
 
+  /** Records an Event on the resource; a failure throws an Error that names no request body. */
   async record(
-    object: InvolvedObject,
+    resource: JwtRotation,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const object = {
+      apiVersion: resource.apiVersion,
+      kind: resource.kind,
+      namespace: resource.metadata.namespace ?? '',
+      name: resource.metadata.name ?? '',
+      uid: resource.metadata.uid ?? '',
+    };
+    try {
+      await this.write(object, type, reason, message);
+    } catch (error) {
+      throw new Error(describeError(error), { cause: error });
+    }
+  }
+
+  private async write(
+    object: { apiVersion: string; kind: string; namespace: string; name: string; uid: string },
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,

@@ -2,10 +2,10 @@
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../api/constants.ts';
 import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
-import type { JwtRotationStore } from '../../reconcile/ports.ts';
 import { isNotFound } from './errors.ts';
 
-export class KubernetesJwtRotationStore implements JwtRotationStore {
+/** Implements JwtRotationStore of src/reconcile/ports.ts. */
+export class KubernetesJwtRotationStore {
   constructor(
     private readonly api: CustomObjectsApi,
     private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<void>,

@@ -17,7 +17,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { describeError, isConflict, isNotFound } from './errors.ts';
 
-export interface LeaderElectionOptions {
+interface LeaderElectionOptions {
   namespace: string;
   name: string;
   identity: string;
@@ -26,7 +26,7 @@ export interface LeaderElectionOptions {
 }
 
 /** RFC 3339 with microseconds, as metav1.MicroTime requires. */
-export function microTime(ms: number): string {
+function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 

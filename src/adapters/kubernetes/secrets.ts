@@ -1,24 +1,132 @@
-/** Reads and writes Secrets. Values are decoded here and handed out only to the executor. */
+/**
+ * Reads and writes Secrets, and builds them: labels, type, owner references and base64 are this
+ * adapter's business; the shell deals in decoded values. Values are handed out only to the shell,
+ * which gives them only to the executor.
+ */
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { ConflictError, isConflict, isNotFound } from './errors.ts';
+import { MANAGED_LABEL, MANAGED_LABEL_VALUE } from '../../api/constants.ts';
+import { ConflictError } from '../../platform/conflict.ts';
+import { isConflict, isNotFound } from './errors.ts';
 
-export class SecretStore {
+/** A Secret as read (the shape of SecretRecord in src/reconcile/ports.ts). */
+interface ReadSecret {
+  readonly resourceVersion: string;
+  readonly values: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+interface Content {
+  values: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export class KubernetesSecretStore {
+  /**
+   * The object behind each record handed out, so a replace keeps every field the operator does
+   * not own (labels, type, owner references, finalizers) exactly as it read them.
+   */
+  private readonly objects = new WeakMap<ReadSecret, V1Secret>();
+
   constructor(
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
     private readonly onWrite: (kind: string, namespace: string) => void,
   ) {}
 
-  async get(namespace: string, name: string): Promise<V1Secret | undefined> {
+  async get(namespace: string, name: string): Promise<ReadSecret | undefined> {
+    let secret: V1Secret;
     try {
-      return await this.core.readNamespacedSecret({ namespace, name });
+      secret = await this.core.readNamespacedSecret({ namespace, name });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+    const record: ReadSecret = {
+      resourceVersion: secret.metadata?.resourceVersion ?? '',
+      values: decodeData(secret),
+      annotations: { ...secret.metadata?.annotations },
+    };
+    this.objects.set(record, secret);
+    return record;
   }
 
-  async create(secret: V1Secret): Promise<void> {
+  async create(namespace: string, name: string, content: Content): Promise<void> {
+    await this.createObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name,
+        namespace,
+        labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
+        annotations: content.annotations,
+      },
+      data: encodeData(content.values),
+    });
+  }
+
+  /** Replaces the Secret; ConflictError if it changed since it was read (resourceVersion). */
+  async replace(current: ReadSecret, content: Content): Promise<void> {
+    const read = this.objects.get(current);
+    if (read === undefined) throw new Error('replace needs a Secret read through this store');
+    const next: V1Secret = {
+      ...read,
+      metadata: { ...read.metadata, annotations: content.annotations },
+      data: encodeData(content.values),
+    };
+    delete next.stringData;
+    await this.replaceObject(next);
+  }
+
+  /**
+   * Writes a Secret that is garbage-collected with its owner (the backup Secret with its
+   * JwtRotation). A workload Secret never gets an owner: deleting a JwtRotation must not delete
+   * the key that workloads run on.
+   */
+  async writeOwned(
+    owner: { apiVersion: string; kind: string; name: string; uid: string },
+    namespace: string,
+    name: string,
+    content: Content,
+    existing: ReadSecret | undefined,
+  ): Promise<void> {
+    const secret: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name,
+        namespace,
+        labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
+        annotations: content.annotations,
+        ownerReferences: [
+          {
+            apiVersion: owner.apiVersion,
+            kind: owner.kind,
+            name: owner.name,
+            uid: owner.uid,
+            controller: true,
+            blockOwnerDeletion: false,
+          },
+        ],
+        ...(existing?.resourceVersion ? { resourceVersion: existing.resourceVersion } : {}),
+      },
+      data: encodeData(content.values),
+    };
+    if (existing) await this.replaceObject(secret);
+    else await this.createObject(secret);
+  }
+
+  async delete(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({ namespace, name });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    this.onWrite('secret-delete', namespace);
+  }
+
+  private async createObject(secret: V1Secret): Promise<void> {
     const namespace = secret.metadata?.namespace ?? '';
     try {
       await this.core.createNamespacedSecret({ namespace, body: secret, fieldManager: this.fieldManager });
@@ -30,8 +138,7 @@ export class SecretStore {
     this.onWrite('secret-create', namespace);
   }
 
-  /** Replaces the Secret; fails with ConflictError if it changed since it was read (resourceVersion). */
-  async replace(secret: V1Secret): Promise<void> {
+  private async replaceObject(secret: V1Secret): Promise<void> {
     const namespace = secret.metadata?.namespace ?? '';
     const name = secret.metadata?.name ?? '';
     try {
@@ -47,27 +154,18 @@ export class SecretStore {
     }
     this.onWrite('secret-update', namespace);
   }
-
-  async delete(namespace: string, name: string): Promise<void> {
-    try {
-      await this.core.deleteNamespacedSecret({ namespace, name });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    this.onWrite('secret-delete', namespace);
-  }
 }
 
 /** The decoded string values of a Secret. */
-export function decodeData(secret: V1Secret | undefined): Record<string, string> {
+function decodeData(secret: V1Secret): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(secret?.data ?? {}))
+  for (const [key, value] of Object.entries(secret.data ?? {}))
     out[key] = Buffer.from(value, 'base64').toString('utf8');
-  for (const [key, value] of Object.entries(secret?.stringData ?? {})) out[key] = value;
+  for (const [key, value] of Object.entries(secret.stringData ?? {})) out[key] = value;
   return out;
 }
 
-export function encodeData(values: Record<string, string>): Record<string, string> {
+function encodeData(values: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(values)) out[key] = Buffer.from(value, 'utf8').toString('base64');
   return out;

@@ -1,24 +1,22 @@
-/** Reads the target workloads and rolls them by changing a pod-template annotation. */
+/**
+ * Reads the target workloads and their pods, finds the workloads that read a Secret, and rolls a
+ * workload by changing a pod-template annotation.
+ */
 import {
   PatchStrategy,
   type CoreV1Api,
   type KubernetesObject,
   type KubernetesObjectApi,
-  type V1LabelSelector,
 } from '@kubernetes/client-node';
 import type { TargetKind } from '../../api/types.ts';
+import type { PodView } from '../../rotation/model.ts';
 import type { WorkloadLike } from '../../rotation/rollout.ts';
 import { isNotFound } from './errors.ts';
 
-export type Workload = KubernetesObject & WorkloadLike & { spec?: { selector?: V1LabelSelector } };
+type Workload = KubernetesObject & WorkloadLike;
 
-/** A pod as the decision needs it. */
-export interface PodRevision {
-  name: string;
-  revision: string | undefined;
-}
-
-export class Workloads {
+/** Implements Workloads of src/reconcile/ports.ts. */
+export class KubernetesWorkloads {
   constructor(
     private readonly objects: KubernetesObjectApi,
     private readonly core: CoreV1Api,
@@ -39,7 +37,7 @@ export class Workloads {
     }
   }
 
-  /** Every workload of this kind in the namespace (for finding consumers of a Secret). */
+  /** Every workload of this kind in the namespace (to find the ones that read a Secret). */
   async list(namespace: string, kind: TargetKind): Promise<Workload[]> {
     const list = await this.objects.list<Workload>('apps/v1', kind, namespace);
     return list.items;
@@ -48,9 +46,9 @@ export class Workloads {
   /**
    * The pods of a workload that have not finished (Pending, Running, or terminating): any may
    * serve traffic. Selected by the workload's label selector, so pods of old ReplicaSets count.
-   * Each carries the revision annotation of the template it was created from.
+   * Each carries the annotation of the template it was created from.
    */
-  async listPods(namespace: string, workload: Workload, annotation: string): Promise<PodRevision[]> {
+  async listPods(namespace: string, workload: WorkloadLike, annotation: string): Promise<PodView[]> {
     const selector = labelSelector(workload.spec?.selector);
     if (selector === undefined) return [];
     const pods = await this.core.listNamespacedPod({ namespace, labelSelector: selector });
@@ -86,7 +84,7 @@ export class Workloads {
 }
 
 /** A label selector as a query string; undefined for none (which would select every pod). */
-export function labelSelector(selector: V1LabelSelector | undefined): string | undefined {
+export function labelSelector(selector: NonNullable<WorkloadLike['spec']>['selector']): string | undefined {
   const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   for (const e of selector?.matchExpressions ?? []) {
     const values = (e.values ?? []).join(',');

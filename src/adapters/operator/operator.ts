@@ -16,7 +16,7 @@ import type { Logger } from '../../platform/logger.ts';
 const Operator = dotI.default;
 const { ResourceMetaImpl } = dotI;
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export class JwtRotationOperator extends Operator {
   private started = false;

@@ -6,24 +6,18 @@ import type { GateReadings } from '../../rotation/gate-types.ts';
 import { PrometheusError, PrometheusErrorReasons } from './errors.ts';
 import { GATE_QUERY_NAMES, type GateQueries } from './queries.ts';
 
-export { PrometheusError, PrometheusErrorReasons, type PrometheusErrorReason } from './errors.ts';
+export { PrometheusError, PrometheusErrorReasons } from './errors.ts';
 export {
   DEFAULT_QUERIES,
   DEFAULT_QUERY_TEMPLATES,
-  DEFAULT_WINDOW,
   GATE_QUERY_NAMES,
-  QUERY_OVERRIDE_FIELDS,
   buildGateQueries,
   normaliseSelector,
   renderQuery,
   toPromDuration,
-  type BuildGateQueriesOptions,
-  type GateQueries,
-  type GateQueryName,
-  type QueryParameters,
 } from './queries.ts';
 
-export interface PrometheusClientOptions {
+interface PrometheusClientOptions {
   /** Base URL of Prometheus (or of a compatible API such as Thanos Query), path prefix allowed. */
   url: string;
   timeoutMs: number;

@@ -16,14 +16,14 @@ export const PrometheusErrorReasons = {
   AmbiguousResult: 'PrometheusAmbiguousResult',
 } as const;
 
-export type PrometheusErrorReason = (typeof PrometheusErrorReasons)[keyof typeof PrometheusErrorReasons];
+type PrometheusErrorReason = (typeof PrometheusErrorReasons)[keyof typeof PrometheusErrorReasons];
 
 const transientReasons: ReadonlySet<PrometheusErrorReason> = new Set([
   PrometheusErrorReasons.Unreachable,
   PrometheusErrorReasons.Timeout,
 ]);
 
-export interface PrometheusErrorDetails {
+interface PrometheusErrorDetails {
   /** HTTP status, when Prometheus answered. */
   status?: number | undefined;
   /** Which gate reading the query was for, when known (set by readGate). */

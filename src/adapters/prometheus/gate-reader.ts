@@ -3,11 +3,8 @@ import type { GateObservation } from '../../rotation/model.ts';
 import type { PrometheusSettings } from '../../rotation/spec.ts';
 import { PrometheusClient, PrometheusError, buildGateQueries, readGate } from './client.ts';
 
-export interface GateReader {
-  read(settings: PrometheusSettings, bearerToken: string | undefined): Promise<GateObservation>;
-}
-
-export class PrometheusGateReader implements GateReader {
+/** Implements GateReader of src/reconcile/ports.ts. */
+export class PrometheusGateReader {
   constructor(private readonly fetchImpl?: typeof fetch) {}
 
   async read(settings: PrometheusSettings, bearerToken: string | undefined): Promise<GateObservation> {

@@ -10,7 +10,7 @@
 import type { GateReadings } from '../../rotation/gate-types.ts';
 
 /** Readings that come from Prometheus; the session baseline comes from the rotation's own status. */
-export type GateQueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
+type GateQueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
 export type GateQueries = Record<GateQueryName, string>;
 
 export const GATE_QUERY_NAMES: readonly GateQueryName[] = [
@@ -22,7 +22,7 @@ export const GATE_QUERY_NAMES: readonly GateQueryName[] = [
   'samples',
 ];
 
-export const DEFAULT_WINDOW = '5m';
+const DEFAULT_WINDOW = '5m';
 
 const validations = 'jwt_validations_total';
 const rate = (matchers: string): string => `sum(rate(${validations}{${matchers}$selector}[$window]))`;
@@ -48,7 +48,7 @@ export const DEFAULT_QUERY_TEMPLATES: Readonly<GateQueries> = Object.freeze({
   samples: `sum(increase(${validations}{$selector}[$window]))`,
 });
 
-export interface QueryParameters {
+interface QueryParameters {
   /**
    * The range of every rate()/increase(). A Prometheus duration (`30s`, `5m`, `1h30m`) or a Go duration as the
    * CRD allows (`1.5h`, `90s`), converted to whole milliseconds. Default `5m`.
@@ -62,7 +62,7 @@ export interface QueryParameters {
  * How spec.monitoring.prometheus.queries names each reading. Only the latency differs: the CRD field is
  * `validationLatencyP99`, the reading `validationLatencyP99Seconds`. Both spellings are accepted.
  */
-export const QUERY_OVERRIDE_FIELDS: Readonly<Record<GateQueryName, string>> = Object.freeze({
+const QUERY_OVERRIDE_FIELDS: Readonly<Record<GateQueryName, string>> = Object.freeze({
   newKeyShare: 'newKeyShare',
   authSuccessRate: 'authSuccessRate',
   validationLatencyP99Seconds: 'validationLatencyP99',
@@ -71,7 +71,7 @@ export const QUERY_OVERRIDE_FIELDS: Readonly<Record<GateQueryName, string>> = Ob
   samples: 'samples',
 });
 
-export interface BuildGateQueriesOptions extends QueryParameters {
+interface BuildGateQueriesOptions extends QueryParameters {
   /** Templates that replace defaults, keyed by CRD field or reading name; empty strings are ignored. */
   overrides?: Readonly<Partial<Record<string, string | undefined>>> | undefined;
 }
