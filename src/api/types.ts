@@ -2,21 +2,11 @@
  * The JwtRotation API types. Everything shaped by the CRD is generated (./generated.ts, from
  * crds/jwtrotation.io_jwtrotations.yaml); this file adds what the schema does not name.
  */
-import type { JwtRotation, ObjectMeta } from './generated.ts';
 
 export * from './generated.ts';
 
 /** Condition types the operator sets: kstatus's three plus the metrics gate's. */
-export const CONDITION_TYPES = ['Ready', 'Reconciling', 'Stalled', 'MetricsAvailable'] as const;
-export type ConditionType = (typeof CONDITION_TYPES)[number];
-
-/** A list of JwtRotations, as the API server returns it. */
-export interface JwtRotationList {
-  apiVersion: string;
-  kind: string;
-  metadata: Pick<ObjectMeta, 'resourceVersion'> & { continue?: string };
-  items: JwtRotation[];
-}
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable';
 
 /** True when `value` is one of `values`: narrows a string read from outside to an enum of the API. */
 export function isOneOf<const T extends string>(values: readonly T[], value: unknown): value is T {

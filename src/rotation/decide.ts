@@ -28,8 +28,6 @@ import { resolveSpec } from './spec.ts';
 import { toDecision } from './status.ts';
 
 export { RESYNC_MS } from './status.ts';
-export { HISTORY_LIMIT } from './operations/record-outcome.ts';
-export { gateDue } from './gate-policy.ts';
 
 export function decide(input: DecideInput): Decision {
   const resolved = resolveSpec(input.resource.spec);

@@ -43,7 +43,7 @@ export const GateReasons = {
   NewKeyShareLow: 'NewKeyShareLow',
 } as const;
 
-export type GateReason = (typeof GateReasons)[keyof typeof GateReasons];
+type GateReason = (typeof GateReasons)[keyof typeof GateReasons];
 
 /** What a check objects to. A check that is satisfied returns undefined. */
 interface Finding {

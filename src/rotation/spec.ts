@@ -16,7 +16,7 @@ import { parseDuration } from './duration.ts';
 import type { GateReadings, GateThresholds } from './gate-types.ts';
 
 /** Gate readings that come from a query (the session baseline comes from status). */
-export type QueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
+type QueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
 
 export interface PrometheusSettings {
   url: string;

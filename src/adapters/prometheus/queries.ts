@@ -8,6 +8,7 @@
  * User overrides (spec.monitoring.prometheus.queries) may use the same placeholders.
  */
 import type { GateReadings } from '../../rotation/gate-types.ts';
+import { parseDuration } from '../../rotation/duration.ts';
 
 /** Readings that come from Prometheus; the session baseline comes from the rotation's own status. */
 type GateQueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
@@ -107,16 +108,6 @@ export function normaliseSelector(selector: string): string {
   return s.replace(/,\s*$/, '');
 }
 
-const goUnitMs: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1e3,
-  m: 6e4,
-  h: 3.6e6,
-};
 const promUnits: readonly [string, number][] = [
   ['h', 3.6e6],
   ['m', 6e4],
@@ -130,13 +121,13 @@ const promUnits: readonly [string, number][] = [
  */
 export function toPromDuration(window: string): string {
   if (/^(\d+(ms|s|m|h|d|w|y))+$/.test(window)) return window;
-  const parts = /^((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/u.test(window)
-    ? [...window.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gu)]
-    : [];
-  let ms = 0;
-  for (const [, amount, unit] of parts) ms += Number(amount) * (goUnitMs[unit ?? ''] ?? Number.NaN);
-  ms = Math.round(ms);
-  if (parts.length === 0 || !(ms >= 1)) {
+  let ms: number;
+  try {
+    ms = parseDuration(window);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!(ms >= 1)) {
     throw new RangeError(`"${window}" is not a duration of at least 1ms (examples: 30s, 5m, 1h30m)`);
   }
   let text = '';

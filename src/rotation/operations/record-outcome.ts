@@ -9,7 +9,7 @@ import { nextRotationAt } from '../schedule.ts';
 import { toRfc3339 } from '../time.ts';
 
 /** How many operations status.history keeps. */
-export const HISTORY_LIMIT = 10;
+const HISTORY_LIMIT = 10;
 
 /** The operation ended (every target runs the final Secret): record it in history, back to Idle. */
 export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>): PhaseResult {
