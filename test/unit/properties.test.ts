@@ -251,16 +251,21 @@ describe('properties of the decision core (fast-check)', function () {
         let emergency = false;
         /** The key in use when the last rotation started. */
         let original: string | undefined;
+        let retainedUntil: number | undefined;
         for (const step of s.steps) {
           const w = run.world;
           const before = w.status?.phase;
           if (step.kind === 'request' && step.annotation === 'emergency-rotate') emergency = true;
           apply(run, step);
-          if (before === 'Idle' && w.status?.phase === 'DualKey')
+          if (before === 'Idle' && w.status?.phase === 'DualKey') {
             original = w.secret?.values.JWT_SECRET_CURRENT;
-          if (emergency || original === undefined) continue;
+            retainedUntil = undefined;
+          }
+          // Status drops the field once the retention ended (and the backup is deleted): remember it.
           const until = Date.parse(w.status?.originalKeyRetainedUntil ?? '');
-          if (!Number.isNaN(until) && w.now >= until) continue;
+          if (!Number.isNaN(until)) retainedUntil = until;
+          if (emergency || original === undefined) continue;
+          if (retainedUntil !== undefined && w.now >= retainedUntil) continue;
           const held = [...Object.values(w.secret?.values ?? {}), w.backupOriginal()];
           expect(held.includes(original), `original ${fingerprint(original)} lost`).to.be.true;
         }
