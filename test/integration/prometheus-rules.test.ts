@@ -25,7 +25,7 @@ describe('the alert rules, with promtool', function () {
   it('pass promtool check rules', async () => {
     const out = await run('promtool', ['check', 'rules', RULES]);
     expect(out.code, out.stdout + out.stderr).to.equal(0);
-    expect(out.stdout).to.match(/SUCCESS: 8 rules found/);
+    expect(out.stdout).to.match(/SUCCESS: 10 rules found/);
   });
 
   it('pass promtool test rules (test/prometheus/rules.test.yaml)', async () => {
