@@ -93,7 +93,7 @@ function makeCapturer(cluster: TestCluster, c: Clients): Capturer {
 
 const cond = (r: JwtRotation, type: string) => r.status?.conditions?.find((x) => x.type === type);
 const settled = (r: JwtRotation): boolean =>
-  r.status?.observedGeneration === r.metadata?.generation && cond(r, 'Ready')?.status === 'True';
+  r.status?.observedGeneration === r.metadata.generation && cond(r, 'Ready')?.status === 'True';
 
 async function setUp(k: Capturer, prefix: string, replicas = 3, spec = fastSpec): Promise<string> {
   const ns = await k.cluster.newNamespace(`capture-${prefix}`);
@@ -225,7 +225,7 @@ async function notObserved(
     ns,
     'api',
     'A spec change the operator has not observed yet (status.observedGeneration < metadata.generation)',
-    (r) => (r.status?.observedGeneration ?? 0) < (r.metadata?.generation ?? 0),
+    (r) => (r.status?.observedGeneration ?? 0) < (r.metadata.generation ?? 0),
   );
   await restart();
 }
@@ -332,9 +332,10 @@ const checkNoSecrets = (): Promise<void> =>
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', () =>
-      out.trim() === '' ? resolve() : reject(new Error(`key-like text in ${out.trim()}`)),
-    );
+    child.on('close', () => {
+      if (out.trim() === '') resolve();
+      else reject(new Error(`key-like text in ${out.trim()}`));
+    });
   });
 
 main()

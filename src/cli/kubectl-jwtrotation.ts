@@ -129,9 +129,11 @@ function painter(color: boolean): Painter {
   return { bold: wrap('1'), green: wrap('32'), yellow: wrap('33'), red: wrap('31'), dim: wrap('2') };
 }
 
+const ANSI_CODE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 /** Columns padded to their widest cell; ANSI codes do not count towards the width. */
 function table(rows: string[][]): string {
-  const visible = (s: string): number => s.replace(/\u001b\[[0-9;]*m/g, '').length;
+  const visible = (s: string): number => s.replace(ANSI_CODE, '').length;
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
   return rows
@@ -294,8 +296,8 @@ function gateRows(r: JwtRotation, p: Painter): string[][] {
 function describe(r: JwtRotation, p: Painter): string {
   const s = r.status ?? {};
   const lines: string[] = [];
-  const ns = r.metadata?.namespace ?? '';
-  const name = r.metadata?.name ?? '';
+  const ns = r.metadata.namespace ?? '';
+  const name = r.metadata.name ?? '';
   lines.push(`${p.bold('JwtRotation')} ${ns}/${name}   Secret: ${r.spec.secretName}`);
   if (r.status === undefined) {
     lines.push(p.yellow('No status yet: the operator has not reconciled this JwtRotation (is it running?).'));
@@ -312,7 +314,7 @@ function describe(r: JwtRotation, p: Painter): string {
   lines.push(
     `Phase:        ${phaseText}${s.trigger !== undefined && s.phase !== 'Idle' ? ` (trigger ${s.trigger}, started ${ago(s.rotationStartedAt)})` : ''}`,
   );
-  const generation = r.metadata?.generation;
+  const generation = r.metadata.generation;
   if (generation !== undefined && s.observedGeneration !== generation) {
     lines.push(
       p.yellow(
@@ -417,8 +419,8 @@ function summaryRows(items: JwtRotation[], all: boolean, p: Painter): string[][]
       const ready = condition(r, 'Ready');
       const problem = trouble(r);
       return [
-        ...(all ? [r.metadata?.namespace ?? ''] : []),
-        r.metadata?.name ?? '',
+        ...(all ? [r.metadata.namespace ?? ''] : []),
+        r.metadata.name ?? '',
         problem !== undefined ? p.red(r.status?.phase ?? '-') : (r.status?.phase ?? '-'),
         ready?.status ?? '-',
         problem ??
@@ -614,7 +616,7 @@ async function waitForRequest(
       process.stderr.write(`${name}: ${problem}\n`);
       break;
     }
-    const settled = s?.phase === 'Idle' && s.observedGeneration === r.metadata?.generation;
+    const settled = s?.phase === 'Idle' && s.observedGeneration === r.metadata.generation;
     if (handled && settled && (finished || condition(r, 'Ready')?.status === 'True')) break;
     if (Date.now() > deadline) {
       process.stderr.write(
@@ -706,7 +708,7 @@ export async function main(argv: string[]): Promise<number> {
     const o: Options = {
       namespace,
       allNamespaces: values['all-namespaces'] === true,
-      output: values.output as Options['output'],
+      output: values.output,
       yes: values.yes === true,
       wait: values.wait === true,
       timeoutMs: parseDuration(values.timeout ?? '15m'),

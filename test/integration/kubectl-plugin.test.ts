@@ -24,7 +24,7 @@ import { operatorSuite } from '../support/operator-suite.ts';
 import { run, type CommandResult } from '../support/tools.ts';
 
 const CLI = path.join(repoRoot, 'src/cli/kubectl-jwtrotation.ts');
-const ANSI = /\u001b\[/;
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[`);
 
 const spec: JwtRotationSpec = {
   secretName: 'api-jwt',
@@ -146,7 +146,7 @@ describe('the kubectl plugin kubectl-jwtrotation, on a real control plane', func
       expect(json.code).to.equal(0);
       expect((JSON.parse(json.stdout) as JwtRotation).status?.phase).to.equal('Idle');
       const yaml = await plugin(['status', 'api', '-n', ns, '-o', 'yaml']);
-      expect((parse(yaml.stdout) as JwtRotation).metadata?.name).to.equal('api');
+      expect((parse(yaml.stdout) as JwtRotation).metadata.name).to.equal('api');
     });
 
     it('lists JwtRotations in a namespace, and in all of them with -A', async () => {
@@ -223,8 +223,8 @@ describe('the kubectl plugin kubectl-jwtrotation, on a real control plane', func
       expect(out.code).to.equal(5);
       expect(out.stderr).to.match(/pass --yes/);
       const after = await getJwtRotation(c, ns, 'api');
-      expect(after.metadata?.annotations?.['jwtrotation.io/rollback']).to.equal(
-        before.metadata?.annotations?.['jwtrotation.io/rollback'],
+      expect(after.metadata.annotations?.['jwtrotation.io/rollback']).to.equal(
+        before.metadata.annotations?.['jwtrotation.io/rollback'],
       );
     });
 
