@@ -134,7 +134,7 @@ describe('the kubectl plugin kubectl-jwtrotation, on a real control plane', func
       const out = await plugin(['status', 'api', '-n', ns]);
       expect(out.code, out.stderr).to.equal(0);
       expect(out.stdout).to.match(/^Phase: +Idle/m);
-      expect(out.stdout).to.include(`current   ${r.status?.currentKeyFingerprint ?? '?'}`);
+      expect(out.stdout).to.match(new RegExp(`^  current +${r.status?.currentKeyFingerprint ?? '?'}$`, 'm'));
       expect(out.stdout).to.match(/^ +Deployment +api +yes/m);
       expect(out.stdout).to.match(/^ +Ready +True +Idle/m);
       expect(out.stdout).to.match(/^Next rotation: \d{4}-/m);
