@@ -82,7 +82,7 @@ function makeCapturer(cluster: TestCluster, c: Clients): Capturer {
       const header = [
         `# ${what}.`,
         `# Captured from the real operator on the local control plane by tools/capture-jwtrotations.ts`,
-        `# (kubectl get jwtrotation ${name} -o yaml). Regenerate with: npx tsx tools/capture-jwtrotations.ts`,
+        `# (kubectl get jwtrotation ${name} -o json, as YAML). Regenerate with: npm run capture`,
       ].join('\n');
       writeFileSync(path.join(CAPTURE_DIR, file), `${header}\n${stringify(r, { lineWidth: 0 })}`);
       log(`${file}: phase ${r.status?.phase ?? '(no status)'}`);

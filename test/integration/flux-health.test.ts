@@ -49,7 +49,7 @@ describe('Flux health of JwtRotations captured from the operator (kstatus and ce
       });
     }
 
-    it('is InProgress while a rotation runs, Current when settled, Failed when Stalled, InProgress when observedGeneration lags', () => {
+    it('is InProgress while a rotation runs, Current when settled, InProgress when observedGeneration lags', () => {
       const by = (pred: (c: (typeof CAPTURES)[number]) => boolean): string[] =>
         CAPTURES.filter(pred).map((c) => kstatus.get(c.file)?.status ?? 'missing');
       expect(by((c) => /^(DualKey|Monitoring|Completing|RollingBack)/.test(c.state))).to.satisfy(
