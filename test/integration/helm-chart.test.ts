@@ -242,10 +242,11 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
 
   it('installs for real, with NOTES that say what to do next, and uninstalls', async () => {
     const release = `jwtr-${ns.slice(-6)}`;
+    const fullname = `${release}-jwt-rotation-operator`; // the chart's fullname: release name + chart name
     const dry = await helmRun(['install', release, CHART, '--namespace', ns, '--dry-run=server']);
     expect(dry.code, dry.stderr).to.equal(0);
     const notes = dry.stdout.slice(dry.stdout.indexOf('NOTES:'));
-    expect(notes).to.include(`rollout status deployment/${release}`);
+    expect(notes).to.include(`rollout status deployment/${fullname}\n`);
     expect(notes).to.include('kind: JwtRotation');
     expect(notes).to.include('kubectl jwtrotation status');
     expect(notes).to.include('kubectl wait --for=condition=Ready');
@@ -261,11 +262,11 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     ]);
     expect(installed.code, installed.stderr).to.equal(0);
     const deployment = await waitFor('the operator Deployment', async () => {
-      const got = await cluster.kubectl(['get', 'deployment', release, '-o', 'json'], { namespace: ns });
+      const got = await cluster.kubectl(['get', 'deployment', fullname, '-o', 'json'], { namespace: ns });
       return got.code === 0 ? (JSON.parse(got.stdout) as { spec: { replicas: number } }) : undefined;
     });
     expect(deployment.spec.replicas).to.equal(2);
-    const rule = await cluster.kubectl(['get', 'prometheusrule', release, '-o', 'name'], { namespace: ns });
+    const rule = await cluster.kubectl(['get', 'prometheusrule', fullname, '-o', 'name'], { namespace: ns });
     expect(rule.code, rule.stderr).to.equal(0);
     const uninstalled = await helmRun(['uninstall', release, '--namespace', ns]);
     expect(uninstalled.code, uninstalled.stderr).to.equal(0);
