@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 
-import * as k8s from '@kubernetes/client-node';
+import type * as K8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 
 import { Annotations, GROUP, PLURAL, VERSION } from '../api/constants.ts';
@@ -29,6 +29,9 @@ export const EXIT = {
 } as const;
 
 const FIELD_MANAGER = 'kubectl-jwtrotation';
+
+// Loaded after the arguments are parsed, so that --help and usage errors answer at once.
+let k8s: typeof K8s;
 
 const HELP: Record<string, string> = {
   main: `kubectl jwtrotation: look at and drive JwtRotations (jwt-rotation-operator).
@@ -185,7 +188,7 @@ function printStructured(value: unknown, output: 'json' | 'yaml'): void {
 // --- API --------------------------------------------------------------------------------------
 
 interface Api {
-  custom: k8s.CustomObjectsApi;
+  custom: K8s.CustomObjectsApi;
   namespace: string;
 }
 
@@ -692,6 +695,7 @@ export async function main(argv: string[]): Promise<number> {
     if (values['all-namespaces'] === true && (command !== 'status' || name !== undefined)) {
       throw new CliError('-A/--all-namespaces works with "status" without a NAME only', EXIT.usage);
     }
+    k8s = await import('@kubernetes/client-node');
     const kc = new k8s.KubeConfig();
     try {
       if (values.kubeconfig !== undefined) kc.loadFromFile(values.kubeconfig);
