@@ -149,6 +149,20 @@ describe('the kubectl plugin kubectl-jwtrotation, on a real control plane', func
       expect(out.stdout).to.not.match(ANSI);
     });
 
+    it('uses colour on a terminal unless NO_COLOR is set (run under a pseudo-terminal by script(1))', async () => {
+      const command = `'${BIN}' --kubeconfig '${cluster.kubeconfigPath}' status api -n ${ns}`;
+      const tty = await run('script', ['-qec', command, '/dev/null'], {
+        env: { ...process.env, NO_COLOR: '' },
+      });
+      expect(tty.code, tty.stdout).to.equal(0);
+      expect(tty.stdout).to.match(ANSI);
+      const noColor = await run('script', ['-qec', command, '/dev/null'], {
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      expect(noColor.stdout).to.include(`JwtRotation ${ns}/api`);
+      expect(noColor.stdout).to.not.match(ANSI);
+    });
+
     it('prints the object with -o json and -o yaml', async () => {
       const json = await plugin(['status', 'api', '-n', ns, '-o', 'json']);
       expect(json.code).to.equal(0);
@@ -223,6 +237,19 @@ describe('the kubectl plugin kubectl-jwtrotation, on a real control plane', func
       const out = await plugin(['rollback', 'api', '-n', ns]);
       expect(out.code).to.equal(5);
       expect(out.stderr).to.match(/pass --yes/);
+      const after = await getJwtRotation(c, ns, 'api');
+      expect(after.metadata.annotations?.['jwtrotation.io/rollback']).to.equal(
+        before.metadata.annotations?.['jwtrotation.io/rollback'],
+      );
+    });
+
+    it('rollback on a terminal asks, and an answer other than yes changes nothing (exit 5)', async () => {
+      const before = await getJwtRotation(c, ns, 'api');
+      const command = `'${BIN}' --kubeconfig '${cluster.kubeconfigPath}' rollback api -n ${ns}`;
+      const out = await run('script', ['-qec', command, '/dev/null'], { input: 'n\n' });
+      expect(out.stdout).to.include(`rollback jwtrotation ${ns}/api? [y/N]`);
+      expect(out.stdout).to.include('not confirmed; nothing changed');
+      expect(out.code).to.equal(5);
       const after = await getJwtRotation(c, ns, 'api');
       expect(after.metadata.annotations?.['jwtrotation.io/rollback']).to.equal(
         before.metadata.annotations?.['jwtrotation.io/rollback'],
