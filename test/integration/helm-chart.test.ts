@@ -1,0 +1,322 @@
+/**
+ * The Helm chart, checked by helm itself (built from its Go module by tools/helm/build.sh) and
+ * by the real API server: `helm lint --strict`, values.schema.json errors, `helm template` of
+ * every values combination that matters piped to `kubectl apply --dry-run=server` (with the
+ * prometheus-operator CRDs from their Go module installed), NOTES, a real install, and the
+ * RBAC and alert rules compared with what deploy/ installs.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+
+import { repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { installCrd } from '../support/crd.ts';
+import { helmPath, prometheusOperatorCrdDir, run, type CommandResult } from '../support/tools.ts';
+
+const CHART = path.join(repoRoot, 'charts/jwt-rotation-operator');
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  rules?: PolicyRule[];
+  roleRef?: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+
+function documents(text: string): K8sObject[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((d): d is K8sObject => d !== null);
+}
+
+/** Every (apiGroup, resource, resourceName, verb) a set of rules grants, sorted: rules compared by meaning, not text. */
+function grants(rules: PolicyRule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules)
+    for (const g of r.apiGroups ?? [''])
+      for (const res of r.resources ?? [])
+        for (const name of r.resourceNames ?? ['*'])
+          for (const verb of r.verbs) out.add(`${g}|${res}|${name}|${verb}`);
+  return [...out].sort();
+}
+
+describe('the Helm chart (helm from its Go module, the real API server)', function () {
+  this.timeout(600_000);
+  let cluster: TestCluster;
+  let helm: string;
+  let ns: string;
+  let env: NodeJS.ProcessEnv;
+  const scratch = mkdtempSync(path.join(tmpdir(), 'jwtr-helm-'));
+
+  before(async function () {
+    this.timeout(1_800_000); // cold builds: the control plane, helm
+    [cluster, helm] = await Promise.all([useCluster(), helmPath()]);
+    await installCrd(cluster);
+    env = {
+      ...process.env,
+      KUBECONFIG: cluster.kubeconfigPath,
+      HELM_CONFIG_HOME: path.join(scratch, 'config'),
+      HELM_CACHE_HOME: path.join(scratch, 'cache'),
+      HELM_DATA_HOME: path.join(scratch, 'data'),
+    };
+    // ServiceMonitor and PrometheusRule CRDs, from the prometheus-operator Go module.
+    const crdDir = await prometheusOperatorCrdDir();
+    for (const file of [
+      'monitoring.coreos.com_servicemonitors.yaml',
+      'monitoring.coreos.com_prometheusrules.yaml',
+    ]) {
+      const applied = await cluster.kubectl(['apply', '--server-side', '-f', path.join(crdDir, file)]);
+      expect(applied.code, applied.stderr).to.equal(0);
+    }
+    const established = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/prometheusrules.monitoring.coreos.com',
+      '--timeout=60s',
+    ]);
+    expect(established.code, established.stderr).to.equal(0);
+    ns = await cluster.newNamespace('helm');
+  });
+
+  const helmRun = (args: string[]): Promise<CommandResult> => run(helm, args, { env });
+
+  async function template(values: Record<string, unknown>, release = 'jwtr'): Promise<CommandResult> {
+    const file = path.join(scratch, `values-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, stringify(values));
+    return helmRun(['template', release, CHART, '--namespace', ns, '-f', file]);
+  }
+
+  async function renderOk(values: Record<string, unknown>): Promise<K8sObject[]> {
+    const out = await template(values);
+    expect(out.code, out.stderr).to.equal(0);
+    return documents(out.stdout);
+  }
+
+  it('reports its version (built from helm.sh/helm/v3)', async () => {
+    const out = await helmRun(['version', '--short']);
+    expect(out.code, out.stderr).to.equal(0);
+    const pinned = /helm\.sh\/helm\/v3 (v[0-9.]+)/.exec(
+      readFileSync(path.join(repoRoot, 'tools/helm/go.mod'), 'utf8'),
+    );
+    expect(out.stdout.trim()).to.equal(pinned?.[1]);
+  });
+
+  it('passes helm lint --strict, with the defaults and with every option on', async () => {
+    const defaults = await helmRun(['lint', '--strict', CHART]);
+    expect(defaults.code, defaults.stdout + defaults.stderr).to.equal(0);
+    const all = await helmRun([
+      'lint',
+      '--strict',
+      CHART,
+      '--set',
+      'serviceMonitor.enabled=true,prometheusRule.enabled=true,networkPolicy.enabled=true,networkPolicy.egress.enabled=true',
+    ]);
+    expect(all.code, all.stdout + all.stderr).to.equal(0);
+  });
+
+  const badValues: [string, Record<string, unknown>, RegExp][] = [
+    ['replicaCount: 0', { replicaCount: 0 }, /replicaCount.*(minimum|must be >= 1|less than)/is],
+    ['a misspelt key', { replicas: 2 }, /additional propert(y|ies).*replicas|replicas.*not allowed/is],
+    ['an unknown log level', { logLevel: 'verbose' }, /logLevel.*(must be one of|enum|value must be)/is],
+    ['a watchNamespace that is no namespace name', { watchNamespace: 'Prod_1' }, /watchNamespace/],
+    ['a string for httpPort', { httpPort: '8080' }, /httpPort.*(integer|number)/is],
+    ['a bad scrape interval', { serviceMonitor: { interval: '30 seconds' } }, /serviceMonitor.*interval/is],
+  ];
+  for (const [what, values, message] of badValues) {
+    it(`rejects ${what} with a message naming the value`, async () => {
+      const out = await template(values);
+      expect(out.code).to.not.equal(0);
+      expect(out.stderr).to.match(/values don't meet the specifications of the schema/);
+      expect(out.stderr).to.match(message);
+    });
+  }
+
+  const combinations: { name: string; values: Record<string, unknown>; has: string[]; hasNot: string[] }[] = [
+    {
+      name: 'the defaults (2 replicas)',
+      values: {},
+      has: [
+        'Deployment',
+        'ServiceAccount',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'PodDisruptionBudget',
+        'Pod',
+      ],
+      hasNot: ['ServiceMonitor', 'PrometheusRule', 'NetworkPolicy'],
+    },
+    {
+      name: 'one replica (no PodDisruptionBudget)',
+      values: { replicaCount: 1 },
+      has: ['Deployment'],
+      hasNot: ['PodDisruptionBudget'],
+    },
+    {
+      name: 'ServiceMonitor and PrometheusRule',
+      values: {
+        serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus' } },
+        prometheusRule: { enabled: true, labels: { release: 'kube-prometheus' } },
+      },
+      has: ['ServiceMonitor', 'PrometheusRule', 'Service'],
+      hasNot: [],
+    },
+    {
+      name: 'NetworkPolicy with restricted egress',
+      values: {
+        networkPolicy: {
+          enabled: true,
+          ingressFrom: [
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+          ],
+          egress: {
+            enabled: true,
+            apiServerTo: [{ ipBlock: { cidr: '10.0.0.1/32' } }],
+            extraTo: [{ to: [{ namespaceSelector: {} }], ports: [{ port: 9090, protocol: 'TCP' }] }],
+          },
+        },
+      },
+      has: ['NetworkPolicy'],
+      hasNot: [],
+    },
+    {
+      name: 'one namespace, RBAC and ServiceAccount managed elsewhere, no Service',
+      values: {
+        watchNamespace: 'prod',
+        rbac: { create: false },
+        serviceAccount: { create: false, name: 'jwtr' },
+        service: { enabled: false },
+      },
+      has: ['Deployment', 'PodDisruptionBudget'],
+      hasNot: ['ClusterRole', 'Role', 'ServiceAccount', 'Service', 'Pod'],
+    },
+    {
+      name: 'PodDisruptionBudget by maxUnavailable, three replicas',
+      values: { replicaCount: 3, podDisruptionBudget: { maxUnavailable: 1 } },
+      has: ['PodDisruptionBudget'],
+      hasNot: [],
+    },
+  ];
+  for (const combo of combinations) {
+    it(`renders ${combo.name}, and the API server accepts it (apply --dry-run=server)`, async () => {
+      const objects = await renderOk(combo.values);
+      const kinds = objects.map((o) => o.kind);
+      expect(kinds).to.include.members(combo.has);
+      for (const kind of combo.hasNot) expect(kinds, kind).to.not.include(kind);
+      const applied = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+        input: objects.map((o) => stringify(o)).join('---\n'),
+      });
+      expect(applied.code, applied.stderr).to.equal(0);
+      expect(applied.stdout.trim().split('\n')).to.have.length(objects.length);
+    });
+  }
+
+  it('renders the PDB and the NetworkPolicy as asked', async () => {
+    const objects = await renderOk({
+      replicaCount: 3,
+      networkPolicy: { enabled: true, egress: { enabled: true } },
+    });
+    const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget');
+    expect(pdb?.spec).to.deep.include({ minAvailable: 1 });
+    const netpol = objects.find((o) => o.kind === 'NetworkPolicy');
+    expect(netpol?.spec?.policyTypes).to.deep.equal(['Ingress', 'Egress']);
+    const test = objects.find((o) => o.kind === 'Pod');
+    expect(test?.metadata.annotations?.['helm.sh/hook']).to.equal('test');
+    expect(JSON.stringify(test?.spec)).to.include(`/healthz`);
+  });
+
+  it('installs for real, with NOTES that say what to do next, and uninstalls', async () => {
+    const release = `jwtr-${ns.slice(-6)}`;
+    const fullname = `${release}-jwt-rotation-operator`; // the chart's fullname: release name + chart name
+    const dry = await helmRun(['install', release, CHART, '--namespace', ns, '--dry-run=server']);
+    expect(dry.code, dry.stderr).to.equal(0);
+    const notes = dry.stdout.slice(dry.stdout.indexOf('NOTES:'));
+    expect(notes).to.include(`rollout status deployment/${fullname}\n`);
+    expect(notes).to.include('kind: JwtRotation');
+    expect(notes).to.include('kubectl jwtrotation status');
+    expect(notes).to.include('kubectl wait --for=condition=Ready');
+
+    const installed = await helmRun([
+      'install',
+      release,
+      CHART,
+      '--namespace',
+      ns,
+      '--set',
+      'prometheusRule.enabled=true',
+    ]);
+    expect(installed.code, installed.stderr).to.equal(0);
+    const deployment = await waitFor('the operator Deployment', async () => {
+      const got = await cluster.kubectl(['get', 'deployment', fullname, '-o', 'json'], { namespace: ns });
+      return got.code === 0 ? (JSON.parse(got.stdout) as { spec: { replicas: number } }) : undefined;
+    });
+    expect(deployment.spec.replicas).to.equal(2);
+    const rule = await cluster.kubectl(['get', 'prometheusrule', fullname, '-o', 'name'], { namespace: ns });
+    expect(rule.code, rule.stderr).to.equal(0);
+    const uninstalled = await helmRun(['uninstall', release, '--namespace', ns]);
+    expect(uninstalled.code, uninstalled.stderr).to.equal(0);
+  });
+
+  it('grants exactly the RBAC that deploy/ grants (compared rule by rule)', async () => {
+    const kustomized = await cluster.kubectl(['kustomize', path.join(repoRoot, 'deploy')]);
+    expect(kustomized.code, kustomized.stderr).to.equal(0);
+    const fromDeploy = documents(kustomized.stdout);
+    const fromChart = await renderOk({});
+    for (const kind of ['ClusterRole', 'Role']) {
+      const a = fromDeploy.filter((o) => o.kind === kind);
+      const b = fromChart.filter((o) => o.kind === kind);
+      expect(a, `${kind} in deploy/`).to.have.length(1);
+      expect(b, `${kind} in the chart`).to.have.length(1);
+      expect(grants(b[0]?.rules ?? []), kind).to.deep.equal(grants(a[0]?.rules ?? []));
+    }
+    // Each binding binds its role to the ServiceAccount the Deployment runs as.
+    for (const objects of [fromDeploy, fromChart]) {
+      const deployment = objects.find((o) => o.kind === 'Deployment');
+      const sa = (deployment?.spec as { template: { spec: { serviceAccountName: string } } }).template.spec
+        .serviceAccountName;
+      for (const [binding, role] of [
+        ['ClusterRoleBinding', 'ClusterRole'],
+        ['RoleBinding', 'Role'],
+      ] as const) {
+        const b = objects.find((o) => o.kind === binding);
+        expect(b?.roleRef?.name).to.equal(objects.find((o) => o.kind === role)?.metadata.name);
+        expect(b?.subjects?.map((s) => `${s.kind}/${s.name}`)).to.deep.equal([`ServiceAccount/${sa}`]);
+      }
+    }
+  });
+
+  it('ships the alert rules of deploy/prometheus/rules.yaml in the PrometheusRule, unchanged', async () => {
+    const rules = parse(readFileSync(path.join(repoRoot, 'deploy/prometheus/rules.yaml'), 'utf8')) as {
+      groups: unknown;
+    };
+    const fromChart = (await renderOk({ prometheusRule: { enabled: true } })).find(
+      (o) => o.kind === 'PrometheusRule',
+    );
+    expect(fromChart?.spec?.groups).to.deep.equal(rules.groups);
+    const kustomized = await cluster.kubectl(['kustomize', path.join(repoRoot, 'deploy/prometheus')]);
+    expect(kustomized.code, kustomized.stderr).to.equal(0);
+    const fromDeploy = documents(kustomized.stdout);
+    expect(fromDeploy.map((o) => o.kind)).to.deep.equal(['PrometheusRule']);
+    expect(fromDeploy[0]?.spec?.groups).to.deep.equal(rules.groups);
+    // In the test namespace: jwt-rotation-system does not exist here.
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-n', ns, '-f', '-'], {
+      input: stringify({ ...fromDeploy[0], metadata: { ...fromDeploy[0]?.metadata, namespace: ns } }),
+    });
+    expect(applied.code, applied.stderr).to.equal(0);
+  });
+});
