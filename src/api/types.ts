@@ -3,7 +3,17 @@
  * crds/jwtrotation.io_jwtrotations.yaml); this file adds what the schema does not name.
  */
 
+import type { JwtRotation, ObjectMeta } from './generated.ts';
+
 export * from './generated.ts';
+
+/** A list of JwtRotations, as the API server returns it (the kubectl plugin lists them). */
+export interface JwtRotationList {
+  apiVersion: string;
+  kind: string;
+  metadata: Pick<ObjectMeta, 'resourceVersion'> & { continue?: string };
+  items: JwtRotation[];
+}
 
 /** Condition types the operator sets: kstatus's three plus the metrics gate's. */
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable';
