@@ -203,6 +203,20 @@ describe('the real node', function () {
     });
   });
 
+  it('refuses, at admission, a Pod whose image could only come from a registry off this machine', async () => {
+    const refused = await cluster.kubectl(
+      ['run', 'pull-attempt', '--image=docker.io/library/busybox:1', '--restart=Never', '--dry-run=server'],
+      { namespace: ns },
+    );
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.contain('jwtr-local-images-only');
+    const local = await cluster.kubectl(
+      ['run', 'local-image', `--image=${images.consumer}`, '--restart=Never', '--dry-run=server'],
+      { namespace: ns },
+    );
+    expect(local.code, local.stderr).to.equal(0);
+  });
+
   it('starts the operator image as a Pod with a read-only root filesystem, answering /healthz', async function () {
     this.timeout(120_000);
     const pod = await runPod(cluster, ns, {

@@ -427,6 +427,9 @@ start_component kwok \
 # The fake node. kwok only manages Nodes annotated kwok.x-k8s.io/node=fake.
 node_created() { "${KUBECTL[@]}" create -f "$CLUSTER_TOOLS_DIR/kwok-node.yaml"; }
 wait_until kube-apiserver "creating Node $NODE_NAME" node_created
+# Before any Pod exists: only localhost/ images may run, so no image pull can leave the machine.
+images_guarded() { "${KUBECTL[@]}" apply -f "$CLUSTER_TOOLS_DIR/local-images-only.yaml"; }
+wait_until kube-apiserver "the local-images-only admission policy" images_guarded
 
 wait_until kube-controller-manager "kube-controller-manager /healthz" http_ok -k "https://127.0.0.1:$KCM_PORT/healthz"
 wait_until kube-scheduler "kube-scheduler /healthz" http_ok -k "https://127.0.0.1:$SCHED_PORT/healthz"
