@@ -271,10 +271,10 @@ async function main(): Promise<void> {
     verify,
     users: Number(values.users),
     rps: Number(values.rps),
-    durationMs: parseGoDuration(values.duration),
+    durationMs: parseGoDuration(values.duration) * 1000,
     maxRequests: Number(values['max-requests']),
     refreshAt: Number(values['refresh-at']),
-    reportEveryMs: parseGoDuration(values['report-every']),
+    reportEveryMs: parseGoDuration(values['report-every']) * 1000,
     onProgress: (s) => {
       print('progress', s);
     },

@@ -259,20 +259,22 @@ describe('a rotation on real pods, installed with Helm, under session load', fun
       '5m',
     ]);
 
-    // 2. Prometheus on the host, finding the consumer pods through the API server; the operator pods
-    //    reach it on the bridge address.
-    const server = cluster.kubeConfig.getCurrentCluster()?.server ?? '';
-    const pki = path.join(clusterDir, 'pki');
+    // 2. Prometheus on the host, scraping the ready consumer pods the API server lists (see PodDiscovery);
+    //    the operator pods reach it on the bridge address.
     prometheus = await startPrometheus({
       listenHost: bridge.address,
       scrapeIntervalSeconds: 1,
-      kubernetes: {
-        apiServer: server,
-        caFile: path.join(pki, 'ca.crt'),
-        certFile: path.join(pki, 'admin.crt'),
-        keyFile: path.join(pki, 'admin.key'),
-        namespace: ns,
-        portName: 'http',
+      pods: {
+        list: async () => {
+          const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: 'role=consumer' });
+          return pods.items
+            .filter((p) => p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'))
+            .filter((p) => p.metadata?.deletionTimestamp === undefined && p.status?.podIP !== undefined)
+            .map((p) => ({
+              target: `${p.status?.podIP ?? ''}:8080`,
+              labels: { namespace: ns, pod: p.metadata?.name ?? '', app: p.metadata?.labels?.app ?? '' },
+            }));
+        },
       },
     });
 

@@ -3,7 +3,7 @@
  * loopback port. Each call starts its own server; nothing is shared between tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,23 +13,20 @@ import { stringify } from 'yaml';
 
 export const PROMETHEUS_BINARY = process.env.PROMETHEUS_BINARY ?? '/usr/bin/prometheus';
 
-/** Pods found through the API server (kubernetes_sd_configs, role pod), as Prometheus finds them in a cluster. */
-export interface KubernetesDiscovery {
-  /** https://host:port of the API server. */
-  apiServer: string;
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-  /** Only pods of this namespace with this container port name are scraped. */
-  namespace: string;
-  portName: string;
+/**
+ * Pods found through the API server. Debian's prometheus (2.42) is built without kubernetes_sd_configs
+ * ("field kubernetes_sd_configs not found"), so the test does the discovery: `list` reads the pods from
+ * the API server, and their targets go to a file_sd file that Prometheus watches, refreshed every second.
+ */
+export interface PodDiscovery {
+  list(): Promise<{ target: string; labels: Record<string, string> }[]>;
 }
 
 export interface StartPrometheusOptions {
   /** host:port of each /metrics endpoint to scrape, all under job "consumer". */
   scrapeTargets?: string[];
-  /** Or (also) the pods of a namespace, discovered through the API server, under job "consumer". */
-  kubernetes?: KubernetesDiscovery;
+  /** Or (also) pods discovered through the API server, under job "consumer". */
+  pods?: PodDiscovery;
   /** Address to listen on (default 127.0.0.1); pods reach the host on the bridge address. */
   listenHost?: string;
   /** Default 1 s: short enough that a 30s rate() window fills within a test. */
@@ -63,11 +60,32 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         ...(options.scrapeTargets === undefined
           ? []
           : [{ job_name: 'consumer', static_configs: [{ targets: options.scrapeTargets }] }]),
-        ...(options.kubernetes === undefined ? [] : [podDiscovery(options.kubernetes)]),
+        ...(options.pods === undefined
+          ? []
+          : [
+              {
+                job_name: 'consumer',
+                file_sd_configs: [{ files: [join(dir, 'pods.json')], refresh_interval: '1s' }],
+              },
+            ]),
       ],
     }),
   );
   const host = options.listenHost ?? '127.0.0.1';
+  let discovery: NodeJS.Timeout | undefined;
+  if (options.pods !== undefined) {
+    const pods = options.pods;
+    const file = join(dir, 'pods.json');
+    const refresh = async (): Promise<void> => {
+      const found = await pods.list().catch(() => undefined);
+      if (found === undefined) return;
+      const groups = found.map((p) => ({ targets: [p.target], labels: p.labels }));
+      await writeFile(`${file}.tmp`, JSON.stringify(groups));
+      await rename(`${file}.tmp`, file);
+    };
+    await refresh();
+    discovery = setInterval(() => void refresh(), 1000);
+  }
 
   // The port is free when we pick it but could be taken before Prometheus binds: pick again a few times.
   let port = 0;
@@ -96,6 +114,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       child = await launchPrometheus({ configFile, dataDir, host, port, timeoutMs });
     },
     async stop() {
+      clearInterval(discovery);
       await kill();
       await rm(dir, { recursive: true, force: true });
     },
@@ -120,24 +139,6 @@ export async function waitForQuery(
     await sleep(250);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting on ${promql} (last value: ${String(last)})`);
-}
-
-/** A scrape job for the pods of one namespace whose container port has the given name. */
-function podDiscovery(k: KubernetesDiscovery): Record<string, unknown> {
-  const tls = { ca_file: k.caFile, cert_file: k.certFile, key_file: k.keyFile };
-  return {
-    job_name: 'consumer',
-    kubernetes_sd_configs: [
-      { role: 'pod', api_server: k.apiServer, tls_config: tls, namespaces: { names: [k.namespace] } },
-    ],
-    relabel_configs: [
-      { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: k.portName, action: 'keep' },
-      { source_labels: ['__meta_kubernetes_pod_ready'], regex: 'true', action: 'keep' },
-      { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
-      { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-      { source_labels: ['__meta_kubernetes_pod_label_app'], target_label: 'app' },
-    ],
-  };
 }
 
 interface LaunchOptions {
