@@ -424,3 +424,30 @@ async function eventually(assertion: () => unknown): Promise<void> {
     }
   }
 }
+
+describe('reference consumer: graceful shutdown', function () {
+  this.timeout(30_000);
+
+  it('keeps answering while draining, fails /healthz and closes each connection, then exits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'consumer-drain-'));
+    const envFile = join(dir, 'keys.env');
+    await writeEnvFile(envFile, { JWT_SECRET: OLD });
+    const consumer = await startConsumer({ envFile, env: { SHUTDOWN_DELAY_SECONDS: '2' } });
+    try {
+      expect((await fetch(`${consumer.url}/healthz`)).status).to.equal(200);
+      const signalled = Date.now();
+      const stopped = consumer.stop();
+      // Within the delay the replica still answers, but says it is going away (once the signal landed).
+      let health = await fetch(`${consumer.url}/healthz`);
+      for (let i = 0; i < 20 && health.status === 200; i++) health = await fetch(`${consumer.url}/healthz`);
+      expect(health.status).to.equal(503);
+      expect(health.headers.get('connection')).to.equal('close');
+      const login = await fetch(`${consumer.url}/login`, { method: 'POST', body: '{}' });
+      expect(login.status).to.equal(200);
+      await stopped;
+      expect(Date.now() - signalled).to.be.at.least(1500);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

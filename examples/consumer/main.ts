@@ -6,7 +6,7 @@
  *   npx tsx examples/consumer/main.ts --env-file keys.env   # keys from KEY=VALUE lines, hot-reloaded
  *
  * Environment: PORT (default 8080; 0 picks a free port), HOST (default 0.0.0.0), SESSION_WINDOW_SECONDS
- * (default 300), RELOAD_INTERVAL_MS (default 1000), ENABLE_DEBUG=1 (enables POST /debug/fail),
+ * (default 300), RELOAD_INTERVAL_MS (default 1000), SHUTDOWN_DELAY_SECONDS (default 3), ENABLE_DEBUG=1 (enables POST /debug/fail),
  * FAIL_VALIDATIONS=<0..1>, FAIL_MODE=error|rejected, FAIL_LATENCY_MS=<ms>.
  * Logs are JSON lines on stdout; the first after binding is {"msg":"listening","port":N,...}.
  */
@@ -48,7 +48,17 @@ async function main(): Promise<void> {
     log('warn', 'failure injection on', { ...faults.settings });
   const debug = env.ENABLE_DEBUG === '1';
 
-  const server = createConsumerServer({ source, metrics, sessions, faults, now, log, debug });
+  let draining = false;
+  const server = createConsumerServer({
+    source,
+    metrics,
+    sessions,
+    faults,
+    now,
+    log,
+    debug,
+    draining: () => draining,
+  });
   server.keepAliveTimeout = 65_000; // longer than typical load balancer idle timeouts
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -56,12 +66,19 @@ async function main(): Promise<void> {
   });
   log('info', 'listening', { port: (server.address() as AddressInfo).port, debug });
 
+  // Graceful shutdown, as a rolling restart needs it: keep serving (failing /healthz, closing each
+  // connection after its answer) for SHUTDOWN_DELAY_SECONDS while the endpoint is removed from the
+  // Services, then stop accepting and finish what is in flight.
+  const delayMs = Number(env.SHUTDOWN_DELAY_SECONDS ?? 3) * 1000;
   const shutdown = (signal: string): void => {
-    log('info', 'shutting down', { signal });
-    source.close();
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 5000).unref();
+    log('info', 'shutting down', { signal, delayMs });
+    draining = true;
+    setTimeout(() => {
+      source.close();
+      server.close(() => process.exit(0));
+      server.closeIdleConnections();
+      setTimeout(() => process.exit(0), 5000).unref();
+    }, delayMs).unref();
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

@@ -28,6 +28,8 @@ export interface ConsumerDeps {
   log: Logger;
   /** Enables /debug/*; off in anything resembling production. */
   debug: boolean;
+  /** True once shutdown began: /healthz fails so the endpoint is removed, and connections are not kept. */
+  draining?: () => boolean;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -39,13 +41,16 @@ export function createConsumerServer(deps: ConsumerDeps): Server {
     'GET /me': (req, res) => me(deps, req, res),
     'GET /metrics': (_req, res) => metrics(deps, res),
     'GET /healthz': (_req, res) => {
-      send(res, 200, { status: 'ok', mode: deps.source.config.mode });
+      if (deps.draining?.() === true) send(res, 503, { status: 'draining' });
+      else send(res, 200, { status: 'ok', mode: deps.source.config.mode });
       return Promise.resolve();
     },
   };
   if (deps.debug) routes['POST /debug/fail'] = (req, res) => setFaults(deps, req, res);
 
   return createServer((req, res) => {
+    // While draining, every answer closes its connection, so keep-alive clients reconnect to a live replica.
+    if (deps.draining?.() === true) res.shouldKeepAlive = false;
     const path = new URL(req.url ?? '/', 'http://consumer').pathname;
     const route = routes[`${req.method ?? 'GET'} ${path}`];
     if (route === undefined) {

@@ -40,7 +40,7 @@ export async function startConsumer(options: StartConsumerOptions = {}): Promise
   if (options.secretDir !== undefined) args.push('--secret-dir', options.secretDir);
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...inheritedEnv(), PORT: '0', HOST: '127.0.0.1', ...options.env },
+    env: { ...inheritedEnv(), PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DELAY_SECONDS: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
