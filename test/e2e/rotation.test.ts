@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 
+import type { SessionLoadSummary } from '../../examples/consumer/session-load.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
 import { NOT_SCHEDULED, signsWithKey, verifiesKey } from '../../src/rotation/revision.ts';
 import { clusterDir, repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
@@ -34,21 +35,7 @@ const execFileAsync = promisify(execFile);
 const REVISION = 'jwtrotation.io/secret-revision';
 const CONSUMERS = ['api-a', 'api-b', 'worker'] as const;
 
-interface LoadSummary {
-  msg: string;
-  issued: number;
-  verified: number;
-  rejectedValid: number;
-  endedSessions: number;
-  rejectedExpired: number;
-  errors: number;
-  failed: number;
-  byKeyVersion: Record<string, number>;
-  issuedByKeyVersion: Record<string, number>;
-  rejectionReasons: Record<string, number>;
-  requests: number;
-  elapsedMs: number;
-}
+type LoadSummary = SessionLoadSummary & { msg: string };
 
 async function helm(args: string[]): Promise<string> {
   const { stdout: built } = await execFileAsync('bash', [path.join(repoRoot, 'tools/helm/build.sh')], {
