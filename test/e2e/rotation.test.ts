@@ -246,6 +246,9 @@ describe('a rotation on real pods, installed with Helm, under session load', fun
       '5m',
     ]);
 
+    // `helm test`: the chart's test Pod reaches the operator's /healthz through its Service.
+    await helm(['test', release, '--namespace', system, '--timeout', '2m']);
+
     // 2. Prometheus on the host, scraping the ready consumer pods the API server lists (see PodDiscovery);
     //    the operator pods reach it on the bridge address.
     prometheus = await startPrometheus({

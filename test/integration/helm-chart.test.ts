@@ -95,7 +95,12 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
 
   async function template(values: Record<string, unknown>, release = 'jwtr'): Promise<CommandResult> {
     const file = path.join(scratch, `values-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(file, stringify(values));
+    // The local cluster runs only localhost/ images (tools/cluster/local-images-only.yaml): the operator's
+    // and, by default, the helm test Pod's.
+    const local = {
+      image: { repository: 'localhost/jwt-rotation-operator', tag: 'dev', pullPolicy: 'Never' },
+    };
+    writeFileSync(file, stringify({ ...local, ...values }));
     return helmRun(['template', release, CHART, '--namespace', ns, '-f', file]);
   }
 
