@@ -51,18 +51,7 @@ export class KubernetesSecretStore {
   }
 
   async create(namespace: string, name: string, content: Content): Promise<void> {
-    await this.createObject({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'Opaque',
-      metadata: {
-        name,
-        namespace,
-        labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
-        annotations: content.annotations,
-      },
-      data: encodeData(content.values),
-    });
+    await this.createObject(managedSecret(namespace, name, content));
   }
 
   /** Replaces the Secret; ConflictError if it changed since it was read (resourceVersion). */
@@ -90,28 +79,20 @@ export class KubernetesSecretStore {
     content: Content,
     existing: ReadSecret | undefined,
   ): Promise<void> {
-    const secret: V1Secret = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'Opaque',
-      metadata: {
-        name,
-        namespace,
-        labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
-        annotations: content.annotations,
-        ownerReferences: [
-          {
-            apiVersion: owner.apiVersion,
-            kind: owner.kind,
-            name: owner.name,
-            uid: owner.uid,
-            controller: true,
-            blockOwnerDeletion: false,
-          },
-        ],
-        ...(existing?.resourceVersion ? { resourceVersion: existing.resourceVersion } : {}),
-      },
-      data: encodeData(content.values),
+    const secret = managedSecret(namespace, name, content);
+    secret.metadata = {
+      ...secret.metadata,
+      ownerReferences: [
+        {
+          apiVersion: owner.apiVersion,
+          kind: owner.kind,
+          name: owner.name,
+          uid: owner.uid,
+          controller: true,
+          blockOwnerDeletion: false,
+        },
+      ],
+      ...(existing?.resourceVersion ? { resourceVersion: existing.resourceVersion } : {}),
     };
     if (existing) await this.replaceObject(secret);
     else await this.createObject(secret);
@@ -169,4 +150,20 @@ function encodeData(values: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(values)) out[key] = Buffer.from(value, 'utf8').toString('base64');
   return out;
+}
+
+/** A Secret as the operator makes it: Opaque, labelled as managed, values base64-encoded. */
+function managedSecret(namespace: string, name: string, content: Content): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name,
+      namespace,
+      labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
+      annotations: content.annotations,
+    },
+    data: encodeData(content.values),
+  };
 }
