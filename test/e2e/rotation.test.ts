@@ -28,6 +28,7 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
+import { leakScan } from '../support/leak-scan.ts';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.ts';
 import { bridge, images, realNodeEnabled } from '../support/real-node.ts';
 
@@ -325,6 +326,14 @@ describe('a rotation on real pods, installed with Helm, under session load', fun
 
   after(async () => {
     await prometheus?.stop();
+    if (release) {
+      // The in-cluster operators' whole output goes to the leak scan (test/support/leak-scan.ts).
+      const logs = await cluster.kubectl(
+        ['logs', '-l', `app.kubernetes.io/instance=${release}`, '--all-containers', '--prefix', '--tail=-1'],
+        { namespace: system },
+      );
+      leakScan.addOutput(`operator pods of Helm release ${release}`, () => logs.stdout + logs.stderr);
+    }
     if (release) await helm(['uninstall', release, '--namespace', system, '--wait']).catch(() => undefined);
   });
 

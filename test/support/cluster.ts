@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as k8s from '@kubernetes/client-node';
 
+import { leakScan } from './leak-scan.ts';
 import { registerTeardown } from './teardown.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -255,6 +256,9 @@ async function startCluster(): Promise<TestCluster> {
   const kubectlPath = path.join(clusterDir, 'bin', 'kubectl');
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
+  // Registered after "delete test namespaces", so it runs before it: the Events are still there.
+  await leakScan.watch(kubeConfig);
+  registerTeardown('leak scan', () => leakScan.check(kubeConfig));
 
   const kubectl = (args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> => {
     const ns = opts.namespace === undefined ? [] : ['--namespace', opts.namespace];

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot, waitFor } from './cluster.ts';
+import { leakScan } from './leak-scan.ts';
 import { registerTeardown } from './teardown.ts';
 
 export interface OperatorProcess {
@@ -89,7 +90,17 @@ export async function startOperatorProcess(options: {
       resolve();
     }),
   );
+  let metricsPage = '';
+  let port: number | undefined = undefined;
+  leakScan.addOutput(`operator process ${String(child.pid)} output`, () => text);
+  leakScan.addOutput(`operator process ${String(child.pid)} /metrics`, () => metricsPage);
   const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
+    if (!exited && port !== undefined) {
+      // The last /metrics page goes to the leak scan.
+      metricsPage = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2_000) })
+        .then((r) => r.text())
+        .catch(() => metricsPage);
+    }
     if (!exited) child.kill(signal);
     await exit;
   };
@@ -105,10 +116,11 @@ export async function startOperatorProcess(options: {
     },
     { timeoutMs: 60_000, intervalMs: 100 },
   );
-  const port = Number(started.httpPort);
+  const httpPort = Number(started.httpPort);
+  port = httpPort;
 
   return {
-    port,
+    port: httpPort,
     logs,
     output: () => text,
     stop,
@@ -141,7 +153,7 @@ export async function startOperatorProcess(options: {
       };
     },
     async metric(name, labels = {}) {
-      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const body = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       let sum = 0;
       for (const line of body.split('\n')) {
         if (!line.startsWith(name)) continue;
