@@ -364,7 +364,7 @@ export interface JwtRotationSpec {
    * JWT_SECRET_NEW, JWT_SECRET_ROTATION_DATE, JWT_EXPIRATION, JWT_REFRESH_EXPIRATION). Created if
    * missing; adopted if it exists. Immutable.
    *
-   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`; secretName is immutable; create a new JwtRotation.
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`; secretName is immutable; create a new JwtRotation; secretName names a Helm release Secret (sh.helm.release.*), which Helm owns; choose a Secret of its own; secretName ends with -jwtrotation-backup, the suffix of the operator's backup Secrets; choose another name.
    */
   secretName: string;
   /**
@@ -977,7 +977,7 @@ export interface ResolvedJwtRotationSpec {
    * JWT_SECRET_NEW, JWT_SECRET_ROTATION_DATE, JWT_EXPIRATION, JWT_REFRESH_EXPIRATION). Created if
    * missing; adopted if it exists. Immutable.
    *
-   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`; secretName is immutable; create a new JwtRotation.
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`; secretName is immutable; create a new JwtRotation; secretName names a Helm release Secret (sh.helm.release.*), which Helm owns; choose a Secret of its own; secretName ends with -jwtrotation-backup, the suffix of the operator's backup Secrets; choose another name.
    */
   secretName: string;
   /**

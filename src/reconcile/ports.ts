@@ -33,6 +33,8 @@ export interface SecretContent {
 /** A Secret as read: its decoded values, annotations and the resourceVersion that guards a write. */
 export interface SecretRecord {
   readonly resourceVersion: string;
+  /** The Secret's `type` (e.g. Opaque, kubernetes.io/service-account-token, helm.sh/release.v1). */
+  readonly type?: string | undefined;
   readonly values: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
 }

@@ -22,6 +22,7 @@ export function viewSecret(secret: SecretRecord): SecretView {
   const plain = (key: string): string | undefined => values[key] || undefined;
   return {
     resourceVersion: secret.resourceVersion,
+    type: secret.type,
     fingerprints,
     rotationDate: plain(SecretKeys.rotationDate),
     expiration: plain(SecretKeys.expiration),

@@ -24,6 +24,7 @@ import { idle } from './phases/idle.ts';
 import { monitoring } from './phases/monitoring.ts';
 import { rollingOut } from './phases/rolling-out.ts';
 import { ConditionReasons } from './reasons.ts';
+import { invalidRequestAnnotations } from './requests.ts';
 import { resolveSpec } from './spec.ts';
 import { toDecision } from './status.ts';
 
@@ -43,6 +44,27 @@ export function decide(input: DecideInput): Decision {
       stalled: {
         reason: ConditionReasons.SecretManagedElsewhere,
         message: `Secret ${spec.secretName} is managed by JwtRotation ${owner}; one Secret can have one JwtRotation`,
+      },
+    });
+  }
+  const type = input.secret.type;
+  if (type !== undefined && type !== '' && type !== 'Opaque') {
+    return toDecision(ctx, {
+      phase: 'Failed',
+      stalled: {
+        reason: ConditionReasons.SecretTypeNotManaged,
+        message: `Secret ${spec.secretName} has type ${JSON.stringify(type.slice(0, 100))}; the operator manages only Opaque Secrets and leaves this one untouched. Point spec.secretName at a Secret of its own`,
+      },
+    });
+  }
+  const invalid = invalidRequestAnnotations(input.resource.metadata);
+  if (invalid.length > 0) {
+    // Never echo the value: it may be huge, or built to forge a log line.
+    return toDecision(ctx, {
+      phase: ctx.prev.phase ?? 'Idle',
+      stalled: {
+        reason: ConditionReasons.InvalidRequest,
+        message: `${invalid.join(', ')}: not a request value (1-128 letters, digits and . _ : + @ -, starting and ending with a letter or digit); nothing is done until it is changed`,
       },
     });
   }

@@ -12,6 +12,8 @@ export type KeySlot = 'JWT_SECRET' | 'JWT_SECRET_CURRENT' | 'JWT_SECRET_NEW';
 /** The workload Secret as the core sees it. */
 export interface SecretView {
   resourceVersion: string;
+  /** The Secret's `type`; the operator manages only Opaque Secrets (undefined reads as Opaque). */
+  type?: string | undefined;
   /** Fingerprint of each key slot present with a non-empty value. */
   fingerprints: Partial<Record<KeySlot, string>>;
   /** Non-secret values, read as they are. */

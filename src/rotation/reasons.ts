@@ -19,6 +19,16 @@ export const ConditionReasons = {
   InvalidSpec: 'InvalidSpec',
   /** The Secret is managed by another JwtRotation. */
   SecretManagedElsewhere: 'SecretManagedElsewhere',
+  /**
+   * The Secret is not Opaque (a ServiceAccount token, a Helm release, a TLS or docker-config Secret):
+   * something else owns its contents, and the operator never writes to it.
+   */
+  SecretTypeNotManaged: 'SecretTypeNotManaged',
+  /**
+   * A request annotation holds a value the operator does not act on (too long, or characters other
+   * than letters, digits and . _ : + @ -). Nothing is done until it is fixed.
+   */
+  InvalidRequest: 'InvalidRequest',
   /** JWT_SECRET_NEW is set but JWT_SECRET_CURRENT is missing. */
   SecretInconsistent: 'SecretInconsistent',
   /** The Secret has no JWT_SECRET and is not in the dual-key shape. */
@@ -45,6 +55,8 @@ export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionRe
 export const STALLED_REASONS = [
   ConditionReasons.InvalidSpec,
   ConditionReasons.SecretManagedElsewhere,
+  ConditionReasons.SecretTypeNotManaged,
+  ConditionReasons.InvalidRequest,
   ConditionReasons.SecretInconsistent,
   ConditionReasons.KeyMissing,
   ConditionReasons.TargetNotFound,

@@ -51,6 +51,7 @@ describe('the Kubernetes Secret store', () => {
     const record = await secrets.get('ns', 'api-jwt');
     expect(record).to.deep.equal({
       resourceVersion: '42',
+      type: 'Opaque',
       values: { JWT_SECRET: 'old-key', DATABASE_URL: 'postgres://db', JWT_EXPIRATION: '1h' },
       annotations: { 'example.com/note': 'theirs' },
     });

@@ -86,6 +86,7 @@ describe('viewSecret', () => {
   it('gives an empty view for a Secret with no data', () => {
     expect(viewSecret({ resourceVersion: '', annotations: {}, values: {} })).to.deep.equal({
       resourceVersion: '',
+      type: undefined,
       fingerprints: {},
       rotationDate: undefined,
       expiration: undefined,

@@ -11,6 +11,7 @@ import { isConflict, isNotFound } from './errors.ts';
 /** A Secret as read (the shape of SecretRecord in src/reconcile/ports.ts). */
 interface ReadSecret {
   readonly resourceVersion: string;
+  readonly type?: string | undefined;
   readonly values: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
 }
@@ -43,6 +44,7 @@ export class KubernetesSecretStore {
     }
     const record: ReadSecret = {
       resourceVersion: secret.metadata?.resourceVersion ?? '',
+      type: secret.type,
       values: decodeData(secret),
       annotations: { ...secret.metadata?.annotations },
     };
