@@ -99,6 +99,8 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'spec.monitoring': { name: 'MonitoringSpec' },
   'spec.monitoring.prometheus': { name: 'PrometheusSpec' },
   'spec.monitoring.prometheus.bearerTokenSecretRef': { name: 'SecretKeyReference' },
+  'spec.monitoring.prometheus.tls': { name: 'PrometheusTlsSpec' },
+  'spec.monitoring.prometheus.tls.caSecretRef': { name: 'CaSecretKeyReference' },
   'spec.monitoring.prometheus.queries': { name: 'PrometheusQueries' },
   'spec.monitoring.prometheus.thresholds': { name: 'GateThresholdsSpec' },
   'spec.rollback': { name: 'RollbackSpec' },

@@ -136,6 +136,45 @@ export interface SecretKeyReference {
 }
 
 /**
+ * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
+ * certificate.
+ */
+export interface CaSecretKeyReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * Key in the Secret whose value is the PEM bundle. Defaults to ca.crt.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"ca.crt"`
+   */
+  key?: string;
+}
+
+/**
+ * How to trust Prometheus's HTTPS certificate when a private CA signed it. Without it, the operator
+ * trusts the system's CAs. Needs an https:// url.
+ */
+export interface PrometheusTlsSpec {
+  /**
+   * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
+   * certificate.
+   */
+  caSecretRef?: CaSecretKeyReference;
+  /**
+   * Name the certificate must be valid for (and sent as SNI), when it differs from the url's host, e.g.
+   * when the url is an IP address.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  serverName?: string;
+}
+
+/**
  * PromQL that replaces a default query; each must return one instant sample and may use the
  * placeholders $window and $selector. Omitted: the default query over the jwt_* metrics, with window
  * and selector applied.
@@ -276,6 +315,11 @@ export interface PrometheusSpec {
   /** Secret, in this namespace, holding a bearer token sent to Prometheus. */
   bearerTokenSecretRef?: SecretKeyReference;
   /**
+   * How to trust Prometheus's HTTPS certificate when a private CA signed it. Without it, the operator
+   * trusts the system's CAs. Needs an https:// url.
+   */
+  tls?: PrometheusTlsSpec;
+  /**
    * PromQL that replaces a default query; each must return one instant sample and may use the
    * placeholders $window and $selector. Omitted: the default query over the jwt_* metrics, with window
    * and selector applied.
@@ -341,6 +385,8 @@ export interface MonitoringSpec {
   /**
    * Metrics gate read from Prometheus. Without it, the rotation completes on time alone (after
    * minDuration).
+   *
+   * Validation: monitoring.prometheus.tls needs an https:// url.
    */
   prometheus?: PrometheusSpec;
 }
@@ -737,6 +783,7 @@ export const SPEC_DEFAULTS = {
       window: '5m',
       selector: '',
       bearerTokenSecretRef: { key: 'token' },
+      tls: { caSecretRef: { key: 'ca.crt' } },
       thresholds: {
         minNewKeyShare: 0.95,
         minAuthSuccessRate: 0.995,
@@ -800,6 +847,39 @@ export interface ResolvedSecretKeyReference {
    * @defaultValue `"token"`
    */
   key: string;
+}
+
+/** CaSecretKeyReference after defaulting: every field with a schema default is present. */
+export interface ResolvedCaSecretKeyReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * Key in the Secret whose value is the PEM bundle. Defaults to ca.crt.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"ca.crt"`
+   */
+  key: string;
+}
+
+/** PrometheusTlsSpec after defaulting: every field with a schema default is present. */
+export interface ResolvedPrometheusTlsSpec {
+  /**
+   * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
+   * certificate.
+   */
+  caSecretRef?: ResolvedCaSecretKeyReference;
+  /**
+   * Name the certificate must be valid for (and sent as SNI), when it differs from the url's host, e.g.
+   * when the url is an IP address.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  serverName?: string;
 }
 
 /** GateThresholdsSpec after defaulting: every field with a schema default is present. */
@@ -892,6 +972,11 @@ export interface ResolvedPrometheusSpec {
   /** Secret, in this namespace, holding a bearer token sent to Prometheus. */
   bearerTokenSecretRef?: ResolvedSecretKeyReference;
   /**
+   * How to trust Prometheus's HTTPS certificate when a private CA signed it. Without it, the operator
+   * trusts the system's CAs. Needs an https:// url.
+   */
+  tls?: ResolvedPrometheusTlsSpec;
+  /**
    * PromQL that replaces a default query; each must return one instant sample and may use the
    * placeholders $window and $selector. Omitted: the default query over the jwt_* metrics, with window
    * and selector applied.
@@ -954,6 +1039,8 @@ export interface ResolvedMonitoringSpec {
   /**
    * Metrics gate read from Prometheus. Without it, the rotation completes on time alone (after
    * minDuration).
+   *
+   * Validation: monitoring.prometheus.tls needs an https:// url.
    */
   prometheus?: ResolvedPrometheusSpec;
 }
@@ -1085,6 +1172,26 @@ export function resolveSecretKeyReference(value: SecretKeyReference): ResolvedSe
   };
 }
 
+/** CaSecretKeyReference with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveCaSecretKeyReference(value: CaSecretKeyReference): ResolvedCaSecretKeyReference {
+  return {
+    name: value.name,
+    key: value.key ?? SPEC_DEFAULTS.monitoring.prometheus.tls.caSecretRef.key,
+  };
+}
+
+/** PrometheusTlsSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolvePrometheusTlsSpec(value: PrometheusTlsSpec): ResolvedPrometheusTlsSpec {
+  const resolved: ResolvedPrometheusTlsSpec = {};
+  if (value.caSecretRef !== undefined) {
+    resolved.caSecretRef = resolveCaSecretKeyReference(value.caSecretRef);
+  }
+  if (value.serverName !== undefined) {
+    resolved.serverName = value.serverName;
+  }
+  return resolved;
+}
+
 /** GateThresholdsSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
 export function resolveGateThresholdsSpec(value: GateThresholdsSpec): ResolvedGateThresholdsSpec {
   return {
@@ -1113,6 +1220,9 @@ export function resolvePrometheusSpec(value: PrometheusSpec): ResolvedPrometheus
   };
   if (value.bearerTokenSecretRef !== undefined) {
     resolved.bearerTokenSecretRef = resolveSecretKeyReference(value.bearerTokenSecretRef);
+  }
+  if (value.tls !== undefined) {
+    resolved.tls = resolvePrometheusTlsSpec(value.tls);
   }
   if (value.queries !== undefined) {
     resolved.queries = value.queries;

@@ -110,10 +110,11 @@ async function readGate(
   settings: PrometheusSettings,
   deps: ReconcilerDeps,
 ): Promise<GateObservation> {
+  const namespace = resource.metadata.namespace ?? '';
   let token: string | undefined;
   const ref = settings.bearerTokenSecretRef;
   if (ref !== undefined) {
-    const secret = await deps.secrets.get(resource.metadata.namespace ?? '', ref.name);
+    const secret = await deps.secrets.get(namespace, ref.name);
     token = secret?.values[ref.key];
     if (token === undefined) {
       return {
@@ -123,5 +124,18 @@ async function readGate(
       };
     }
   }
-  return deps.gate.read(settings, token);
+  let ca: string | undefined;
+  const caRef = settings.tls?.caSecretRef;
+  if (caRef !== undefined) {
+    const secret = await deps.secrets.get(namespace, caRef.name);
+    ca = secret?.values[caRef.key];
+    if (ca === undefined || !ca.includes('-----BEGIN CERTIFICATE-----')) {
+      return {
+        ok: false,
+        reason: 'CaBundleMissing',
+        message: `Secret ${caRef.name} has no PEM certificate under key ${caRef.key} for Prometheus's CA bundle`,
+      };
+    }
+  }
+  return deps.gate.read(settings, { bearerToken: token, ca });
 }

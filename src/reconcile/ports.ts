@@ -102,9 +102,16 @@ export interface EventRecorder {
   record(resource: JwtRotation, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
+/** What the gate reader needs from Secrets: the bearer token and the CA bundle, read by the shell. */
+export interface GateCredentials {
+  bearerToken?: string | undefined;
+  /** PEM bundle of the CA(s) to trust for an HTTPS Prometheus, instead of the system's. */
+  ca?: string | undefined;
+}
+
 /** Reads the metrics gate. Never throws: a failure is an observation with a reason. */
 export interface GateReader {
-  read(settings: PrometheusSettings, bearerToken: string | undefined): Promise<GateObservation>;
+  read(settings: PrometheusSettings, credentials: GateCredentials): Promise<GateObservation>;
 }
 
 /** Makes new keys: random bytes from a CSPRNG, as base64 text. */

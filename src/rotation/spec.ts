@@ -25,6 +25,9 @@ export interface PrometheusSettings {
   window: string;
   selector: string;
   bearerTokenSecretRef?: { name: string; key: string } | undefined;
+  /** A private CA for an HTTPS Prometheus, and the name its certificate must carry. */
+  tls?:
+    { caSecretRef?: { name: string; key: string } | undefined; serverName?: string | undefined } | undefined;
   /** Overrides of the default PromQL, by reading. */
   queries: Partial<Record<QueryName, string>>;
   thresholds: GateThresholds;
@@ -109,6 +112,7 @@ export function resolveSpec(
               window: prometheus.window,
               selector: prometheus.selector,
               bearerTokenSecretRef: prometheus.bearerTokenSecretRef,
+              tls: prometheus.tls,
               queries: queryOverrides(prometheus.queries),
               thresholds: prometheus.thresholds,
             },

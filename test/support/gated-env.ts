@@ -13,6 +13,7 @@ import type { Clients } from './jwt-rotations.ts';
 import { secretValues } from './jwt-rotations.ts';
 import { startPrometheus, type RunningPrometheus } from './prometheus.ts';
 import { registerTeardown } from './teardown.ts';
+import type { TestPki } from './tls.ts';
 
 export interface GatedEnvironment {
   consumer: RunningConsumer;
@@ -30,7 +31,7 @@ export async function startGatedEnvironment(
   c: Clients,
   namespace: string,
   secretName: string,
-  options: { rps?: number; consumerEnv?: Record<string, string> } = {},
+  options: { rps?: number; consumerEnv?: Record<string, string>; prometheusTls?: TestPki } = {},
 ): Promise<GatedEnvironment> {
   const dir = await mkdtemp(path.join(tmpdir(), 'jwtr-secret-'));
   // An object, so the loops below read the flag stop() sets (a plain let narrows to false).
@@ -63,7 +64,11 @@ export async function startGatedEnvironment(
     secretDir: dir,
     env: { ENABLE_DEBUG: '1', RELOAD_INTERVAL_MS: '250', ...options.consumerEnv },
   });
-  const prometheus = await startPrometheus({ scrapeTargets: [consumer.target], scrapeIntervalSeconds: 1 });
+  const prometheus = await startPrometheus({
+    scrapeTargets: [consumer.target],
+    scrapeIntervalSeconds: 1,
+    tls: options.prometheusTls,
+  });
 
   let share = 0;
   let sent = 0;

@@ -10,6 +10,7 @@ import { OperatorMetrics } from '../../src/platform/metrics.ts';
 import {
   ConflictError,
   type EventRecorder,
+  type GateCredentials,
   type GateReader,
   type JwtRotationStore,
   type Owner,
@@ -147,8 +148,10 @@ export class MemoryEvents implements EventRecorder {
 export class ScriptedGate implements GateReader {
   answer: GateObservation = { ok: false, reason: 'PrometheusUnreachable', message: 'not scripted' };
   readonly tokens: (string | undefined)[] = [];
-  read(_settings: PrometheusSettings, bearerToken: string | undefined): Promise<GateObservation> {
-    this.tokens.push(bearerToken);
+  readonly cas: (string | undefined)[] = [];
+  read(_settings: PrometheusSettings, credentials: GateCredentials): Promise<GateObservation> {
+    this.tokens.push(credentials.bearerToken);
+    this.cas.push(credentials.ca);
     return Promise.resolve(this.answer);
   }
 }

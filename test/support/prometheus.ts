@@ -2,6 +2,8 @@
  * A throwaway Prometheus for tests: Debian's /usr/bin/prometheus with a temp config and storage, on a free
  * loopback port. Each call starts its own server; nothing is shared between tests.
  */
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { TestPki } from './tls.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -33,6 +35,8 @@ export interface StartPrometheusOptions {
   scrapeIntervalSeconds?: number;
   /** How long to wait for /-/ready. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Serve HTTPS with this certificate (Prometheus's --web.config.file tls_server_config). */
+  tls?: TestPki | undefined;
 }
 
 export interface RunningPrometheus {
@@ -72,6 +76,16 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     }),
   );
   const host = options.listenHost ?? '127.0.0.1';
+  let webConfigFile: string | undefined;
+  if (options.tls !== undefined) {
+    webConfigFile = join(dir, 'web.yml');
+    await writeFile(
+      webConfigFile,
+      stringify({ tls_server_config: { cert_file: options.tls.certFile, key_file: options.tls.keyFile } }),
+    );
+  }
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  const ca = options.tls?.caPem;
   let discovery: NodeJS.Timeout | undefined;
   if (options.pods !== undefined) {
     const pods = options.pods;
@@ -93,14 +107,23 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   for (let attempt = 1; child === undefined; attempt++) {
     port = await freePort();
     try {
-      child = await launchPrometheus({ configFile, dataDir, host, port, timeoutMs });
+      child = await launchPrometheus({
+        configFile,
+        dataDir,
+        host,
+        port,
+        timeoutMs,
+        webConfigFile,
+        scheme,
+        ca,
+      });
     } catch (error) {
       if (attempt < 3 && String(error).includes('address already in use')) continue;
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
   }
-  const url = `http://${host}:${port}`;
+  const url = `${scheme}://${host}:${port}`;
 
   const kill = async (): Promise<void> => {
     if (child !== undefined) await terminate(child);
@@ -111,7 +134,16 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     kill,
     async restart() {
       await kill();
-      child = await launchPrometheus({ configFile, dataDir, host, port, timeoutMs });
+      child = await launchPrometheus({
+        configFile,
+        dataDir,
+        host,
+        port,
+        timeoutMs,
+        webConfigFile,
+        scheme,
+        ca,
+      });
     },
     async stop() {
       clearInterval(discovery);
@@ -147,6 +179,10 @@ interface LaunchOptions {
   host: string;
   port: number;
   timeoutMs: number;
+  webConfigFile?: string | undefined;
+  scheme: 'http' | 'https';
+  /** The CA that signed an HTTPS Prometheus's certificate, to check readiness. */
+  ca?: string | undefined;
 }
 
 async function launchPrometheus(o: LaunchOptions): Promise<ChildProcess> {
@@ -157,10 +193,11 @@ async function launchPrometheus(o: LaunchOptions): Promise<ChildProcess> {
       `--storage.tsdb.path=${o.dataDir}`,
       `--web.listen-address=${o.host}:${o.port}`,
       '--log.level=warn',
+      ...(o.webConfigFile === undefined ? [] : [`--web.config.file=${o.webConfigFile}`]),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  const url = `http://${o.host}:${o.port}`;
+  const url = `${o.scheme}://${o.host}:${o.port}`;
   // A test that dies without stop() must not leave Prometheus running.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
@@ -181,7 +218,7 @@ async function launchPrometheus(o: LaunchOptions): Promise<ChildProcess> {
 
   const deadline = Date.now() + o.timeoutMs;
   while (Date.now() < deadline && !state.exited) {
-    const ready = await Promise.race([isReady(url), spawnError]);
+    const ready = await Promise.race([isReady(url, o.ca), spawnError]);
     if (ready) return child;
     await sleep(100);
   }
@@ -191,9 +228,15 @@ async function launchPrometheus(o: LaunchOptions): Promise<ChildProcess> {
   );
 }
 
-async function isReady(url: string): Promise<boolean> {
+async function isReady(url: string, ca: string | undefined): Promise<boolean> {
   try {
-    const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+    const response =
+      ca === undefined
+        ? await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })
+        : await undiciFetch(`${url}/-/ready`, {
+            signal: AbortSignal.timeout(1000),
+            dispatcher: new Agent({ connect: { ca } }),
+          });
     await response.arrayBuffer();
     return response.ok;
   } catch {

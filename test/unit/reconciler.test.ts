@@ -133,7 +133,7 @@ describe('the reconciler over in-memory ports', () => {
         fetched = true;
         return Promise.reject(new Error('unreachable'));
       });
-      const observation = await reader.read(settings, 'secret-token');
+      const observation = await reader.read(settings, { bearerToken: 'secret-token' });
       expect(observation).to.include({ ok: false, reason: 'GateReadFailed' });
       expect(fetched).to.equal(false);
       expect(JSON.stringify(observation)).to.not.contain('secret-token');
