@@ -15,6 +15,7 @@ import { JwtRotationOperator } from './adapters/operator/operator.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
 import { loadConfig, type Config } from './config.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
+import { FAULT_ENV, faultSwitchFromEnv } from './platform/fault-switch.ts';
 import { startHttpServer } from './platform/http-server.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { OperatorMetrics } from './platform/metrics.ts';
@@ -41,8 +42,13 @@ export async function startOperator(
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
   const metrics = new OperatorMetrics();
-  const wrote = (kind: string, namespace: string): void => {
+  // Test-only: JWTR_FAULT_EXIT_AFTER_WRITES makes the process exit right after a write (off unless set).
+  const faults = faultSwitchFromEnv(process.env);
+  if (faults !== undefined)
+    logger.warn('fault switch on: the operator exits after a write', { env: FAULT_ENV });
+  const wrote = (kind: string, namespace: string, name: string): void => {
     metrics.wrote(kind, namespace);
+    faults?.afterWrite(kind, namespace, name);
   };
 
   // Serve /healthz first: waiting for the CRD is not a reason for the kubelet to restart the pod.

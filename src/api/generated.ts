@@ -164,7 +164,7 @@ export interface PrometheusTlsSpec {
    * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
    * certificate.
    */
-  caSecretRef?: CaSecretKeyReference;
+  caSecretRef: CaSecretKeyReference;
   /**
    * Name the certificate must be valid for (and sent as SNI), when it differs from the url's host, e.g.
    * when the url is an IP address.
@@ -872,7 +872,7 @@ export interface ResolvedPrometheusTlsSpec {
    * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
    * certificate.
    */
-  caSecretRef?: ResolvedCaSecretKeyReference;
+  caSecretRef: ResolvedCaSecretKeyReference;
   /**
    * Name the certificate must be valid for (and sent as SNI), when it differs from the url's host, e.g.
    * when the url is an IP address.
@@ -1182,10 +1182,9 @@ export function resolveCaSecretKeyReference(value: CaSecretKeyReference): Resolv
 
 /** PrometheusTlsSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
 export function resolvePrometheusTlsSpec(value: PrometheusTlsSpec): ResolvedPrometheusTlsSpec {
-  const resolved: ResolvedPrometheusTlsSpec = {};
-  if (value.caSecretRef !== undefined) {
-    resolved.caSecretRef = resolveCaSecretKeyReference(value.caSecretRef);
-  }
+  const resolved: ResolvedPrometheusTlsSpec = {
+    caSecretRef: resolveCaSecretKeyReference(value.caSecretRef),
+  };
   if (value.serverName !== undefined) {
     resolved.serverName = value.serverName;
   }

@@ -89,6 +89,10 @@ export function* plannedWrites(
       }
       case 'SaveOriginal': {
         const content = backupContent(secret?.values ?? {}, action, name);
+        backup = content.values;
+        // Already saved (a pass that was killed right after saving it): writing it again would be
+        // the only write each restarted pass makes, and the rotation would never start.
+        if (read.backup !== undefined && holds(read.backup, content)) break;
         yield {
           type: 'WriteBackup',
           owner: {
@@ -102,7 +106,6 @@ export function* plannedWrites(
           content,
           existing: read.backup,
         };
-        backup = content.values;
         break;
       }
       case 'DeleteBackup':
@@ -153,4 +156,14 @@ async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
         ),
       );
   }
+}
+
+/** The Secret already has exactly these values, and these annotations among its own. */
+function holds(secret: SecretRecord, content: SecretContent): boolean {
+  const same = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  return (
+    same(content.values, secret.values) &&
+    Object.entries(content.annotations).every(([k, v]) => secret.annotations[k] === v)
+  );
 }

@@ -17,6 +17,8 @@ export interface OperatorProcess {
   output(): string;
   /** Stops it: SIGTERM (graceful) or SIGKILL (a crash). */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Resolves with the exit code when the process has exited. */
+  exited(): Promise<number | null>;
   /** Reads a metric's value from /metrics (sum over series matching the labels). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /**
@@ -44,8 +46,11 @@ export async function startOperatorProcess(options: {
   kubeconfigPath: string;
   namespace?: string;
   env?: Record<string, string>;
-  /** 'started' (default): wait until it watches; 'up': until it serves HTTP, e.g. as a follower waiting for the Lease. */
-  waitUntil?: 'started' | 'up';
+  /**
+   * 'started' (default): wait until it watches; 'up': until it serves HTTP, e.g. as a follower waiting
+   * for the Lease; 'spawned': not at all (a process with a fault switch may exit before it says so).
+   */
+  waitUntil?: 'started' | 'up' | 'spawned';
 }): Promise<OperatorProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -84,10 +89,10 @@ export async function startOperatorProcess(options: {
   });
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
       exited = true;
-      resolve();
+      resolve(code);
     }),
   );
   let metricsPage = '';
@@ -104,6 +109,45 @@ export async function startOperatorProcess(options: {
     if (!exited) child.kill(signal);
     await exit;
   };
+  const lookedAt: OperatorProcess['lookedAt'] = async (namespace, name, resourceVersion, opts = {}) => {
+    // resourceVersions are opaque to clients, but the API server's come from etcd revisions,
+    // which only grow; a test may compare them.
+    const wanted = BigInt(resourceVersion);
+    const line = await waitFor(
+      `the operator to finish a pass over ${namespace}/${name} at resourceVersion >= ${resourceVersion}${
+        opts.wroteNothing ? ' that wrote nothing' : ''
+      }`,
+      () =>
+        Promise.resolve(
+          logs.find(
+            (l) =>
+              l.message === 'pass done' &&
+              l.namespace === namespace &&
+              l.name === name &&
+              typeof l.resourceVersion === 'string' &&
+              BigInt(l.resourceVersion) >= wanted &&
+              (!opts.wroteNothing || l.wrote === false),
+          ),
+        ),
+      { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100 },
+    );
+    return {
+      resourceVersion: String(line.resourceVersion),
+      phase: String(line.phase),
+      wrote: line.wrote === true,
+    };
+  };
+  if (options.waitUntil === 'spawned') {
+    return {
+      port: 0,
+      logs,
+      output: () => text,
+      stop,
+      exited: () => exit,
+      lookedAt,
+      metric: () => Promise.reject(new Error('metric() needs waitUntil started or up')),
+    };
+  }
   registerTeardown('operator process', () => stop('SIGKILL'));
 
   const awaited =
@@ -124,34 +168,8 @@ export async function startOperatorProcess(options: {
     logs,
     output: () => text,
     stop,
-    async lookedAt(namespace, name, resourceVersion, opts = {}) {
-      // resourceVersions are opaque to clients, but the API server's come from etcd revisions,
-      // which only grow; a test may compare them.
-      const wanted = BigInt(resourceVersion);
-      const line = await waitFor(
-        `the operator to finish a pass over ${namespace}/${name} at resourceVersion >= ${resourceVersion}${
-          opts.wroteNothing ? ' that wrote nothing' : ''
-        }`,
-        () =>
-          Promise.resolve(
-            logs.find(
-              (l) =>
-                l.message === 'pass done' &&
-                l.namespace === namespace &&
-                l.name === name &&
-                typeof l.resourceVersion === 'string' &&
-                BigInt(l.resourceVersion) >= wanted &&
-                (!opts.wroteNothing || l.wrote === false),
-            ),
-          ),
-        { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100 },
-      );
-      return {
-        resourceVersion: String(line.resourceVersion),
-        phase: String(line.phase),
-        wrote: line.wrote === true,
-      };
-    },
+    lookedAt,
+    exited: () => exit,
     async metric(name, labels = {}) {
       const body = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       let sum = 0;

@@ -132,9 +132,11 @@ export class SimulatedWorld {
     const decision = decide(this.input(resource, read));
     let budget = crashAfter;
     const newKey = (bytes: number): string => `key-${++this.keysMade}-${'x'.repeat(bytes)}`;
+    // A crash right after a write: the next write is not even planned (a key it would make is never made).
+    if (budget <= 0) return decision;
     for (const write of plannedWrites(decision.actions, resource, read, newKey)) {
-      if (budget-- <= 0) return decision;
       this.perform(write);
+      if (--budget <= 0) return decision;
     }
     if (budget-- <= 0) return decision;
     if (canonical(this.status ?? {}) !== canonical(decision.status)) this.writes++;

@@ -462,6 +462,22 @@ describe('decide: the rotation core', () => {
       }
     });
 
+    it('still completes when every pass is killed right after its first write (the fault switch at 1)', () => {
+      const world = idleWorld();
+      const original = world.secret?.values.JWT_SECRET;
+      world.annotations['jwtrotation.io/rotate'] = 'go';
+      let passes = 0;
+      while (world.status?.lastRotation?.outcome !== 'Completed') {
+        if (++passes > 400) throw new Error(`no completion: ${world.status?.phase ?? 'no status'}`);
+        world.pass(1);
+        const values = world.secret?.values ?? {};
+        expect(values.JWT_SECRET, `JWT_SECRET present (pass ${passes})`).to.be.a('string');
+        if (values.JWT_SECRET_NEW !== undefined) expect(values.JWT_SECRET_CURRENT).to.equal(original);
+        world.now += SECOND;
+      }
+      expect(world.keysMade, 'exactly one new key').to.equal(2);
+    });
+
     it('rebuilds a lost status from the Secret in the middle of a rotation', () => {
       const world = idleWorld();
       world.annotations['jwtrotation.io/rotate'] = 'go';

@@ -16,7 +16,7 @@ export class KubernetesEventRecorder {
   constructor(
     private readonly core: CoreV1Api,
     private readonly clock: Clock,
-    private readonly onWrite: (kind: string, namespace: string) => void,
+    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
   ) {}
 
   /** Records an Event on the resource; a failure throws an Error that names no request body. */
@@ -60,7 +60,7 @@ export class KubernetesEventRecorder {
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
         previous.count += 1;
-        this.onWrite('event', object.namespace);
+        this.onWrite('event', object.namespace, previous.name);
         return;
       } catch {
         // Events expire (an hour by default); start a new one.
@@ -81,7 +81,7 @@ export class KubernetesEventRecorder {
       count: 1,
     };
     const created = await this.core.createNamespacedEvent({ namespace: object.namespace, body: event });
-    this.onWrite('event', object.namespace);
+    this.onWrite('event', object.namespace, created.metadata.name ?? '');
     this.seen.set(key, { name: created.metadata.name ?? '', count: 1 });
     if (this.seen.size > 1000) this.seen.delete(this.seen.keys().next().value ?? '');
   }

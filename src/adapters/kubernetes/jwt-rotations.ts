@@ -9,7 +9,7 @@ export class KubernetesJwtRotationStore {
   constructor(
     private readonly api: CustomObjectsApi,
     private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<void>,
-    private readonly onWrite: (kind: string, namespace: string) => void,
+    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
   ) {}
 
   async get(namespace: string, name: string): Promise<JwtRotation | undefined> {
@@ -29,6 +29,6 @@ export class KubernetesJwtRotationStore {
 
   async writeStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<void> {
     await this.statusWriter(resource, status);
-    this.onWrite('status', resource.metadata.namespace ?? '');
+    this.onWrite('status', resource.metadata.namespace ?? '', resource.metadata.name ?? '');
   }
 }

@@ -31,7 +31,7 @@ export class KubernetesSecretStore {
   constructor(
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
-    private readonly onWrite: (kind: string, namespace: string) => void,
+    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
   ) {}
 
   async get(namespace: string, name: string): Promise<ReadSecret | undefined> {
@@ -106,7 +106,7 @@ export class KubernetesSecretStore {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    this.onWrite('secret-delete', namespace);
+    this.onWrite('secret-delete', namespace, name);
   }
 
   private async createObject(secret: V1Secret): Promise<void> {
@@ -118,7 +118,7 @@ export class KubernetesSecretStore {
         throw new ConflictError(`Secret ${secret.metadata?.name ?? ''} appeared meanwhile`);
       throw error;
     }
-    this.onWrite('secret-create', namespace);
+    this.onWrite('secret-create', namespace, secret.metadata?.name ?? '');
   }
 
   private async replaceObject(secret: V1Secret): Promise<void> {
@@ -135,7 +135,7 @@ export class KubernetesSecretStore {
       if (isConflict(error)) throw new ConflictError(`Secret ${name} changed since it was read`);
       throw error;
     }
-    this.onWrite('secret-update', namespace);
+    this.onWrite('secret-update', namespace, name);
   }
 }
 

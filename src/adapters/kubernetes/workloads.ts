@@ -21,7 +21,7 @@ export class KubernetesWorkloads {
     private readonly objects: KubernetesObjectApi,
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
-    private readonly onWrite: (kind: string, namespace: string) => void,
+    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
   ) {}
 
   async get(namespace: string, kind: TargetKind, name: string): Promise<Workload | undefined> {
@@ -79,7 +79,7 @@ export class KubernetesWorkloads {
       undefined,
       PatchStrategy.MergePatch,
     );
-    this.onWrite('workload-patch', namespace);
+    this.onWrite('workload-patch', namespace, name);
   }
 }
 
