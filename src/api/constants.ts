@@ -70,6 +70,20 @@ export const PrivateKeys = {
   new: 'JWT_PRIVATE_KEY_NEW',
 } as const;
 
+/**
+ * The Secret key that holds a key slot the core names by its HMAC name (JWT_SECRET...): the same
+ * name for HMAC algorithms, JWT_PRIVATE_KEY... for asymmetric ones.
+ */
+export function keySlotName(algorithm: string, slot: string): string {
+  if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)) return slot;
+  const names: Record<string, string> = {
+    [SecretKeys.secret]: PrivateKeys.secret,
+    [SecretKeys.current]: PrivateKeys.current,
+    [SecretKeys.new]: PrivateKeys.new,
+  };
+  return names[slot] ?? slot;
+}
+
 /** Key of the JWKS ConfigMap that holds the JWK Set (RFC 7517), as JSON. */
 export const JWKS_DATA_KEY = 'jwks.json';
 
