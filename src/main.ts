@@ -2,9 +2,9 @@
  * Composition root: configuration, logger, clock, metrics, API clients, the reconciler,
  * its work queue and the watch are built here and passed down; nothing else makes them.
  */
-import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from './api/constants.ts';
+import { KubernetesConfigMapStore } from './adapters/kubernetes/configmaps.ts';
 import { describeError } from './adapters/kubernetes/errors.ts';
 import { KubernetesEventRecorder } from './adapters/kubernetes/events.ts';
 import { KubernetesJwtRotationStore } from './adapters/kubernetes/jwt-rotations.ts';
@@ -17,6 +17,7 @@ import { loadConfig, type Config } from './config.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { FAULT_ENV, faultSwitchFromEnv } from './platform/fault-switch.ts';
 import { startHttpServer } from './platform/http-server.ts';
+import { generateKey } from './platform/keys.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { OperatorMetrics } from './platform/metrics.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
@@ -87,7 +88,8 @@ export async function startOperator(
     workloads: new KubernetesWorkloads(objects, core, config.fieldManager, wrote),
     events: new KubernetesEventRecorder(core, clock, wrote),
     gate: new PrometheusGateReader(),
-    newKey: (bytes) => randomBytes(bytes).toString('base64'),
+    newKey: generateKey,
+    configMaps: new KubernetesConfigMapStore(core, config.fieldManager, wrote),
   });
 
   queue.current = new WorkQueue(

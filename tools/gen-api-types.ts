@@ -104,6 +104,7 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'spec.monitoring.prometheus.queries': { name: 'PrometheusQueries' },
   'spec.monitoring.prometheus.thresholds': { name: 'GateThresholdsSpec' },
   'spec.rollback': { name: 'RollbackSpec' },
+  'spec.jwks': { name: 'JwksSpec' },
   status: { name: 'JwtRotationStatus' },
   'status.conditions[]': { name: 'Condition' },
   'status.lastRotation': {
@@ -143,6 +144,7 @@ const ENUM_TYPES: Record<string, EnumType> = {
   },
   Outcome: { constant: 'OUTCOMES', doc: 'How a finished operation ended.' },
   GateVerdict: { constant: 'GATE_VERDICTS', doc: "The metrics gate's answer for one look." },
+  Algorithm: { constant: 'ALGORITHMS', doc: 'JWT signing algorithm of the keys a JwtRotation makes.' },
   UnlistedConsumersPolicy: {
     constant: 'UNLISTED_CONSUMERS_POLICIES',
     doc: 'What happens with workloads that read the Secret but are not listed in spec.targets.',
@@ -165,6 +167,7 @@ const ENUM_PATHS: Record<string, string> = {
   'status.gate.completion': 'GateVerdict',
   'status.targets[].kind': 'TargetKind',
   'spec.unlistedConsumers': 'UnlistedConsumersPolicy',
+  'spec.algorithm': 'Algorithm',
   'status.unlistedConsumers[].kind': 'TargetKind',
 };
 

@@ -21,7 +21,7 @@ export interface ConfigSource {
 }
 
 export async function staticSource(vars: Vars, log: Logger): Promise<ConfigSource> {
-  const config = await loadConfig(pickJwtVars(vars));
+  const config = await loadConfig(pickJwtVars(vars), true);
   announce(config, 'keys loaded', log);
   return { config, close: () => undefined };
 }
@@ -40,7 +40,7 @@ export async function pollingSource(
 ): Promise<ConfigSource> {
   const { origin, log } = options;
   let vars = pickJwtVars(await read());
-  let config = await loadConfig(vars);
+  let config = await loadConfig(vars, true);
   let digest = digestOf(vars);
   let lastProblem: string | undefined;
   announce(config, 'keys loaded', log, { origin });
@@ -50,7 +50,7 @@ export async function pollingSource(
       vars = pickJwtVars(await read());
       const next = digestOf(vars);
       if (next === digest) return;
-      config = await loadConfig(vars);
+      config = await loadConfig(vars, false);
       digest = next;
       lastProblem = undefined;
       announce(config, 'keys reloaded', log, { origin });
@@ -119,10 +119,13 @@ export async function readSecretDir(dir: string): Promise<Vars> {
   return vars;
 }
 
-/** Parses and self-tests the keys, so a replica only ever switches to keys that sign and verify. */
-async function loadConfig(vars: Vars): Promise<JwtConfig> {
+/**
+ * Parses and self-tests the keys, so a replica only ever switches to keys that sign and verify. `strict` (the
+ * first load) also requires every private key held to verify through the JWKS (asymmetric mode).
+ */
+async function loadConfig(vars: Vars, strict: boolean): Promise<JwtConfig> {
   const config = parseJwtConfig(vars);
-  await selfTest(config, new Date());
+  await selfTest(config, new Date(), strict);
   return config;
 }
 

@@ -2,12 +2,12 @@
  * The consumer side of docs/consumer-contract.md: from the workload Secret's variables to the keys a replica
  * verifies with and the key it signs with at a given instant.
  */
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 import type { CryptoKey } from 'jose';
 
 import { parseGoDuration } from './duration.ts';
-import { fingerprint } from './fingerprint.ts';
+import { fingerprint, jwkThumbprint } from './fingerprint.ts';
 
 /** The Secret's keys, exactly as the operator writes them. */
 export const JwtVars = {
@@ -17,9 +17,21 @@ export const JwtVars = {
   rotationDate: 'JWT_SECRET_ROTATION_DATE',
   expiration: 'JWT_EXPIRATION',
   refreshExpiration: 'JWT_REFRESH_EXPIRATION',
+  /** Asymmetric algorithms (RS256, ES256, EdDSA): PKCS#8 PEM private keys, in the same three slots. */
+  privateKey: 'JWT_PRIVATE_KEY',
+  privateCurrent: 'JWT_PRIVATE_KEY_CURRENT',
+  privateNext: 'JWT_PRIVATE_KEY_NEW',
+  /**
+   * Not a Secret key: the text of the JWKS file (--jwks-file, the operator's JWKS ConfigMap mounted as a
+   * volume), put here by the config source so a change of either reloads the keys.
+   */
+  jwks: 'JWKS_JSON',
 } as const;
 
 export const JWT_VAR_NAMES: readonly string[] = Object.values(JwtVars);
+
+/** The asymmetric JWT algorithms the operator makes keys for. */
+export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
 /** The value of the `key_version` metric label: which key verified or signed a token. */
 export type KeyVersion = 'current' | 'new';
@@ -29,31 +41,97 @@ const DEFAULT_EXPIRATION = '24h';
 const DEFAULT_REFRESH_EXPIRATION = '168h';
 
 /**
- * One HMAC key. The key is the variable's TEXT, used as UTF-8 bytes (not base64-decoded): that is what the
- * runbook's `openssl rand -base64 64` value means in every common JWT library given a string secret.
- * The text is kept private, and the key prints as its fingerprint, so it cannot end up in a log by accident.
+ * One key. HMAC (`new JwtKey(secret, version)`): the key is the variable's TEXT, used as UTF-8 bytes (not
+ * base64-decoded): that is what the runbook's `openssl rand -base64 64` value means in every common JWT
+ * library given a string secret; its kid is its fingerprint. Asymmetric (`JwtKey.fromPrivateKey`, a signing
+ * key; `JwtKey.fromJwk`, a verification key from the JWKS): its kid is the RFC 7638 thumbprint of the public
+ * key, as in the operator's JWKS. Key material is kept private, and the key prints as its kid, so it cannot
+ * end up in a log by accident.
  */
 export class JwtKey {
   readonly version: KeyVersion;
   readonly kid: string;
-  readonly #cryptoKey: Promise<CryptoKey>;
+  /** The JWS `alg` this key signs or verifies. */
+  readonly alg: 'HS256' | AsymmetricAlgorithm;
+  readonly #sign: Promise<CryptoKey> | KeyObject | undefined;
+  readonly #verify: Promise<CryptoKey> | KeyObject;
 
-  constructor(secret: string, version: KeyVersion) {
+  constructor(secret: string, version: KeyVersion);
+  constructor(
+    secret: undefined,
+    version: KeyVersion,
+    asymmetric: { alg: AsymmetricAlgorithm; kid: string; sign: KeyObject | undefined; verify: KeyObject },
+  );
+  constructor(
+    secret: string | undefined,
+    version: KeyVersion,
+    asymmetric?: { alg: AsymmetricAlgorithm; kid: string; sign: KeyObject | undefined; verify: KeyObject },
+  ) {
     this.version = version;
-    this.kid = fingerprint(secret);
+    if (asymmetric !== undefined) {
+      this.kid = asymmetric.kid;
+      this.alg = asymmetric.alg;
+      this.#sign = asymmetric.sign;
+      this.#verify = asymmetric.verify;
+      return;
+    }
+    this.kid = fingerprint(secret ?? '');
+    this.alg = 'HS256';
     // Imported once: jose would otherwise import raw bytes again on every sign and verify.
-    this.#cryptoKey = webcrypto.subtle.importKey(
+    const key = webcrypto.subtle.importKey(
       'raw',
       new TextEncoder().encode(secret),
       { name: 'HMAC', hash: 'SHA-256' },
       false,
       ['sign', 'verify'],
     );
+    this.#sign = key;
+    this.#verify = key;
   }
 
-  /** What jose signs and verifies with. Not extractable, so the key cannot be read back from it. */
+  /** A signing key from a PEM private key (PKCS#8); its algorithm follows from its type. */
+  static fromPrivateKey(pem: string, version: KeyVersion): JwtKey {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(pem);
+    } catch {
+      throw new ConfigError('a JWT_PRIVATE_KEY* value is not a PEM private key');
+    }
+    const verify = createPublicKey(key);
+    return new JwtKey(undefined, version, {
+      alg: algorithmOf(verify),
+      kid: jwkThumbprint(verify.export({ format: 'jwk' })),
+      sign: key,
+      verify,
+    });
+  }
+
+  /** A verification key from a JWK of the JWKS. */
+  static fromJwk(jwk: JsonWebKey & { kid?: string; alg?: string }, version: KeyVersion): JwtKey {
+    const verify = createPublicKey({ key: jwk, format: 'jwk' });
+    return new JwtKey(undefined, version, {
+      alg: algorithmOf(verify),
+      kid: jwk.kid ?? jwkThumbprint(verify.export({ format: 'jwk' })),
+      sign: undefined,
+      verify,
+    });
+  }
+
+  /** What jose signs with; throws for a verification-only key. */
+  signingKey(): Promise<CryptoKey | KeyObject> {
+    if (this.#sign === undefined) return Promise.reject(new Error(`key ${this.kid} cannot sign`));
+    return Promise.resolve(this.#sign);
+  }
+
+  /** What jose verifies with. HMAC keys are not extractable, so the key cannot be read back from it. */
+  verificationKey(): Promise<CryptoKey | KeyObject> {
+    return Promise.resolve(this.#verify);
+  }
+
+  /** The HMAC key (HS256 keys only). */
   hmacKey(): Promise<CryptoKey> {
-    return this.#cryptoKey;
+    if (this.alg !== 'HS256') return Promise.reject(new Error(`key ${this.kid} is not an HMAC key`));
+    return this.#verify as Promise<CryptoKey>;
   }
 
   toJSON(): { version: KeyVersion; kid: string } {
@@ -78,6 +156,10 @@ export interface JwtConfig {
   refreshTtlSeconds: number;
   /** Things an operator should see in the log, e.g. an unparseable rotation date. Never key material. */
   warnings: readonly string[];
+  /** `hmac`: JWT_SECRET*; `jwks`: JWT_PRIVATE_KEY* to sign, the JWKS to verify (asymmetric algorithms). */
+  kind: 'hmac' | 'jwks';
+  /** jwks: kids of the private keys held (current, new) that the JWKS does not list. */
+  unpublished: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -88,6 +170,12 @@ export type Vars = Readonly<Record<string, string | undefined>>;
 
 /** Throws ConfigError when no key is usable or a duration is malformed. */
 export function parseJwtConfig(vars: Vars): JwtConfig {
+  if (
+    nonEmpty(vars[JwtVars.privateKey]) !== undefined ||
+    nonEmpty(vars[JwtVars.privateCurrent]) !== undefined
+  ) {
+    return parseAsymmetricConfig(vars);
+  }
   const warnings: string[] = [];
   const secret = nonEmpty(vars[JwtVars.secret]);
   const currentText = nonEmpty(vars[JwtVars.current]) ?? secret;
@@ -124,7 +212,81 @@ export function parseJwtConfig(vars: Vars): JwtConfig {
     accessTtlSeconds: ttl(vars, JwtVars.expiration, DEFAULT_EXPIRATION),
     refreshTtlSeconds: ttl(vars, JwtVars.refreshExpiration, DEFAULT_REFRESH_EXPIRATION),
     warnings,
+    kind: 'hmac',
+    unpublished: [],
   };
+}
+
+/**
+ * Asymmetric mode (docs/consumer-contract.md): sign with JWT_PRIVATE_KEY_CURRENT (or JWT_PRIVATE_KEY) before
+ * JWT_SECRET_ROTATION_DATE and JWT_PRIVATE_KEY_NEW from it on; verify with the JWKS, by kid. A key verifies
+ * as `new` when its kid is JWT_PRIVATE_KEY_NEW's, `current` otherwise.
+ */
+function parseAsymmetricConfig(vars: Vars): JwtConfig {
+  const warnings: string[] = [];
+  const single = nonEmpty(vars[JwtVars.privateKey]);
+  const currentPem = nonEmpty(vars[JwtVars.privateCurrent]) ?? single;
+  if (currentPem === undefined)
+    throw new ConfigError(`Neither ${JwtVars.privateKey} nor ${JwtVars.privateCurrent} is set`);
+  const current = JwtKey.fromPrivateKey(currentPem, 'current');
+  const nextPem = nonEmpty(vars[JwtVars.privateNext]);
+  let next: JwtKey | undefined;
+  let rotationDate: Date | undefined;
+  if (nextPem !== undefined) {
+    const candidate = JwtKey.fromPrivateKey(nextPem, 'new');
+    if (candidate.kid !== current.kid) {
+      next = candidate;
+      rotationDate = parseRotationDate(vars[JwtVars.rotationDate], warnings);
+    } else {
+      warnings.push(`${JwtVars.privateNext} equals the current key; running in steady mode`);
+    }
+  }
+  const jwksText = nonEmpty(vars[JwtVars.jwks]);
+  if (jwksText === undefined) {
+    throw new ConfigError(
+      `${JwtVars.privateKey} is set but no JWKS was read: pass --jwks-file (the mounted JWKS ConfigMap)`,
+    );
+  }
+  let parsed: { keys?: unknown };
+  try {
+    parsed = JSON.parse(jwksText) as { keys?: unknown };
+  } catch {
+    throw new ConfigError('the JWKS is not JSON');
+  }
+  if (!Array.isArray(parsed.keys)) throw new ConfigError('the JWKS has no keys array');
+  const keys: JwtKey[] = [];
+  for (const jwk of parsed.keys as (JsonWebKey & { kid?: string })[]) {
+    try {
+      keys.push(JwtKey.fromJwk(jwk, jwk.kid !== undefined && jwk.kid === next?.kid ? 'new' : 'current'));
+    } catch {
+      warnings.push(`JWKS key ${String(jwk.kid)} is not a usable public key; skipped`);
+    }
+  }
+  const unpublished = [current, next]
+    .filter((k): k is JwtKey => k !== undefined && !keys.some((p) => p.kid === k.kid))
+    .map((k) => k.kid);
+  for (const kid of unpublished) warnings.push(`private key ${kid} is not in the JWKS`);
+  return {
+    mode: next === undefined ? 'steady' : 'dual',
+    keys,
+    current,
+    next,
+    rotationDate,
+    accessTtlSeconds: ttl(vars, JwtVars.expiration, DEFAULT_EXPIRATION),
+    refreshTtlSeconds: ttl(vars, JwtVars.refreshExpiration, DEFAULT_REFRESH_EXPIRATION),
+    warnings,
+    kind: 'jwks',
+    unpublished,
+  };
+}
+
+/** The JWS algorithm of a public key, from its type. */
+function algorithmOf(key: KeyObject): AsymmetricAlgorithm {
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa') return 'RS256';
+  if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  if (type === 'ed25519') return 'EdDSA';
+  throw new ConfigError(`unsupported key type ${type ?? 'unknown'}`);
 }
 
 /**
@@ -140,11 +302,13 @@ export function signingKeyAt(config: JwtConfig, now: Date): JwtKey {
 export function describeConfig(config: JwtConfig): Record<string, unknown> {
   return {
     mode: config.mode,
+    kind: config.kind,
     currentKid: config.current.kid,
     newKid: config.next?.kid,
     rotationDate: config.rotationDate?.toISOString(),
     accessTtlSeconds: config.accessTtlSeconds,
     refreshTtlSeconds: config.refreshTtlSeconds,
+    ...(config.kind === 'jwks' ? { jwksKids: config.keys.map((k) => k.kid) } : {}),
   };
 }
 

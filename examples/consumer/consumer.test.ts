@@ -15,6 +15,8 @@ import { expect } from 'chai';
 import { SignJWT } from 'jose';
 
 import { fingerprint as operatorFingerprint } from '../../src/platform/fingerprint.ts';
+import { generateKey } from '../../src/platform/keys.ts';
+import { jwksOf, jwksText } from '../../src/reconcile/secret-data.ts';
 import { startConsumer, writeEnvFile, type RunningConsumer } from '../../test/support/consumer.ts';
 import { ConfigError, JwtKey, parseJwtConfig, signingKeyAt } from './config.ts';
 import { parseGoDuration } from './duration.ts';
@@ -22,7 +24,7 @@ import { FaultInjector } from './faults.ts';
 import { fingerprint } from './fingerprint.ts';
 import { runLoad } from './loadgen.ts';
 import { SessionTracker } from './sessions.ts';
-import { issueToken, verifyToken } from './tokens.ts';
+import { issueToken, selfTest, verifyToken } from './tokens.ts';
 
 const OLD = randomBytes(64).toString('base64');
 const NEW = randomBytes(64).toString('base64');
@@ -447,6 +449,123 @@ describe('reference consumer: graceful shutdown', function () {
       await stopped;
       expect(Date.now() - signalled).to.be.at.least(1500);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('reference consumer: asymmetric keys and a mounted JWKS', function () {
+  this.timeout(60_000);
+  const algorithms = ['RS256', 'ES256', 'EdDSA'] as const;
+  const scheme = (algorithm: (typeof algorithms)[number]) => ({ algorithm, rsaKeySize: 2048 });
+  /** The JWKS exactly as the operator publishes it for these private keys. */
+  const publish = (algorithm: (typeof algorithms)[number], ...pems: string[]): string =>
+    jwksText(
+      jwksOf(
+        Object.fromEntries(pems.map((p, i) => [['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_NEW'][i] ?? '', p])),
+        scheme(algorithm),
+      ),
+    );
+
+  for (const algorithm of algorithms) {
+    it(`${algorithm}: signs with the key the date names, verifies by kid through the operator's JWKS, labels key_version`, async () => {
+      const current = generateKey(0, scheme(algorithm));
+      const next = generateKey(0, scheme(algorithm));
+      const jwks = publish(algorithm, current, next);
+      const vars = (date: string) => ({
+        JWT_PRIVATE_KEY: current,
+        JWT_PRIVATE_KEY_CURRENT: current,
+        JWT_PRIVATE_KEY_NEW: next,
+        JWT_SECRET_ROTATION_DATE: date,
+        JWKS_JSON: jwks,
+      });
+      const before = parseJwtConfig(vars(DATE));
+      expect(before).to.include({ kind: 'jwks', mode: 'dual' });
+      expect(before.unpublished).to.deep.equal([]);
+      const kids = (JSON.parse(jwks) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+      expect(signingKeyAt(before, T0).kid).to.equal(kids[0]);
+      expect(signingKeyAt(before, new Date(DATE)).kid).to.equal(kids[1]);
+      expect(signingKeyAt(before, T0).alg).to.equal(algorithm);
+      const oldToken = await issueToken(signingKeyAt(before, T0), {
+        subject: 'a',
+        use: 'access',
+        ttlSeconds: 600,
+        now: T0,
+      });
+      const newToken = await issueToken(signingKeyAt(before, new Date(DATE)), {
+        subject: 'a',
+        use: 'access',
+        ttlSeconds: 600,
+        now: T0,
+      });
+      expect(await verifyToken(before, oldToken, 'access', T0)).to.deep.include({
+        result: 'success',
+        keyVersion: 'current',
+      });
+      expect(await verifyToken(before, newToken, 'access', T0)).to.deep.include({
+        result: 'success',
+        keyVersion: 'new',
+      });
+      // After completion the JWKS lists the new key alone: old-key tokens are rejected.
+      const after = parseJwtConfig({ JWT_PRIVATE_KEY: next, JWKS_JSON: publish(algorithm, next) });
+      expect(await verifyToken(after, oldToken, 'access', T0)).to.deep.include({ result: 'rejected' });
+      expect(await verifyToken(after, newToken, 'access', T0)).to.deep.include({
+        result: 'success',
+        keyVersion: 'current',
+      });
+      await selfTest(before, T0);
+    });
+  }
+
+  it('refuses to start when the JWKS lacks a private key it holds, but takes such a JWKS on reload', async () => {
+    const current = generateKey(0, scheme('EdDSA'));
+    const next = generateKey(0, scheme('EdDSA'));
+    const config = parseJwtConfig({
+      JWT_PRIVATE_KEY_CURRENT: current,
+      JWT_PRIVATE_KEY_NEW: next,
+      JWT_SECRET_ROTATION_DATE: DATE,
+      JWKS_JSON: publish('EdDSA', current),
+    });
+    expect(config.unpublished).to.have.length(1);
+    let failure: unknown;
+    await selfTest(config, T0).catch((error: unknown) => (failure = error));
+    expect(String(failure)).to.contain('does not verify through the JWKS');
+    await selfTest(config, T0, false);
+    expect(() => parseJwtConfig({ JWT_PRIVATE_KEY: current })).to.throw(ConfigError, '--jwks-file');
+  });
+
+  it('re-reads the mounted JWKS when it changes, without a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'consumer-jwks-'));
+    const secretDir = join(dir, 'secret');
+    await mkdir(secretDir);
+    const current = generateKey(0, scheme('ES256'));
+    const next = generateKey(0, scheme('ES256'));
+    await writeFile(join(secretDir, 'JWT_PRIVATE_KEY'), current);
+    const jwksFile = join(dir, 'jwks.json');
+    await writeFile(jwksFile, publish('ES256', current));
+    const running = await startConsumer({
+      secretDir,
+      env: { RELOAD_INTERVAL_MS: '100', JWKS_FILE: jwksFile },
+    });
+    try {
+      const first = await login(running, 'erin');
+      expect(await me(running, first.access_token)).to.deep.include({ status: 200, key_version: 'current' });
+      const foreign = await issueToken(JwtKey.fromPrivateKey(next, 'current'), {
+        subject: 'f',
+        use: 'access',
+        ttlSeconds: 600,
+        now: new Date(),
+      });
+      expect((await me(running, foreign)).status).to.equal(401);
+      // The operator publishes the next key: the running replica verifies it without a restart.
+      await writeFile(jwksFile, publish('ES256', current, next));
+      await eventually(async () => expect(await me(running, foreign)).to.deep.include({ status: 200 }));
+      // An emergency rotation drops the current key from the JWKS: its tokens stop verifying at once.
+      await writeFile(jwksFile, publish('ES256', next));
+      await eventually(async () => expect((await me(running, first.access_token)).status).to.equal(401));
+      expect(JSON.stringify(running.logs)).to.not.contain('PRIVATE KEY');
+    } finally {
+      await running.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

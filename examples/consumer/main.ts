@@ -4,12 +4,15 @@
  *   npx tsx examples/consumer/main.ts                      # keys from the environment, as in a pod
  *   npx tsx examples/consumer/main.ts --secret-dir /etc/jwt # keys from a mounted Secret, hot-reloaded
  *   npx tsx examples/consumer/main.ts --env-file keys.env   # keys from KEY=VALUE lines, hot-reloaded
+ *   npx tsx examples/consumer/main.ts --jwks-file /etc/jwks/jwks.json  # asymmetric: verify by kid against the
+ *                                                         # mounted JWKS ConfigMap, re-read on change (any source)
  *
- * Environment: PORT (default 8080; 0 picks a free port), HOST (default 0.0.0.0), SESSION_WINDOW_SECONDS
+ * Environment: JWKS_FILE (same as --jwks-file), PORT (default 8080; 0 picks a free port), HOST (default 0.0.0.0), SESSION_WINDOW_SECONDS
  * (default 300), RELOAD_INTERVAL_MS (default 1000), SHUTDOWN_DELAY_SECONDS (default 3), ENABLE_DEBUG=1 (enables POST /debug/fail),
  * FAIL_VALIDATIONS=<0..1>, FAIL_MODE=error|rejected, FAIL_LATENCY_MS=<ms>.
  * Logs are JSON lines on stdout; the first after binding is {"msg":"listening","port":N,...}.
  */
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -20,6 +23,7 @@ import {
   staticSource,
   type ConfigSource,
 } from './config-source.ts';
+import type { Vars } from './config.ts';
 import { FaultInjector, faultsFromEnv } from './faults.ts';
 import { jsonLineLogger, type Logger } from './log.ts';
 import { createConsumerMetrics } from './metrics.ts';
@@ -29,13 +33,18 @@ import { SessionTracker } from './sessions.ts';
 async function main(): Promise<void> {
   const log = jsonLineLogger;
   const { values } = parseArgs({
-    options: { 'env-file': { type: 'string' }, 'secret-dir': { type: 'string' } },
+    options: {
+      'env-file': { type: 'string' },
+      'secret-dir': { type: 'string' },
+      'jwks-file': { type: 'string' },
+    },
     strict: true,
   });
   const env = process.env;
   const source = await openSource(
     values['env-file'],
     values['secret-dir'],
+    values['jwks-file'] ?? env.JWKS_FILE,
     Number(env.RELOAD_INTERVAL_MS ?? 1000),
     log,
   );
@@ -87,11 +96,27 @@ async function main(): Promise<void> {
 async function openSource(
   envFile: string | undefined,
   secretDir: string | undefined,
+  jwksFile: string | undefined,
   intervalMs: number,
   log: Logger,
 ): Promise<ConfigSource> {
   if (envFile !== undefined && secretDir !== undefined)
     throw new Error('use --env-file or --secret-dir, not both');
+  if (jwksFile !== undefined) {
+    // The JWKS is a mounted ConfigMap that kubelet updates in place: poll it (with the keys' source, so one
+    // reload sees both), whatever the keys come from.
+    const keys = (): Promise<Vars> =>
+      envFile !== undefined
+        ? readEnvFile(envFile)
+        : secretDir !== undefined
+          ? readSecretDir(secretDir)
+          : Promise.resolve(process.env);
+    return pollingSource(async () => ({ ...(await keys()), JWKS_JSON: await readFile(jwksFile, 'utf8') }), {
+      origin: `${envFile ?? secretDir ?? 'environment'} + ${jwksFile}`,
+      intervalMs,
+      log,
+    });
+  }
   if (envFile !== undefined)
     return pollingSource(() => readEnvFile(envFile), { origin: envFile, intervalMs, log });
   if (secretDir !== undefined)

@@ -1,4 +1,7 @@
-/** Issuing and verifying HS256 tokens against the key ring, the way the consumer contract asks. */
+/**
+ * Issuing and verifying tokens against the key ring, the way the consumer contract asks: HS256 with the
+ * Secret's keys, or RS256 / ES256 / EdDSA signed with the Secret's private key and verified by kid against the JWKS.
+ */
 import { randomUUID } from 'node:crypto';
 
 import { SignJWT, decodeProtectedHeader, errors, jwtVerify } from 'jose';
@@ -18,12 +21,12 @@ export interface IssueOptions {
 export async function issueToken(key: JwtKey, options: IssueOptions): Promise<string> {
   const iat = Math.floor(options.now.getTime() / 1000);
   return new SignJWT({ token_use: options.use })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
+    .setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid })
     .setSubject(options.subject)
     .setJti(randomUUID())
     .setIssuedAt(iat)
     .setExpirationTime(iat + options.ttlSeconds)
-    .sign(await key.hmacKey());
+    .sign(await key.signingKey());
 }
 
 /** The metric labels of one validation, plus what the caller needs. */
@@ -57,8 +60,8 @@ export async function verifyToken(
 
   for (const key of candidates) {
     try {
-      const { payload } = await jwtVerify(token, await key.hmacKey(), {
-        algorithms: ['HS256'],
+      const { payload } = await jwtVerify(token, await key.verificationKey(), {
+        algorithms: [key.alg],
         currentDate: now,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ['exp', 'sub'],
@@ -91,7 +94,23 @@ export async function verifyToken(
  * Signs and verifies a probe token with every key. Run before serving and after each reload: it proves the
  * keys work, and it takes the first-use cost of the crypto and JWT code paths out of users' requests.
  */
-export async function selfTest(config: JwtConfig, now: Date): Promise<void> {
+export async function selfTest(config: JwtConfig, now: Date, strict = true): Promise<void> {
+  if (config.kind === 'jwks') {
+    // Each private key held must verify through the JWKS: a replica whose JWKS lacks a key it may sign
+    // with must not start (strict, the first load). A later JWKS that drops a key is taken anyway (a
+    // compromised key must stop verifying at once), with a warning in config.warnings.
+    for (const key of [config.current, config.next]) {
+      if (key === undefined) continue;
+      const probe = await issueToken(key, { subject: 'self-test', use: 'access', ttlSeconds: 60, now });
+      const published = await verifyToken(config, probe, 'access', now);
+      if (published.result === 'success') continue;
+      if (strict)
+        throw new Error(`self-test failed: private key ${key.kid} does not verify through the JWKS`);
+      const own = await verifyToken({ ...config, keys: [key] }, probe, 'access', now);
+      if (own.result !== 'success') throw new Error(`self-test failed for key ${key.kid}`);
+    }
+    return;
+  }
   for (const key of config.keys) {
     const probe = await issueToken(key, { subject: 'self-test', use: 'access', ttlSeconds: 60, now });
     const verification = await verifyToken({ ...config, keys: [key] }, probe, 'access', now);

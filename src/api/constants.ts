@@ -57,3 +57,40 @@ export const BACKUP_ORIGINAL_KEY = 'JWT_SECRET_ORIGINAL';
 export function backupSecretName(jwtRotationName: string): string {
   return `${jwtRotationName}-jwtrotation-backup`;
 }
+
+/**
+ * Keys of the workload Secret for asymmetric algorithms (spec.algorithm RS256, ES256, EdDSA): PKCS#8 PEM
+ * private keys in the runbook's three slots. JWT_SECRET_ROTATION_DATE, JWT_EXPIRATION and
+ * JWT_REFRESH_EXPIRATION keep their names. The decision core names the slots by the HMAC names
+ * (SecretKeys); the shell maps them (src/reconcile/secret-data.ts).
+ */
+export const PrivateKeys = {
+  secret: 'JWT_PRIVATE_KEY',
+  current: 'JWT_PRIVATE_KEY_CURRENT',
+  new: 'JWT_PRIVATE_KEY_NEW',
+} as const;
+
+/**
+ * The Secret key that holds a key slot the core names by its HMAC name (JWT_SECRET...): the same
+ * name for HMAC algorithms, JWT_PRIVATE_KEY... for asymmetric ones.
+ */
+export function keySlotName(algorithm: string, slot: string): string {
+  if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)) return slot;
+  const names: Record<string, string> = {
+    [SecretKeys.secret]: PrivateKeys.secret,
+    [SecretKeys.current]: PrivateKeys.current,
+    [SecretKeys.new]: PrivateKeys.new,
+  };
+  return names[slot] ?? slot;
+}
+
+/** Key of the JWKS ConfigMap that holds the JWK Set (RFC 7517), as JSON. */
+export const JWKS_DATA_KEY = 'jwks.json';
+
+/** Name of the JWKS ConfigMap when spec.jwks.configMapName is not set. */
+export function defaultJwksConfigMapName(secretName: string): string {
+  return `${secretName}-jwks`;
+}
+
+/** Algorithms whose keys are key pairs: the Secret holds private keys, the JWKS ConfigMap the public keys. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;

@@ -29,6 +29,11 @@ export const UNLISTED_CONSUMERS_POLICIES = ['Roll', 'Block', 'Ignore'] as const;
 /** What happens with workloads that read the Secret but are not listed in spec.targets. */
 export type UnlistedConsumersPolicy = (typeof UNLISTED_CONSUMERS_POLICIES)[number];
 
+/** Every Algorithm, in schema order. */
+export const ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'] as const;
+/** JWT signing algorithm of the keys a JwtRotation makes. */
+export type Algorithm = (typeof ALGORITHMS)[number];
+
 /** Every OnTimeoutPolicy, in schema order. */
 export const ON_TIMEOUT_POLICIES = ['Wait', 'CompleteAfterTokenExpiry'] as const;
 /** What happens when monitoring.maxDuration passes before the completion gate passes. */
@@ -82,6 +87,22 @@ export interface Target {
    * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
    */
   name: string;
+}
+
+/**
+ * Where the public keys of an asymmetric algorithm are published, as an RFC 7517 JWK Set whose kids
+ * are RFC 7638 thumbprints. The set lists every key that may verify a valid token: the new key from
+ * the moment it is written (before any pod signs with it), the old key until completion, and it drops
+ * a compromised key at once on an emergency rotation. Ignored by HMAC algorithms.
+ */
+export interface JwksSpec {
+  /**
+   * Name of the ConfigMap, in this namespace, that holds the JWK Set under the key jwks.json. Created if
+   * missing. Defaults to the Secret's name followed by -jwks.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  configMapName?: string;
 }
 
 /** When rotations start on their own. */
@@ -441,6 +462,36 @@ export interface JwtRotationSpec {
    */
   secretLength?: number;
   /**
+   * JWT signing algorithm of the keys this JwtRotation makes. HS256, HS384 or HS512: a shared secret of
+   * secretLength random bytes in JWT_SECRET / JWT_SECRET_CURRENT / JWT_SECRET_NEW (the operator does not
+   * care which HMAC hash the consumers use; HS384 needs secretLength >= 48 and HS512 >= 64). RS256,
+   * ES256 (P-256) or EdDSA (Ed25519): a PKCS#8 PEM private key in JWT_PRIVATE_KEY /
+   * JWT_PRIVATE_KEY_CURRENT / JWT_PRIVATE_KEY_NEW (same phases and JWT_SECRET_ROTATION_DATE), and the
+   * public keys published as a JWKS in a ConfigMap (see jwks). Immutable: to change it, create a new
+   * JwtRotation for a new Secret. Defaults to HS256.
+   *
+   * Validation: algorithm is immutable; create a new JwtRotation (and Secret) for another algorithm.
+   * @defaultValue `"HS256"`
+   */
+  algorithm?: Algorithm;
+  /**
+   * Modulus length in bits of the RSA keys made for RS256 (2048, 3072 or 4096). Ignored by other
+   * algorithms. Defaults to 2048.
+   *
+   * Validation: ≥ 2048; ≤ 4096; format int32; rsaKeySize must be 2048, 3072 or 4096.
+   * @defaultValue `2048`
+   */
+  rsaKeySize?: number;
+  /**
+   * Where the public keys of an asymmetric algorithm are published, as an RFC 7517 JWK Set whose kids
+   * are RFC 7638 thumbprints. The set lists every key that may verify a valid token: the new key from
+   * the moment it is written (before any pod signs with it), the old key until completion, and it drops
+   * a compromised key at once on an emergency rotation. Ignored by HMAC algorithms.
+   *
+   * @defaultValue `{}`
+   */
+  jwks?: JwksSpec;
+  /**
    * Lifetime of access tokens (Go duration, e.g. 24h). Written to JWT_EXPIRATION; with
    * monitoring.onTimeout=CompleteAfterTokenExpiry, the old key is dropped once every token it signed has
    * expired (the longer of tokenTTL and refreshTokenTTL). Defaults to 24h.
@@ -752,7 +803,11 @@ export interface JwtRotation {
   /** Kind is a string value representing the REST resource this object represents. */
   kind: string;
   metadata: ObjectMeta;
-  /** What to rotate, when, how fast, and what must hold before the old key is dropped. */
+  /**
+   * What to rotate, when, how fast, and what must hold before the old key is dropped.
+   *
+   * Validation: secretLength must be at least 48 for HS384 and 64 for HS512.
+   */
   spec: JwtRotationSpec;
   /** What the operator observed and did. Written by the operator only. */
   status?: JwtRotationStatus;
@@ -767,6 +822,9 @@ export const SPEC_DEFAULTS = {
   targets: [],
   unlistedConsumers: 'Roll',
   secretLength: 64,
+  algorithm: 'HS256',
+  rsaKeySize: 2048,
+  jwks: {},
   tokenTTL: '24h',
   refreshTokenTTL: '168h',
   schedule: { interval: '2160h' },
@@ -1095,6 +1153,36 @@ export interface ResolvedJwtRotationSpec {
    */
   secretLength: number;
   /**
+   * JWT signing algorithm of the keys this JwtRotation makes. HS256, HS384 or HS512: a shared secret of
+   * secretLength random bytes in JWT_SECRET / JWT_SECRET_CURRENT / JWT_SECRET_NEW (the operator does not
+   * care which HMAC hash the consumers use; HS384 needs secretLength >= 48 and HS512 >= 64). RS256,
+   * ES256 (P-256) or EdDSA (Ed25519): a PKCS#8 PEM private key in JWT_PRIVATE_KEY /
+   * JWT_PRIVATE_KEY_CURRENT / JWT_PRIVATE_KEY_NEW (same phases and JWT_SECRET_ROTATION_DATE), and the
+   * public keys published as a JWKS in a ConfigMap (see jwks). Immutable: to change it, create a new
+   * JwtRotation for a new Secret. Defaults to HS256.
+   *
+   * Validation: algorithm is immutable; create a new JwtRotation (and Secret) for another algorithm.
+   * @defaultValue `"HS256"`
+   */
+  algorithm: Algorithm;
+  /**
+   * Modulus length in bits of the RSA keys made for RS256 (2048, 3072 or 4096). Ignored by other
+   * algorithms. Defaults to 2048.
+   *
+   * Validation: ≥ 2048; ≤ 4096; format int32; rsaKeySize must be 2048, 3072 or 4096.
+   * @defaultValue `2048`
+   */
+  rsaKeySize: number;
+  /**
+   * Where the public keys of an asymmetric algorithm are published, as an RFC 7517 JWK Set whose kids
+   * are RFC 7638 thumbprints. The set lists every key that may verify a valid token: the new key from
+   * the moment it is written (before any pod signs with it), the old key until completion, and it drops
+   * a compromised key at once on an emergency rotation. Ignored by HMAC algorithms.
+   *
+   * @defaultValue `{}`
+   */
+  jwks: JwksSpec;
+  /**
    * Lifetime of access tokens (Go duration, e.g. 24h). Written to JWT_EXPIRATION; with
    * monitoring.onTimeout=CompleteAfterTokenExpiry, the old key is dropped once every token it signed has
    * expired (the longer of tokenTTL and refreshTokenTTL). Defaults to 24h.
@@ -1258,6 +1346,9 @@ export function resolveJwtRotationSpec(value: JwtRotationSpec): ResolvedJwtRotat
     targets: value.targets ?? [],
     unlistedConsumers: value.unlistedConsumers ?? SPEC_DEFAULTS.unlistedConsumers,
     secretLength: value.secretLength ?? SPEC_DEFAULTS.secretLength,
+    algorithm: value.algorithm ?? SPEC_DEFAULTS.algorithm,
+    rsaKeySize: value.rsaKeySize ?? SPEC_DEFAULTS.rsaKeySize,
+    jwks: value.jwks ?? {},
     tokenTTL: value.tokenTTL ?? SPEC_DEFAULTS.tokenTTL,
     refreshTokenTTL: value.refreshTokenTTL ?? SPEC_DEFAULTS.refreshTokenTTL,
     schedule: resolveScheduleSpec(value.schedule ?? {}),

@@ -5,7 +5,8 @@
  *   JWTR_FAULT_EXIT_AFTER_WRITES=<n>        exit after the n-th write of any kind
  *   JWTR_FAULT_EXIT_AFTER_WRITES=<n>:<kind> exit after the n-th write of that kind: secret-create,
  *                                           secret-update, secret-delete, backup-create,
- *                                           backup-update, backup-delete, workload-patch, status, event
+ *                                           backup-update, backup-delete, workload-patch, status, event,
+ *                                           configmap-create, configmap-update (the JWKS)
  *
  * It exits with code 86 and first prints one JSON line (`fault injected`) naming the write. The
  * object's name is printed, never its contents. Never set it in production.

@@ -7,12 +7,24 @@
  * world runs it too), and `execute` performs each write through the ports before planning the
  * next, so a crash between two writes leaves exactly the writes before it.
  */
-import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
+import { JWKS_DATA_KEY, POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import type { JwtRotation, TargetKind } from '../api/types.ts';
+import { isAsymmetric } from '../platform/keys.ts';
 import type { Action } from '../rotation/model.ts';
-import { applyToSecret, backupContent } from './secret-data.ts';
+import {
+  applyToSecret,
+  backupContent,
+  jwksConfigMapName,
+  jwksOf,
+  jwksText,
+  jwksUnion,
+  keyScheme,
+  parseJwks,
+  type KeyScheme,
+} from './secret-data.ts';
 import {
   ConflictError,
+  type ConfigMapRecord,
   type KeyFactory,
   type Owner,
   type ReconcilerDeps,
@@ -33,6 +45,8 @@ export type Write =
       existing: SecretRecord | undefined;
     }
   | { type: 'DeleteSecret'; namespace: string; name: string }
+  /** Publish the public keys (asymmetric algorithms): the JWKS ConfigMap's jwks.json. */
+  | { type: 'WriteJwks'; namespace: string; name: string; data: Record<string, string>; managedBy: string }
   | {
       type: 'RollTargets';
       namespace: string;
@@ -41,10 +55,61 @@ export type Write =
       revision: string;
     };
 
-/** The Secrets a pass read: the workload Secret and the backup Secret, when they exist. */
+/**
+ * The Secrets a pass read: the workload Secret and the backup Secret, when they exist, and for an
+ * asymmetric algorithm the JWKS ConfigMap.
+ */
 export interface ReadSecrets {
   secret: SecretRecord | undefined;
   backup: SecretRecord | undefined;
+  jwks?: ConfigMapRecord | undefined;
+}
+
+/**
+ * Keeps the JWKS ConfigMap in step with the Secret's private keys (asymmetric algorithms only), so
+ * that no pod can sign with a key the JWKS does not list, whatever write a crash interrupts:
+ * - at the start of a pass, the JWKS is made to list exactly the Secret's keys (this repairs a pass
+ *   killed between a Secret write and the JWKS write that follows it);
+ * - before a Secret write, the JWKS lists the keys it already lists plus the keys the Secret is
+ *   about to hold (a new key is published before anything can read it from the Secret);
+ * - after the Secret write, exactly the Secret's keys (a replaced key, e.g. a compromised one on an
+ *   emergency rotation, leaves at once).
+ * Targets are rolled after that, so a pod started from a new revision reads a JWKS that has its keys.
+ */
+class JwksPublisher {
+  private published: string | undefined;
+
+  constructor(
+    private readonly scheme: KeyScheme,
+    private readonly namespace: string,
+    private readonly name: string,
+    private readonly owner: string,
+    read: ConfigMapRecord | undefined,
+  ) {
+    this.published = read?.data[JWKS_DATA_KEY];
+  }
+
+  /** The write that makes the JWKS list exactly the keys of these Secret values, if it does not. */
+  exactly(values: Readonly<Record<string, string>>): Write | undefined {
+    return this.publish(jwksText(jwksOf(values, this.scheme)));
+  }
+
+  /** The write that adds the keys of these Secret values to the JWKS, if it lacks any. */
+  adding(values: Readonly<Record<string, string>>): Write | undefined {
+    return this.publish(jwksText(jwksUnion(parseJwks(this.published), jwksOf(values, this.scheme))));
+  }
+
+  private publish(text: string): Write | undefined {
+    if (text === this.published) return undefined;
+    this.published = text;
+    return {
+      type: 'WriteJwks',
+      namespace: this.namespace,
+      name: this.name,
+      data: { [JWKS_DATA_KEY]: text },
+      managedBy: this.owner,
+    };
+  }
 }
 
 /**
@@ -64,13 +129,26 @@ export function* plannedWrites(
     annotations: { ...read.secret.annotations },
   };
   let backup: Readonly<Record<string, string>> = read.backup?.values ?? {};
+  const scheme = keyScheme(resource.spec);
+  const jwks = isAsymmetric(scheme.algorithm)
+    ? new JwksPublisher(scheme, namespace, jwksConfigMapName(resource.spec), name, read.jwks)
+    : undefined;
+  /** The JWKS writes around a Secret write of `values`: `before` it, or `after` it. */
+  function* publish(when: 'before' | 'after', values: Readonly<Record<string, string>>): Generator<Write> {
+    const write = when === 'before' ? jwks?.adding(values) : jwks?.exactly(values);
+    if (write !== undefined) yield write;
+  }
+
+  if (secret !== undefined) yield* publish('after', secret.values);
 
   for (const action of actions) {
     switch (action.type) {
       case 'CreateSecret': {
-        const content = applyToSecret(undefined, action, { backup, newKey });
+        const content = applyToSecret(undefined, action, { backup, newKey, scheme });
+        yield* publish('before', content.values);
         yield { type: 'CreateSecret', namespace, name: resource.spec.secretName, content };
         secret = content;
+        yield* publish('after', content.values);
         break;
       }
       case 'UpdateSecret': {
@@ -82,13 +160,15 @@ export function* plannedWrites(
         ) {
           throw new ConflictError('the Secret changed between gather and execute');
         }
-        const content = applyToSecret(secret, action, { backup, newKey });
+        const content = applyToSecret(secret, action, { backup, newKey, scheme });
+        yield* publish('before', content.values);
         yield { type: 'ReplaceSecret', current, content };
         secret = content;
+        yield* publish('after', content.values);
         break;
       }
       case 'SaveOriginal': {
-        const content = backupContent(secret?.values ?? {}, action, name);
+        const content = backupContent(secret?.values ?? {}, action, name, scheme);
         backup = content.values;
         // Already saved (a pass that was killed right after saving it): writing it again would be
         // the only write each restarted pass makes, and the rotation would never start.
@@ -143,6 +223,8 @@ async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
       return deps.secrets.writeOwned(write.owner, write.namespace, write.name, write.content, write.existing);
     case 'DeleteSecret':
       return deps.secrets.delete(write.namespace, write.name);
+    case 'WriteJwks':
+      return deps.configMaps.write(write.namespace, write.name, write.data, write.managedBy);
     case 'RollTargets':
       await Promise.all(
         write.targets.map((t) =>

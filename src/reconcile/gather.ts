@@ -10,7 +10,8 @@ import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rol
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
-import { viewBackup, viewSecret } from './secret-data.ts';
+import { isAsymmetric } from '../platform/keys.ts';
+import { jwksConfigMapName, keyScheme, viewBackup, viewSecret } from './secret-data.ts';
 
 interface Gathered {
   input: DecideInput;
@@ -39,11 +40,12 @@ export function decideInput(
   gate: GateObservation | undefined,
 ): DecideInput {
   const spec = resource.spec;
+  const scheme = keyScheme(spec);
   return {
     now,
     resource: { metadata: resource.metadata, spec, status: resource.status },
-    secret: read.secret ? viewSecret(read.secret) : undefined,
-    backup: read.backup ? viewBackup(read.backup) : undefined,
+    secret: read.secret ? viewSecret(read.secret, scheme) : undefined,
+    backup: read.backup ? viewBackup(read.backup, scheme) : undefined,
     targets: (spec.targets ?? []).map((t, i) => ({
       ...viewTarget(t.kind, t.name, targets[i]?.workload, spec.secretName),
       pods: targets[i]?.pods,
@@ -69,9 +71,12 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
         ? undefined
         : await deps.workloads.listPods(namespace, workload, POD_TEMPLATE_REVISION_ANNOTATION),
   });
-  const [secret, backup, targets, consumers] = await Promise.all([
+  const [secret, backup, jwks, targets, consumers] = await Promise.all([
     deps.secrets.get(namespace, spec.secretName),
     deps.secrets.get(namespace, backupSecretName(name)),
+    isAsymmetric(keyScheme(spec).algorithm)
+      ? deps.configMaps.get(namespace, jwksConfigMapName(spec))
+      : Promise.resolve(undefined),
     Promise.all(listed.map(async (t) => observe(await deps.workloads.get(namespace, t.kind, t.name)))),
     unlistedConsumers(namespace, spec.secretName, listed, deps).then((found) =>
       Promise.all(found.map(async (c) => ({ ...c, ...(await observe(c.workload)) }))),
@@ -79,7 +84,7 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   ]);
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
-  const read = { secret, backup };
+  const read = { secret, backup, jwks };
   return { input: decideInput(resource, now, read, targets, consumers, gate), read };
 }
 

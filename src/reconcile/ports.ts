@@ -14,6 +14,7 @@ import type { WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { KeyScheme } from '../platform/keys.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
 
 export { ConflictError } from '../platform/conflict.ts';
@@ -114,8 +115,30 @@ export interface GateReader {
   read(settings: PrometheusSettings, credentials: GateCredentials): Promise<GateObservation>;
 }
 
-/** Makes new keys: random bytes from a CSPRNG, as base64 text. */
-export type KeyFactory = (bytes: number) => string;
+/**
+ * Makes new keys. HMAC (HS256, HS384, HS512): `bytes` random bytes from a CSPRNG, as base64 text.
+ * RS256, ES256, EdDSA: a new private key as PKCS#8 PEM (src/platform/keys.ts `generateKey`).
+ */
+export type KeyFactory = (bytes: number, scheme: KeyScheme) => string;
+
+/** A ConfigMap as read: its data and the resourceVersion it had. */
+export interface ConfigMapRecord {
+  readonly resourceVersion: string;
+  readonly data: Readonly<Record<string, string>>;
+}
+
+/**
+ * ConfigMaps the operator publishes (the JWKS). The adapter builds the objects (the managed-by label,
+ * the managed-by annotation); the shell deals in data.
+ */
+export interface ConfigMapStore {
+  get(namespace: string, name: string): Promise<ConfigMapRecord | undefined>;
+  /**
+   * Creates the ConfigMap, or sets these data keys on it (keeping its other keys and metadata);
+   * ConflictError if someone else wrote it meanwhile.
+   */
+  write(namespace: string, name: string, data: Record<string, string>, managedBy: string): Promise<void>;
+}
 
 export interface ReconcilerDeps {
   clock: Clock;
@@ -127,4 +150,5 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   gate: GateReader;
   newKey: KeyFactory;
+  configMaps: ConfigMapStore;
 }

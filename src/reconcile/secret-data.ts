@@ -3,20 +3,59 @@
  * an action makes of a Secret's values. The executor and the unit tests' simulated world both
  * run these functions, so the crash tests exercise the code that ships.
  */
-import { BACKUP_ORIGINAL_KEY, SecretAnnotations, SecretKeys } from '../api/constants.ts';
-import { fingerprint } from '../platform/fingerprint.ts';
+import {
+  BACKUP_ORIGINAL_KEY,
+  PrivateKeys,
+  SecretAnnotations,
+  SecretKeys,
+  defaultJwksConfigMapName,
+} from '../api/constants.ts';
+import { resolveJwtRotationSpec, type JwtRotationSpec } from '../api/types.ts';
+import {
+  HMAC_SCHEME,
+  isAsymmetric,
+  keyFingerprint,
+  publicJwk,
+  type KeyScheme,
+  type PublicJwk,
+} from '../platform/keys.ts';
 import type { Action, BackupView, KeySlot, SecretView, ValueSource } from '../rotation/model.ts';
 import type { KeyFactory, SecretContent, SecretRecord } from './ports.ts';
 
+export type { KeyScheme } from '../platform/keys.ts';
+
 const KEY_SLOTS: KeySlot[] = [SecretKeys.secret, SecretKeys.current, SecretKeys.new];
 
+/** The names the asymmetric algorithms give the key slots in the Secret. */
+const PRIVATE_KEY_NAMES: Record<KeySlot, string> = {
+  [SecretKeys.secret]: PrivateKeys.secret,
+  [SecretKeys.current]: PrivateKeys.current,
+  [SecretKeys.new]: PrivateKeys.new,
+};
+
+/** The kind of key a JwtRotation makes, from its spec (defaults applied). */
+export function keyScheme(spec: JwtRotationSpec): KeyScheme {
+  const resolved = resolveJwtRotationSpec(spec);
+  return { algorithm: resolved.algorithm, rsaKeySize: resolved.rsaKeySize };
+}
+
+/**
+ * The Secret key that holds a value the core names: the core names key slots by the runbook's HMAC
+ * names (JWT_SECRET...), which asymmetric algorithms store as JWT_PRIVATE_KEY...; other keys
+ * (the rotation date, the TTLs) keep their names.
+ */
+export function secretKeyName(scheme: KeyScheme, key: string): string {
+  if (!isAsymmetric(scheme.algorithm)) return key;
+  return (PRIVATE_KEY_NAMES as Record<string, string | undefined>)[key] ?? key;
+}
+
 /** The workload Secret as the core sees it: fingerprints and the non-secret values. */
-export function viewSecret(secret: SecretRecord): SecretView {
+export function viewSecret(secret: SecretRecord, scheme: KeyScheme = HMAC_SCHEME): SecretView {
   const values = secret.values;
   const fingerprints: Partial<Record<KeySlot, string>> = {};
   for (const slot of KEY_SLOTS) {
-    const value = values[slot];
-    if (value !== undefined && value !== '') fingerprints[slot] = fingerprint(value);
+    const value = values[secretKeyName(scheme, slot)];
+    if (value !== undefined && value !== '') fingerprints[slot] = keyFingerprint(value, scheme);
   }
   // An empty value is no value, for the non-secret keys as for the key slots.
   const plain = (key: string): string | undefined => values[key] || undefined;
@@ -32,10 +71,10 @@ export function viewSecret(secret: SecretRecord): SecretView {
 }
 
 /** The backup Secret as the core sees it. */
-export function viewBackup(backup: SecretRecord): BackupView {
+export function viewBackup(backup: SecretRecord, scheme: KeyScheme = HMAC_SCHEME): BackupView {
   const original = backup.values[BACKUP_ORIGINAL_KEY];
   return {
-    originalFingerprint: original ? fingerprint(original) : undefined,
+    originalFingerprint: original ? keyFingerprint(original, scheme) : undefined,
     keyCreatedAt: backup.annotations[SecretAnnotations.keyCreatedAt],
   };
 }
@@ -47,13 +86,16 @@ interface ValueSources {
   /** The backup Secret's values. */
   backup: Readonly<Record<string, string>>;
   newKey: KeyFactory;
+  /** The kind of key made and the Secret keys' names; HS256 when not given. */
+  scheme?: KeyScheme | undefined;
 }
 
 function resolveValue(source: ValueSource, from: ValueSources): string {
+  const scheme = from.scheme ?? HMAC_SCHEME;
   if ('literal' in source) return source.literal;
-  if ('generate' in source) return from.newKey(source.generate);
+  if ('generate' in source) return from.newKey(source.generate, scheme);
   if ('copy' in source) {
-    const value = from.secret[source.copy];
+    const value = from.secret[secretKeyName(scheme, source.copy)];
     if (!value) throw new Error(`cannot copy ${source.copy}: it is not in the Secret`);
     return value;
   }
@@ -75,15 +117,18 @@ export function applyToSecret(
   sources: Omit<ValueSources, 'secret'>,
 ): SecretContent {
   const from: ValueSources = { ...sources, secret: current?.values ?? {} };
+  const name = (key: string): string => secretKeyName(sources.scheme ?? HMAC_SCHEME, key);
   if (action.type === 'CreateSecret') {
     return {
-      values: Object.fromEntries(Object.entries(action.data).map(([k, v]) => [k, resolveValue(v, from)])),
+      values: Object.fromEntries(
+        Object.entries(action.data).map(([k, v]) => [name(k), resolveValue(v, from)]),
+      ),
       annotations: { ...action.annotations },
     };
   }
   const values = { ...current?.values };
-  const set = Object.entries(action.set).map(([k, v]) => [k, resolveValue(v, from)] as const);
-  for (const key of action.remove) delete values[key];
+  const set = Object.entries(action.set).map(([k, v]) => [name(k), resolveValue(v, from)] as const);
+  for (const key of action.remove) delete values[name(key)];
   for (const [key, value] of set) values[key] = value;
   const annotations = { ...current?.annotations };
   for (const [key, value] of Object.entries(action.annotations)) {
@@ -101,10 +146,12 @@ export function backupContent(
   secret: Readonly<Record<string, string>>,
   action: Extract<Action, { type: 'SaveOriginal' }>,
   ownerName: string,
+  scheme: KeyScheme = HMAC_SCHEME,
 ): SecretContent {
-  const key = secret[SecretKeys.secret];
-  if (!key || fingerprint(key) !== action.fingerprint) {
-    throw new Error(`JWT_SECRET no longer has fingerprint ${action.fingerprint}`);
+  const slot = secretKeyName(scheme, SecretKeys.secret);
+  const key = secret[slot];
+  if (!key || keyFingerprint(key, scheme) !== action.fingerprint) {
+    throw new Error(`${slot} no longer has fingerprint ${action.fingerprint}`);
   }
   return {
     values: { [BACKUP_ORIGINAL_KEY]: key },
@@ -113,4 +160,59 @@ export function backupContent(
       [SecretAnnotations.managedBy]: ownerName,
     },
   };
+}
+
+/** Name of the JWKS ConfigMap of a JwtRotation. */
+export function jwksConfigMapName(spec: JwtRotationSpec): string {
+  return spec.jwks?.configMapName ?? defaultJwksConfigMapName(spec.secretName);
+}
+
+/** A JWK Set (RFC 7517) as the JWKS ConfigMap holds it. */
+export interface Jwks {
+  keys: PublicJwk[];
+}
+
+/**
+ * The JWK Set of the public keys of every private key in the Secret's values, in slot order
+ * (JWT_PRIVATE_KEY, _CURRENT, _NEW), each once. A slot that does not hold a private key of the
+ * algorithm (a hand edit) is left out: no consumer can sign with it either, and the core still sees
+ * it (by its text fingerprint), so an emergency rotation or a rollback can replace it.
+ */
+export function jwksOf(values: Readonly<Record<string, string>>, scheme: KeyScheme): Jwks {
+  const keys: PublicJwk[] = [];
+  for (const slot of KEY_SLOTS) {
+    const value = values[secretKeyName(scheme, slot)];
+    if (value === undefined || value === '') continue;
+    let jwk: PublicJwk;
+    try {
+      jwk = publicJwk(value, scheme.algorithm);
+    } catch {
+      continue;
+    }
+    if (!keys.some((k) => k.kid === jwk.kid)) keys.push(jwk);
+  }
+  return { keys };
+}
+
+/** Every key of `published` and then every key of `next` not in it: what may verify while `next` is written. */
+export function jwksUnion(published: Jwks, next: Jwks): Jwks {
+  return {
+    keys: [...published.keys, ...next.keys.filter((k) => !published.keys.some((p) => p.kid === k.kid))],
+  };
+}
+
+/** The ConfigMap value of a JWK Set: stable JSON, so the same keys give the same text. */
+export function jwksText(jwks: Jwks): string {
+  return `${JSON.stringify(jwks, null, 2)}\n`;
+}
+
+/** The JWK Set in a ConfigMap value; an absent or unreadable one is empty. */
+export function parseJwks(text: string | undefined): Jwks {
+  if (text === undefined) return { keys: [] };
+  try {
+    const parsed = JSON.parse(text) as { keys?: unknown };
+    return Array.isArray(parsed.keys) ? { keys: parsed.keys as PublicJwk[] } : { keys: [] };
+  } catch {
+    return { keys: [] };
+  }
 }

@@ -2,7 +2,7 @@
  * The decisions made before any phase applies: a spec that cannot be resolved, and a Secret
  * that does not exist yet (created with a new key).
  */
-import { SecretAnnotations, SecretKeys } from '../api/constants.ts';
+import { SecretAnnotations, SecretKeys, keySlotName } from '../api/constants.ts';
 import type { JwtRotationStatus } from '../api/types.ts';
 import { mergeConditions, turnedTo } from './conditions.ts';
 import { normal, warning } from './events.ts';
@@ -74,7 +74,7 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
       ...seenEvents,
       normal(
         EventReasons.SecretCreated,
-        `Created Secret ${spec.secretName} with a new ${spec.secretLength}-byte key`,
+        `Created Secret ${spec.secretName} with a new ${describeNewKey(spec)}`,
       ),
     ],
     requeueAfterMs: 0,
@@ -102,4 +102,11 @@ export function invalidSpecDecision(input: DecideInput, message: string): Decisi
     events: [...seenEvents, ...(turned ? [warning(EventReasons.InvalidSpec, message)] : [])],
     requeueAfterMs: RESYNC_MS,
   };
+}
+
+/** The key a new Secret gets, for the Event: its size for HMAC, its algorithm otherwise. */
+function describeNewKey(spec: ResolvedSpec): string {
+  if (spec.algorithm.startsWith('HS')) return `${spec.secretLength}-byte key`;
+  const kind = spec.algorithm === 'RS256' ? `RS256 (RSA ${spec.rsaKeySize}-bit)` : spec.algorithm;
+  return `${kind} private key in ${keySlotName(spec.algorithm, SecretKeys.secret)}, its public key published in the JWKS`;
 }

@@ -1,5 +1,5 @@
 /** Where a rotation stands, read from the Secret's shape and annotations (the source of truth). */
-import { SecretKeys } from '../api/constants.ts';
+import { SecretKeys, keySlotName } from '../api/constants.ts';
 import type { Phase } from '../api/types.ts';
 import type { Context } from './context.ts';
 import type { Stall } from './phase-result.ts';
@@ -9,13 +9,14 @@ export type ObservedPhase = { phase: Exclude<Phase, 'Failed'> } | { phase: 'Fail
 
 export function observePhase(ctx: Context): ObservedPhase {
   const { fp, prev, operation, operationId } = ctx;
+  const slot = (name: string): string => keySlotName(ctx.spec.algorithm, name);
   if (fp.JWT_SECRET_NEW !== undefined) {
     if (fp.JWT_SECRET_CURRENT === undefined) {
       return {
         phase: 'Failed',
         stalled: {
           reason: ConditionReasons.SecretInconsistent,
-          message: `${SecretKeys.new} is set but ${SecretKeys.current} is missing; roll back (to the backed-up original key) or start an emergency rotation`,
+          message: `${slot(SecretKeys.new)} is set but ${slot(SecretKeys.current)} is missing; roll back (to the backed-up original key) or start an emergency rotation`,
         },
       };
     }
@@ -28,7 +29,7 @@ export function observePhase(ctx: Context): ObservedPhase {
       phase: 'Failed',
       stalled: {
         reason: ConditionReasons.KeyMissing,
-        message: `Secret ${ctx.spec.secretName} has no ${SecretKeys.secret}; start an emergency rotation or roll back`,
+        message: `Secret ${ctx.spec.secretName} has no ${slot(SecretKeys.secret)}; start an emergency rotation or roll back`,
       },
     };
   }

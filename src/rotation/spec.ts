@@ -5,6 +5,7 @@
  */
 import {
   resolveJwtRotationSpec,
+  type Algorithm,
   type JwtRotationSpec,
   type OnTimeoutPolicy,
   type FailurePolicy,
@@ -37,6 +38,8 @@ export interface ResolvedSpec {
   secretName: string;
   targets: Target[];
   secretLength: number;
+  algorithm: Algorithm;
+  rsaKeySize: number;
   tokenTTL: string;
   refreshTokenTTL: string;
   tokenTtlMs: number;
@@ -87,6 +90,8 @@ export function resolveSpec(
       secretName: r.secretName,
       targets: r.targets,
       secretLength: r.secretLength,
+      algorithm: r.algorithm,
+      rsaKeySize: r.rsaKeySize,
       tokenTTL: r.tokenTTL,
       refreshTokenTTL: r.refreshTokenTTL,
       tokenTtlMs: duration('tokenTTL', r.tokenTTL),

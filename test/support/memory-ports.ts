@@ -9,6 +9,8 @@ import { createLogger } from '../../src/platform/logger.ts';
 import { OperatorMetrics } from '../../src/platform/metrics.ts';
 import {
   ConflictError,
+  type ConfigMapRecord,
+  type ConfigMapStore,
   type EventRecorder,
   type GateCredentials,
   type GateReader,
@@ -175,6 +177,28 @@ export class MemoryResources implements JwtRotationStore {
   }
 }
 
+/** ConfigMaps in memory, by namespace/name (the JWKS). */
+export class MemoryConfigMaps implements ConfigMapStore {
+  private readonly byKey = new Map<string, ConfigMapRecord>();
+  private version = 0;
+
+  get(namespace: string, name: string): Promise<ConfigMapRecord | undefined> {
+    return Promise.resolve(this.byKey.get(`${namespace}/${name}`));
+  }
+
+  write(namespace: string, name: string, data: Record<string, string>): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const data0 = this.byKey.get(key)?.data ?? {};
+    this.byKey.set(key, { resourceVersion: String(++this.version), data: { ...data0, ...data } });
+    return Promise.resolve();
+  }
+
+  /** The data of a ConfigMap, for assertions. */
+  data(namespace: string, name: string): Readonly<Record<string, string>> | undefined {
+    return this.byKey.get(`${namespace}/${name}`)?.data;
+  }
+}
+
 /** Every port in memory, with a manual clock and a silent logger. */
 export function memoryDeps(secretName: string, start: number) {
   let keys = 0;
@@ -188,6 +212,7 @@ export function memoryDeps(secretName: string, start: number) {
     events: new MemoryEvents(),
     gate: new ScriptedGate(),
     newKey: (bytes: number) => `key-${++keys}-${'k'.repeat(bytes)}`,
+    configMaps: new MemoryConfigMaps(),
   } satisfies ReconcilerDeps;
   return deps;
 }

@@ -20,7 +20,9 @@ import { plannedWrites, type ReadSecrets, type Write } from '../../src/reconcile
 import { decideInput, type ObservedWorkload } from '../../src/reconcile/gather.ts';
 import { ConflictError, type SecretRecord } from '../../src/reconcile/ports.ts';
 import { canonical } from '../../src/reconcile/reconciler.ts';
-import { viewSecret } from '../../src/reconcile/secret-data.ts';
+import { keyScheme, parseJwks, viewSecret, type Jwks } from '../../src/reconcile/secret-data.ts';
+import { JWKS_DATA_KEY } from '../../src/api/constants.ts';
+import { generateKey, isAsymmetric, type KeyScheme } from '../../src/platform/keys.ts';
 import { decide } from '../../src/rotation/decide.ts';
 import type {
   DecideInput,
@@ -69,6 +71,10 @@ export class SimulatedWorld {
   /** Writes to the cluster: one per action performed, plus status writes that changed it. */
   writes = 0;
   generation = 1;
+  /** The JWKS ConfigMap's data (asymmetric algorithms), as the last write left it. */
+  jwksData: Record<string, string> | undefined;
+  /** Called after each write is performed, so a test can check an invariant between any two writes. */
+  afterWrite: ((write: Write) => void) | undefined;
   /** The Secrets, by name: the workload Secret and the backup Secret. */
   private readonly secrets = new Map<string, StoredSecret>();
   private resourceVersions = 0;
@@ -109,7 +115,12 @@ export class SimulatedWorld {
 
   secretView(): SecretView | undefined {
     const secret = this.secret;
-    return secret ? viewSecret(secret) : undefined;
+    return secret ? viewSecret(secret, keyScheme(this.spec)) : undefined;
+  }
+
+  /** The published JWK Set (empty when none was written). */
+  jwks(): Jwks {
+    return parseJwks(this.jwksData?.[JWKS_DATA_KEY]);
   }
 
   backupOriginal(): string | undefined {
@@ -131,11 +142,18 @@ export class SimulatedWorld {
     const read = this.read();
     const decision = decide(this.input(resource, read));
     let budget = crashAfter;
-    const newKey = (bytes: number): string => `key-${++this.keysMade}-${'x'.repeat(bytes)}`;
+    // Real key pairs for asymmetric algorithms (the JWKS is built from them); cheap fakes for HMAC.
+    const newKey = (bytes: number, scheme: KeyScheme): string => {
+      ++this.keysMade;
+      return isAsymmetric(scheme.algorithm)
+        ? generateKey(bytes, scheme)
+        : `key-${this.keysMade}-${'x'.repeat(bytes)}`;
+    };
     // A crash right after a write: the next write is not even planned (a key it would make is never made).
     if (budget <= 0) return decision;
     for (const write of plannedWrites(decision.actions, resource, read, newKey)) {
       this.perform(write);
+      this.afterWrite?.(write);
       if (--budget <= 0) return decision;
     }
     if (budget-- <= 0) return decision;
@@ -157,7 +175,14 @@ export class SimulatedWorld {
   }
 
   private read(): ReadSecrets {
-    return { secret: this.snapshot(this.secret), backup: this.snapshot(this.backup) };
+    return {
+      secret: this.snapshot(this.secret),
+      backup: this.snapshot(this.backup),
+      jwks:
+        this.jwksData === undefined
+          ? undefined
+          : { resourceVersion: String(this.resourceVersions), data: { ...this.jwksData } },
+    };
   }
 
   /** Passes until a pass has nothing to do now (no actions, a requeue in the future). */
@@ -259,6 +284,10 @@ export class SimulatedWorld {
       }
       case 'DeleteSecret':
         this.secrets.delete(write.name);
+        return;
+      case 'WriteJwks':
+        this.jwksData = { ...this.jwksData, ...write.data };
+        rv();
         return;
       case 'RollTargets':
         for (const t of write.targets) {

@@ -425,6 +425,7 @@ describe('the manifests that install the operator', () => {
       resources: ['secrets'],
       verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
     },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update'] },
     {
       apiGroups: ['apps'],
       resources: ['deployments', 'statefulsets', 'daemonsets'],

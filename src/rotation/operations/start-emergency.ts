@@ -45,7 +45,9 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
       warning(
         EventReasons.EmergencyRotation,
         `Emergency rotation of Secret ${spec.secretName}: key ${fp.JWT_SECRET ?? '(none)'} replaced at once; ` +
-          'tokens signed with it are no longer accepted, and it is not kept for rollback',
+          'tokens signed with it are no longer accepted' +
+          (spec.algorithm.startsWith('HS') ? '' : ' (its public key leaves the JWKS)') +
+          ', and it is not kept for rollback',
       ),
     ],
     progress: 'Writing the new key',
