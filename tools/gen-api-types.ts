@@ -95,6 +95,7 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   spec: { name: 'JwtRotationSpec' },
   'spec.targets[]': { name: 'Target' },
   'spec.schedule': { name: 'ScheduleSpec' },
+  'spec.schedule.maintenanceWindows[]': { name: 'MaintenanceWindowSpec' },
   'spec.rollout': { name: 'RolloutSpec' },
   'spec.monitoring': { name: 'MonitoringSpec' },
   'spec.monitoring.prometheus': { name: 'PrometheusSpec' },
@@ -141,6 +142,7 @@ const ENUM_TYPES: Record<string, EnumType> = {
   },
   Outcome: { constant: 'OUTCOMES', doc: 'How a finished operation ended.' },
   GateVerdict: { constant: 'GATE_VERDICTS', doc: "The metrics gate's answer for one look." },
+  Weekday: { constant: 'WEEKDAYS', doc: 'A day of the week, as a maintenance window names it.' },
   UnlistedConsumersPolicy: {
     constant: 'UNLISTED_CONSUMERS_POLICIES',
     doc: 'What happens with workloads that read the Secret but are not listed in spec.targets.',
@@ -164,6 +166,7 @@ const ENUM_PATHS: Record<string, string> = {
   'status.targets[].kind': 'TargetKind',
   'spec.unlistedConsumers': 'UnlistedConsumersPolicy',
   'status.unlistedConsumers[].kind': 'TargetKind',
+  'spec.schedule.maintenanceWindows[].days[]': 'Weekday',
 };
 
 /** Root fields the API server always sets; typed by hand rather than from their loose schemas. */

@@ -76,7 +76,16 @@ export interface DecideInput {
   consumers: TargetView[];
   /** Undefined when the gate was not read on this pass. */
   gate: GateObservation | undefined;
+  /**
+   * With spec.schedule.cron: the first time the expression matches after `after` (the schedule's
+   * base, ../rotation/schedule.ts scheduleBase), computed by the shell with a cron library, or why
+   * the expression cannot be read. Undefined without spec.schedule.cron.
+   */
+  cron?: CronObservation | undefined;
 }
+
+export type CronObservation =
+  { after: number; next: number | undefined; error?: undefined } | { after: number; error: string };
 
 /** Where a value written to a Secret comes from. */
 export type ValueSource = { literal: string } | { generate: number } | { copy: KeySlot } | { original: true };
