@@ -7,7 +7,9 @@ import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts
 import { gateDue } from '../rotation/gate-policy.ts';
 import type { DecideInput, GateObservation, PodView } from '../rotation/model.ts';
 import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
+import { scheduleBase } from '../rotation/schedule.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
+import { nextCronTime } from './cron.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { viewBackup, viewSecret } from './secret-data.ts';
@@ -39,10 +41,21 @@ export function decideInput(
   gate: GateObservation | undefined,
 ): DecideInput {
   const spec = resource.spec;
+  const secret = read.secret ? viewSecret(read.secret) : undefined;
+  const cron = spec.schedule?.cron;
   return {
     now,
     resource: { metadata: resource.metadata, spec, status: resource.status },
-    secret: read.secret ? viewSecret(read.secret) : undefined,
+    secret,
+    // The core says from when the schedule counts; the library says when the expression next matches.
+    cron:
+      cron === undefined || secret === undefined
+        ? undefined
+        : nextCronTime(
+            cron,
+            spec.schedule?.cronTimeZone ?? 'UTC',
+            scheduleBase(secret, resource.status, now),
+          ),
     backup: read.backup ? viewBackup(read.backup) : undefined,
     targets: (spec.targets ?? []).map((t, i) => ({
       ...viewTarget(t.kind, t.name, targets[i]?.workload, spec.secretName),
