@@ -115,6 +115,7 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'status.gate.readings': { name: 'GateReadingsStatus' },
   'status.targets[]': { name: 'TargetStatus' },
   'status.unlistedConsumers[]': { name: 'WorkloadReference' },
+  'status.preflight[]': { name: 'PreflightItem' },
 };
 
 interface EnumType {
@@ -143,6 +144,7 @@ const ENUM_TYPES: Record<string, EnumType> = {
   Outcome: { constant: 'OUTCOMES', doc: 'How a finished operation ended.' },
   GateVerdict: { constant: 'GATE_VERDICTS', doc: "The metrics gate's answer for one look." },
   Weekday: { constant: 'WEEKDAYS', doc: 'A day of the week, as a maintenance window names it.' },
+  PreflightResult: { constant: 'PREFLIGHT_RESULTS', doc: 'The result of one pre-rotation checklist item.' },
   UnlistedConsumersPolicy: {
     constant: 'UNLISTED_CONSUMERS_POLICIES',
     doc: 'What happens with workloads that read the Secret but are not listed in spec.targets.',
@@ -167,6 +169,7 @@ const ENUM_PATHS: Record<string, string> = {
   'spec.unlistedConsumers': 'UnlistedConsumersPolicy',
   'status.unlistedConsumers[].kind': 'TargetKind',
   'spec.schedule.maintenanceWindows[].days[]': 'Weekday',
+  'status.preflight[].result': 'PreflightResult',
 };
 
 /** Root fields the API server always sets; typed by hand rather than from their loose schemas. */

@@ -75,6 +75,11 @@ export const TRIGGERS = ['Initial', 'Manual', 'Scheduled', 'Emergency', 'Rollbac
 /** What started an operation (rotation, emergency rotation or rollback). */
 export type Trigger = (typeof TRIGGERS)[number];
 
+/** Every PreflightResult, in schema order. */
+export const PREFLIGHT_RESULTS = ['Passed', 'Failed', 'Pending', 'Skipped'] as const;
+/** The result of one pre-rotation checklist item. */
+export type PreflightResult = (typeof PREFLIGHT_RESULTS)[number];
+
 /** Every Outcome, in schema order. */
 export const OUTCOMES = ['Completed', 'RolledBack', 'Failed'] as const;
 /** How a finished operation ended. */
@@ -572,6 +577,27 @@ export interface Condition {
   message: string;
 }
 
+/** One item of the pre-rotation checklist. */
+export interface PreflightItem {
+  /**
+   * The item: CurrentKey, TokenTTLs, Targets, Metrics, RollbackCopy or MaintenanceWindow.
+   *
+   * Validation: maxLength 64.
+   */
+  name: string;
+  /**
+   * Passed; Failed (blocks the start); Pending (being read: the metrics source, read on the next pass);
+   * Skipped (not applicable, or an emergency rotation).
+   */
+  result: PreflightResult;
+  /**
+   * What was checked, or what is wrong and how to fix it. Fingerprints only.
+   *
+   * Validation: maxLength 4096.
+   */
+  message?: string;
+}
+
 /** A workload that reads the Secret. */
 export interface WorkloadReference {
   /** Kind of the workload. */
@@ -744,6 +770,14 @@ export interface JwtRotationStatus {
    * Validation: format date-time.
    */
   nextRotationAt?: string;
+  /**
+   * The pre-rotation checklist as last run (before a non-emergency rotation starts): one entry per item.
+   * A Failed item blocks the start (condition PreflightPassed=False) until it is fixed; an emergency
+   * rotation skips the checklist and records every item as Skipped.
+   *
+   * Validation: maxItems 16; unique by name.
+   */
+  preflight?: PreflightItem[];
   /**
    * Until when tokens signed with the old key can still be valid: the signing date plus the longer of
    * tokenTTL and refreshTokenTTL. Set from the signing switch until the next rotation.

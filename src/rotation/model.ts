@@ -14,11 +14,22 @@ export interface SecretView {
   resourceVersion: string;
   /** Fingerprint of each key slot present with a non-empty value. */
   fingerprints: Partial<Record<KeySlot, string>>;
+  /** The shape of each key slot present (length, encoding, what is wrong), for the checklist. */
+  keyShapes?: Partial<Record<KeySlot, KeyShape>> | undefined;
   /** Non-secret values, read as they are. */
   rotationDate?: string | undefined;
   expiration?: string | undefined;
   refreshExpiration?: string | undefined;
   annotations: Record<string, string>;
+}
+
+/** What can be said about a key without handing it to the core. */
+export interface KeyShape {
+  /** Bytes of key material: decoded for base64 and hex, else the UTF-8 length. */
+  bytes: number;
+  encoding: 'base64' | 'base64url' | 'hex' | 'text';
+  /** Why consumers may not read the key as the operator does, if anything. */
+  problem?: string | undefined;
 }
 
 /** The backup Secret that keeps the original key outside the workloads' view. */

@@ -87,6 +87,7 @@ describe('viewSecret', () => {
     expect(viewSecret({ resourceVersion: '', annotations: {}, values: {} })).to.deep.equal({
       resourceVersion: '',
       fingerprints: {},
+      keyShapes: {},
       rotationDate: undefined,
       expiration: undefined,
       refreshExpiration: undefined,

@@ -9,8 +9,8 @@ import { unlistedConsumersBlock } from '../consumers.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { NO_ORIGINAL_KEY, startRollback } from '../operations/start-rollback.ts';
-import { startRotation } from '../operations/start-rotation.ts';
 import type { PhaseResult, StatusDraft } from '../phase-result.ts';
+import { startChecked } from '../preflight.ts';
 import { EventReasons } from '../reasons.ts';
 import { emergencyRequested, firstThatApplies, type Policy } from '../request-order.ts';
 import { inWindow, nextRotationAt, nextWindowAt, retentionEnd } from '../schedule.ts';
@@ -68,7 +68,7 @@ const rollbackRequested: Policy = (ctx) => {
 const rotateRequested: Policy = (ctx) => {
   const request = ctx.pending('rotate');
   if (request === undefined || requestWaitsForWindow(ctx)) return undefined;
-  return startRotation(ctx, 'Manual', request);
+  return startChecked(ctx, 'Manual', request, idleStatus(ctx));
 };
 
 /** The Secret's non-key values and bookkeeping follow the spec. */
@@ -130,7 +130,9 @@ const retentionEnded: Policy = (ctx) => {
 /** The schedule made a rotation due and a maintenance window (if any) is open. */
 const rotationDue: Policy = (ctx) => {
   const next = nextRotationAt(ctx);
-  return next !== undefined && ctx.now >= next ? startRotation(ctx, 'Scheduled', undefined) : undefined;
+  return next !== undefined && ctx.now >= next
+    ? startChecked(ctx, 'Scheduled', undefined, idleStatus(ctx))
+    : undefined;
 };
 
 /** With spec.unlistedConsumers Block, no rotation starts while the Secret has unlisted consumers. */
@@ -143,9 +145,10 @@ const blockedByUnlistedConsumers: Policy = (ctx) => {
 const IDLE_POLICIES: readonly Policy[] = [
   emergencyRequested,
   rollbackRequested,
+  // Before a request: the checklist wants the Secret's TTL values to follow the spec.
+  secretValuesOutOfDate,
   blockedByUnlistedConsumers,
   rotateRequested,
-  secretValuesOutOfDate,
   targetsOnOldRevision,
   retentionEnded,
   rotationDue,
