@@ -45,10 +45,12 @@ export async function startOperatorProcess(options: {
   env?: Record<string, string>;
   /** 'started' (default): wait until it watches; 'up': until it serves HTTP, e.g. as a follower waiting for the Lease. */
   waitUntil?: 'started' | 'up';
+  /** The script to run, relative to the repository (default src/main.ts; test/support/clock-operator.ts for a test clock). */
+  entry?: string;
 }): Promise<OperatorProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'src/main.ts')],
+    ['--import', 'tsx', path.join(repoRoot, options.entry ?? 'src/main.ts')],
     {
       cwd: repoRoot,
       env: {
