@@ -95,6 +95,7 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   spec: { name: 'JwtRotationSpec' },
   'spec.targets[]': { name: 'Target' },
   'spec.schedule': { name: 'ScheduleSpec' },
+  'spec.schedule.maintenanceWindows[]': { name: 'MaintenanceWindowSpec' },
   'spec.rollout': { name: 'RolloutSpec' },
   'spec.monitoring': { name: 'MonitoringSpec' },
   'spec.monitoring.prometheus': { name: 'PrometheusSpec' },
@@ -117,6 +118,7 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'status.gate.readings': { name: 'GateReadingsStatus' },
   'status.targets[]': { name: 'TargetStatus' },
   'status.unlistedConsumers[]': { name: 'WorkloadReference' },
+  'status.preflight[]': { name: 'PreflightItem' },
 };
 
 interface EnumType {
@@ -145,6 +147,8 @@ const ENUM_TYPES: Record<string, EnumType> = {
   Outcome: { constant: 'OUTCOMES', doc: 'How a finished operation ended.' },
   GateVerdict: { constant: 'GATE_VERDICTS', doc: "The metrics gate's answer for one look." },
   Algorithm: { constant: 'ALGORITHMS', doc: 'JWT signing algorithm of the keys a JwtRotation makes.' },
+  Weekday: { constant: 'WEEKDAYS', doc: 'A day of the week, as a maintenance window names it.' },
+  PreflightResult: { constant: 'PREFLIGHT_RESULTS', doc: 'The result of one pre-rotation checklist item.' },
   UnlistedConsumersPolicy: {
     constant: 'UNLISTED_CONSUMERS_POLICIES',
     doc: 'What happens with workloads that read the Secret but are not listed in spec.targets.',
@@ -169,6 +173,8 @@ const ENUM_PATHS: Record<string, string> = {
   'spec.unlistedConsumers': 'UnlistedConsumersPolicy',
   'spec.algorithm': 'Algorithm',
   'status.unlistedConsumers[].kind': 'TargetKind',
+  'spec.schedule.maintenanceWindows[].days[]': 'Weekday',
+  'status.preflight[].result': 'PreflightResult',
 };
 
 /** Root fields the API server always sets; typed by hand rather than from their loose schemas. */

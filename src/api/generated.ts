@@ -34,6 +34,19 @@ export const ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA']
 /** JWT signing algorithm of the keys a JwtRotation makes. */
 export type Algorithm = (typeof ALGORITHMS)[number];
 
+/** Every Weekday, in schema order. */
+export const WEEKDAYS = [
+  'Monday',
+  'Tuesday',
+  'Wednesday',
+  'Thursday',
+  'Friday',
+  'Saturday',
+  'Sunday',
+] as const;
+/** A day of the week, as a maintenance window names it. */
+export type Weekday = (typeof WEEKDAYS)[number];
+
 /** Every OnTimeoutPolicy, in schema order. */
 export const ON_TIMEOUT_POLICIES = ['Wait', 'CompleteAfterTokenExpiry'] as const;
 /** What happens when monitoring.maxDuration passes before the completion gate passes. */
@@ -66,6 +79,11 @@ export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
 export const TRIGGERS = ['Initial', 'Manual', 'Scheduled', 'Emergency', 'Rollback', 'Automatic'] as const;
 /** What started an operation (rotation, emergency rotation or rollback). */
 export type Trigger = (typeof TRIGGERS)[number];
+
+/** Every PreflightResult, in schema order. */
+export const PREFLIGHT_RESULTS = ['Passed', 'Failed', 'Pending', 'Skipped'] as const;
+/** The result of one pre-rotation checklist item. */
+export type PreflightResult = (typeof PREFLIGHT_RESULTS)[number];
 
 /** Every Outcome, in schema order. */
 export const OUTCOMES = ['Completed', 'RolledBack', 'Failed'] as const;
@@ -105,16 +123,89 @@ export interface JwksSpec {
   configMapName?: string;
 }
 
+/**
+ * A weekly window: it opens on each listed day at start (local time in timeZone) and stays open for
+ * duration, so it may run past midnight. A start time skipped by a daylight-saving change opens the
+ * window at the same wall time after the change (02:30 becomes 03:30); a start time that occurs twice
+ * opens it the first time.
+ */
+export interface MaintenanceWindowSpec {
+  /**
+   * Days of the week the window opens on. Every day when empty or absent.
+   *
+   * Validation: maxItems 7.
+   */
+  days?: Weekday[];
+  /**
+   * Local time the window opens, HH:MM (24-hour clock), e.g. "02:00".
+   *
+   * Validation: pattern `^([01][0-9]|2[0-3]):[0-5][0-9]$`.
+   */
+  start: string;
+  /**
+   * How long the window stays open (Go duration, 1m to 168h), e.g. 4h.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; a maintenance window's duration must be between 1m and 168h.
+   */
+  duration: string;
+  /**
+   * IANA time zone of start and days (e.g. Europe/Berlin, America/New_York). An unknown zone stalls the
+   * JwtRotation (reason InvalidSpec). Defaults to UTC.
+   *
+   * Validation: maxLength 64; pattern `^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`.
+   * @defaultValue `"UTC"`
+   */
+  timeZone?: string;
+}
+
 /** When rotations start on their own. */
 export interface ScheduleSpec {
   /**
    * Time between rotations (Go duration; 2160h = 90 days, the runbook's regular rotation), counted from
-   * when the current key was made or adopted. Defaults to 2160h.
+   * when the current key was made or adopted. 2160h when neither interval nor cron is set.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; schedule.interval must be at least 1s.
-   * @defaultValue `"2160h"`
    */
   interval?: string;
+  /**
+   * A calendar schedule instead of interval: a standard five-field cron expression (minute hour
+   * day-of-month month day-of-week, e.g. "0 3 * * 1" for Mondays at 03:00), read in cronTimeZone. The
+   * next rotation is the first time the expression matches after the current key was made (or after the
+   * last rollback or failure). Set interval or cron, not both.
+   *
+   * Validation: maxLength 128; pattern `^\s*\S+(\s+\S+){4}\s*$`.
+   */
+  cron?: string;
+  /**
+   * IANA time zone the cron expression is read in (e.g. Europe/Berlin). Defaults to UTC.
+   *
+   * Validation: maxLength 64; pattern `^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`.
+   * @defaultValue `"UTC"`
+   */
+  cronTimeZone?: string;
+  /**
+   * When rotations may start. A scheduled rotation starts only inside a window (status.nextRotationAt
+   * says when that is); a requested one starts at once unless requestsWaitForWindow is true; an
+   * emergency rotation never waits. Empty (the default): any time.
+   *
+   * Validation: maxItems 16.
+   */
+  maintenanceWindows?: MaintenanceWindowSpec[];
+  /**
+   * A requested rotation (the jwtrotation.io/rotate annotation) waits for the next maintenance window
+   * instead of starting at once. Emergency rotations and rollbacks never wait. Defaults to false.
+   *
+   * @defaultValue `false`
+   */
+  requestsWaitForWindow?: boolean;
+  /**
+   * The steps of a rotation that disturb traffic also wait for a maintenance window: the signing switch
+   * (consumers start signing with the new key) and completion (the old key is dropped, ending its
+   * sessions). Not for emergency rotations. Defaults to false.
+   *
+   * @defaultValue `false`
+   */
+  disruptiveStepsWaitForWindow?: boolean;
 }
 
 /** How the targets are rolled onto a changed Secret. */
@@ -511,6 +602,7 @@ export interface JwtRotationSpec {
   /**
    * When rotations start on their own.
    *
+   * Validation: set schedule.interval or schedule.cron, not both.
    * @defaultValue `{}`
    */
   schedule?: ScheduleSpec;
@@ -580,6 +672,27 @@ export interface Condition {
    * Validation: maxLength 32768.
    */
   message: string;
+}
+
+/** One item of the pre-rotation checklist. */
+export interface PreflightItem {
+  /**
+   * The item: CurrentKey, TokenTTLs, Targets, Metrics, RollbackCopy or MaintenanceWindow.
+   *
+   * Validation: maxLength 64.
+   */
+  name: string;
+  /**
+   * Passed; Failed (blocks the start); Pending (being read: the metrics source, read on the next pass);
+   * Skipped (not applicable, or an emergency rotation).
+   */
+  result: PreflightResult;
+  /**
+   * What was checked, or what is wrong and how to fix it. Fingerprints only.
+   *
+   * Validation: maxLength 4096.
+   */
+  message?: string;
 }
 
 /** A workload that reads the Secret. */
@@ -755,6 +868,14 @@ export interface JwtRotationStatus {
    */
   nextRotationAt?: string;
   /**
+   * The pre-rotation checklist as last run (before a non-emergency rotation starts): one entry per item.
+   * A Failed item blocks the start (condition PreflightPassed=False) until it is fixed; an emergency
+   * rotation skips the checklist and records every item as Skipped.
+   *
+   * Validation: maxItems 16; unique by name.
+   */
+  preflight?: PreflightItem[];
+  /**
    * Until when tokens signed with the old key can still be valid: the signing date plus the longer of
    * tokenTTL and refreshTokenTTL. Set from the signing switch until the next rotation.
    *
@@ -827,7 +948,7 @@ export const SPEC_DEFAULTS = {
   jwks: {},
   tokenTTL: '24h',
   refreshTokenTTL: '168h',
-  schedule: { interval: '2160h' },
+  schedule: { cronTimeZone: 'UTC', requestsWaitForWindow: false, disruptiveStepsWaitForWindow: false },
   rollout: { signingDelay: '10m', pollInterval: '5s' },
   monitoring: {
     minDuration: '48h',
@@ -856,16 +977,84 @@ export const SPEC_DEFAULTS = {
   suspend: false,
 } as const;
 
+/** MaintenanceWindowSpec after defaulting: every field with a schema default is present. */
+export interface ResolvedMaintenanceWindowSpec {
+  /**
+   * Days of the week the window opens on. Every day when empty or absent.
+   *
+   * Validation: maxItems 7.
+   */
+  days?: Weekday[];
+  /**
+   * Local time the window opens, HH:MM (24-hour clock), e.g. "02:00".
+   *
+   * Validation: pattern `^([01][0-9]|2[0-3]):[0-5][0-9]$`.
+   */
+  start: string;
+  /**
+   * How long the window stays open (Go duration, 1m to 168h), e.g. 4h.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; a maintenance window's duration must be between 1m and 168h.
+   */
+  duration: string;
+  /**
+   * IANA time zone of start and days (e.g. Europe/Berlin, America/New_York). An unknown zone stalls the
+   * JwtRotation (reason InvalidSpec). Defaults to UTC.
+   *
+   * Validation: maxLength 64; pattern `^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`.
+   * @defaultValue `"UTC"`
+   */
+  timeZone: string;
+}
+
 /** ScheduleSpec after defaulting: every field with a schema default is present. */
 export interface ResolvedScheduleSpec {
   /**
    * Time between rotations (Go duration; 2160h = 90 days, the runbook's regular rotation), counted from
-   * when the current key was made or adopted. Defaults to 2160h.
+   * when the current key was made or adopted. 2160h when neither interval nor cron is set.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; schedule.interval must be at least 1s.
-   * @defaultValue `"2160h"`
    */
-  interval: string;
+  interval?: string;
+  /**
+   * A calendar schedule instead of interval: a standard five-field cron expression (minute hour
+   * day-of-month month day-of-week, e.g. "0 3 * * 1" for Mondays at 03:00), read in cronTimeZone. The
+   * next rotation is the first time the expression matches after the current key was made (or after the
+   * last rollback or failure). Set interval or cron, not both.
+   *
+   * Validation: maxLength 128; pattern `^\s*\S+(\s+\S+){4}\s*$`.
+   */
+  cron?: string;
+  /**
+   * IANA time zone the cron expression is read in (e.g. Europe/Berlin). Defaults to UTC.
+   *
+   * Validation: maxLength 64; pattern `^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`.
+   * @defaultValue `"UTC"`
+   */
+  cronTimeZone: string;
+  /**
+   * When rotations may start. A scheduled rotation starts only inside a window (status.nextRotationAt
+   * says when that is); a requested one starts at once unless requestsWaitForWindow is true; an
+   * emergency rotation never waits. Empty (the default): any time.
+   *
+   * Validation: maxItems 16.
+   */
+  maintenanceWindows?: ResolvedMaintenanceWindowSpec[];
+  /**
+   * A requested rotation (the jwtrotation.io/rotate annotation) waits for the next maintenance window
+   * instead of starting at once. Emergency rotations and rollbacks never wait. Defaults to false.
+   *
+   * @defaultValue `false`
+   */
+  requestsWaitForWindow: boolean;
+  /**
+   * The steps of a rotation that disturb traffic also wait for a maintenance window: the signing switch
+   * (consumers start signing with the new key) and completion (the old key is dropped, ending its
+   * sessions). Not for emergency rotations. Defaults to false.
+   *
+   * @defaultValue `false`
+   */
+  disruptiveStepsWaitForWindow: boolean;
 }
 
 /** RolloutSpec after defaulting: every field with a schema default is present. */
@@ -1202,6 +1391,7 @@ export interface ResolvedJwtRotationSpec {
   /**
    * When rotations start on their own.
    *
+   * Validation: set schedule.interval or schedule.cron, not both.
    * @defaultValue `{}`
    */
   schedule: ResolvedScheduleSpec;
@@ -1237,11 +1427,37 @@ export interface ResolvedJwtRotationSpec {
   suspend: boolean;
 }
 
+/** MaintenanceWindowSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveMaintenanceWindowSpec(value: MaintenanceWindowSpec): ResolvedMaintenanceWindowSpec {
+  const resolved: ResolvedMaintenanceWindowSpec = {
+    start: value.start,
+    duration: value.duration,
+    timeZone: value.timeZone ?? 'UTC',
+  };
+  if (value.days !== undefined) {
+    resolved.days = value.days;
+  }
+  return resolved;
+}
+
 /** ScheduleSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
 export function resolveScheduleSpec(value: ScheduleSpec): ResolvedScheduleSpec {
-  return {
-    interval: value.interval ?? SPEC_DEFAULTS.schedule.interval,
+  const resolved: ResolvedScheduleSpec = {
+    cronTimeZone: value.cronTimeZone ?? SPEC_DEFAULTS.schedule.cronTimeZone,
+    requestsWaitForWindow: value.requestsWaitForWindow ?? SPEC_DEFAULTS.schedule.requestsWaitForWindow,
+    disruptiveStepsWaitForWindow:
+      value.disruptiveStepsWaitForWindow ?? SPEC_DEFAULTS.schedule.disruptiveStepsWaitForWindow,
   };
+  if (value.interval !== undefined) {
+    resolved.interval = value.interval;
+  }
+  if (value.cron !== undefined) {
+    resolved.cron = value.cron;
+  }
+  if (value.maintenanceWindows !== undefined) {
+    resolved.maintenanceWindows = value.maintenanceWindows.map(resolveMaintenanceWindowSpec);
+  }
+  return resolved;
 }
 
 /** RolloutSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */

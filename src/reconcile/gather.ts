@@ -7,7 +7,9 @@ import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts
 import { gateDue } from '../rotation/gate-policy.ts';
 import type { DecideInput, GateObservation, PodView } from '../rotation/model.ts';
 import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
+import { scheduleBase } from '../rotation/schedule.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
+import { nextCronTime } from './cron.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { isAsymmetric } from '../platform/keys.ts';
@@ -41,10 +43,21 @@ export function decideInput(
 ): DecideInput {
   const spec = resource.spec;
   const scheme = keyScheme(spec);
+  const secret = read.secret ? viewSecret(read.secret, scheme) : undefined;
+  const cron = spec.schedule?.cron;
   return {
     now,
     resource: { metadata: resource.metadata, spec, status: resource.status },
-    secret: read.secret ? viewSecret(read.secret, scheme) : undefined,
+    secret,
+    // The core says from when the schedule counts; the library says when the expression next matches.
+    cron:
+      cron === undefined || secret === undefined
+        ? undefined
+        : nextCronTime(
+            cron,
+            spec.schedule?.cronTimeZone ?? 'UTC',
+            scheduleBase(secret, resource.status, now),
+          ),
     backup: read.backup ? viewBackup(read.backup, scheme) : undefined,
     targets: (spec.targets ?? []).map((t, i) => ({
       ...viewTarget(t.kind, t.name, targets[i]?.workload, spec.secretName),

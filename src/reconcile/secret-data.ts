@@ -19,7 +19,7 @@ import {
   type KeyScheme,
   type PublicJwk,
 } from '../platform/keys.ts';
-import type { Action, BackupView, KeySlot, SecretView, ValueSource } from '../rotation/model.ts';
+import type { Action, BackupView, KeyShape, KeySlot, SecretView, ValueSource } from '../rotation/model.ts';
 import type { KeyFactory, SecretContent, SecretRecord } from './ports.ts';
 
 export type { KeyScheme } from '../platform/keys.ts';
@@ -53,9 +53,13 @@ export function secretKeyName(scheme: KeyScheme, key: string): string {
 export function viewSecret(secret: SecretRecord, scheme: KeyScheme = HMAC_SCHEME): SecretView {
   const values = secret.values;
   const fingerprints: Partial<Record<KeySlot, string>> = {};
+  const keyShapes: Partial<Record<KeySlot, KeyShape>> = {};
   for (const slot of KEY_SLOTS) {
     const value = values[secretKeyName(scheme, slot)];
-    if (value !== undefined && value !== '') fingerprints[slot] = keyFingerprint(value, scheme);
+    if (value !== undefined && value !== '') {
+      fingerprints[slot] = keyFingerprint(value, scheme);
+      keyShapes[slot] = keyShape(value, scheme);
+    }
   }
   // An empty value is no value, for the non-secret keys as for the key slots.
   const plain = (key: string): string | undefined => values[key] || undefined;
@@ -63,11 +67,57 @@ export function viewSecret(secret: SecretRecord, scheme: KeyScheme = HMAC_SCHEME
     resourceVersion: secret.resourceVersion,
     type: secret.type,
     fingerprints,
+    keyShapes,
     rotationDate: plain(SecretKeys.rotationDate),
     expiration: plain(SecretKeys.expiration),
     refreshExpiration: plain(SecretKeys.refreshExpiration),
     annotations: { ...secret.annotations },
   };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const HEX = /^(?:[0-9a-fA-F]{2})+$/;
+// eslint-disable-next-line no-control-regex -- control characters are what this looks for
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A key's length and encoding, and what would make consumers read it differently from the
+ * operator (pre-rotation checklist). Only these facts reach the core, never the key.
+ */
+export function keyShape(value: string, scheme: KeyScheme = HMAC_SCHEME): KeyShape {
+  if (isAsymmetric(scheme.algorithm)) {
+    // A PKCS#8 PEM private key: its line breaks are part of the format.
+    const pem = /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n-----END PRIVATE KEY-----\n?$/.test(value);
+    return {
+      bytes: Buffer.byteLength(value, 'utf8'),
+      encoding: 'pem',
+      problem: pem ? undefined : 'it is not a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)',
+    };
+  }
+  const encoding: KeyShape['encoding'] = HEX.test(value)
+    ? 'hex'
+    : BASE64.test(value) && value.length >= 4
+      ? 'base64'
+      : BASE64URL.test(value) && value.length >= 4
+        ? 'base64url'
+        : 'text';
+  const bytes =
+    encoding === 'hex'
+      ? value.length / 2
+      : encoding === 'base64' || encoding === 'base64url'
+        ? Buffer.from(value, encoding).length
+        : Buffer.byteLength(value, 'utf8');
+  let problem: string | undefined;
+  if (value.trim() !== value) {
+    problem = 'it starts or ends with whitespace or a newline, which consumers may or may not strip';
+  } else if (CONTROL.test(value)) {
+    problem =
+      'it contains control characters, which environment variables and config files do not carry reliably';
+  } else if (value.includes('\uFFFD')) {
+    problem = 'it is not valid UTF-8 text';
+  }
+  return { bytes, encoding, problem };
 }
 
 /** The backup Secret as the core sees it. */

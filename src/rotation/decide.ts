@@ -34,6 +34,9 @@ export function decide(input: DecideInput): Decision {
   const resolved = resolveSpec(input.resource.spec);
   if (!resolved.ok) return invalidSpecDecision(input, resolved.message);
   const spec = resolved.spec;
+  if (spec.cron !== undefined && input.cron?.error !== undefined) {
+    return invalidSpecDecision(input, `spec.schedule.cron: ${input.cron.error}`);
+  }
   if (input.secret === undefined) return createSecretDecision(input, spec);
 
   const ctx = buildContext(input, spec, input.secret, firstSightRequests(input));

@@ -28,6 +28,11 @@ export function gateDue(input: Pick<DecideInput, 'now' | 'resource'>): Prometheu
   const resolved = resolveSpec(input.resource.spec);
   if (!resolved.ok || resolved.spec.prometheus === undefined || resolved.spec.suspend) return undefined;
   const status = input.resource.status;
+  // In Idle, only for the pre-rotation checklist: while it waits for a reading or has failed.
+  const checklistWaits =
+    status?.phase === 'Idle' &&
+    (status.preflight ?? []).some((i) => i.result === 'Pending' || i.result === 'Failed');
+  if (checklistWaits) return resolved.spec.prometheus;
   if (!['DualKey', 'Monitoring', 'Paused'].includes(status?.phase ?? '')) return undefined;
   const checkedAt = parseInstant(status?.gate?.checkedAt);
   const due = checkedAt === undefined || input.now - checkedAt >= resolved.spec.prometheus.intervalMs;

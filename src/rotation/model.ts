@@ -16,11 +16,22 @@ export interface SecretView {
   type?: string | undefined;
   /** Fingerprint of each key slot present with a non-empty value. */
   fingerprints: Partial<Record<KeySlot, string>>;
+  /** The shape of each key slot present (length, encoding, what is wrong), for the checklist. */
+  keyShapes?: Partial<Record<KeySlot, KeyShape>> | undefined;
   /** Non-secret values, read as they are. */
   rotationDate?: string | undefined;
   expiration?: string | undefined;
   refreshExpiration?: string | undefined;
   annotations: Record<string, string>;
+}
+
+/** What can be said about a key without handing it to the core. */
+export interface KeyShape {
+  /** Bytes of key material: decoded for base64 and hex, else the UTF-8 length. */
+  bytes: number;
+  encoding: 'base64' | 'base64url' | 'hex' | 'text' | 'pem';
+  /** Why consumers may not read the key as the operator does, if anything. */
+  problem?: string | undefined;
 }
 
 /** The backup Secret that keeps the original key outside the workloads' view. */
@@ -78,7 +89,16 @@ export interface DecideInput {
   consumers: TargetView[];
   /** Undefined when the gate was not read on this pass. */
   gate: GateObservation | undefined;
+  /**
+   * With spec.schedule.cron: the first time the expression matches after `after` (the schedule's
+   * base, ../rotation/schedule.ts scheduleBase), computed by the shell with a cron library, or why
+   * the expression cannot be read. Undefined without spec.schedule.cron.
+   */
+  cron?: CronObservation | undefined;
 }
+
+export type CronObservation =
+  { after: number; next: number | undefined; error?: undefined } | { after: number; error: string };
 
 /** Where a value written to a Secret comes from. */
 export type ValueSource = { literal: string } | { generate: number } | { copy: KeySlot } | { original: true };

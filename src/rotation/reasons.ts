@@ -47,6 +47,15 @@ export const ConditionReasons = {
   NotQueried: 'NotQueried',
   /** MetricsAvailable=True: every query answered. */
   QuerySucceeded: 'QuerySucceeded',
+  // Pre-rotation checklist (status.preflight, condition PreflightPassed).
+  /** PreflightPassed=True: every item of the last checklist passed (or did not apply). */
+  PreflightPassed: 'PreflightPassed',
+  /** PreflightPassed=False, Stalled=True: an item failed; the rotation waits and the checklist runs again. */
+  PreflightFailed: 'PreflightFailed',
+  /** PreflightPassed=Unknown: an item is being prepared or read (rollback copy, metrics); one more pass. */
+  PreflightRunning: 'PreflightRunning',
+  /** PreflightPassed=Unknown: an emergency rotation skipped the checklist. */
+  PreflightSkipped: 'PreflightSkipped',
 } as const;
 
 export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
@@ -64,6 +73,7 @@ export const STALLED_REASONS = [
   ConditionReasons.HealthGateFailed,
   ConditionReasons.MonitoringTimedOut,
   ConditionReasons.UnlistedConsumers,
+  ConditionReasons.PreflightFailed,
 ] as const;
 
 export type StalledReason = (typeof STALLED_REASONS)[number];
@@ -116,6 +126,13 @@ export const EventReasons = {
   MetricsAvailable: 'MetricsAvailable',
   /** The spec turned invalid. */
   InvalidSpec: 'InvalidSpec',
+  // Pre-rotation checklist.
+  /** The set of failed checklist items changed while the start was blocked (the first failure: Stalled's Event). */
+  PreflightFailed: 'PreflightFailed',
+  /** The checklist passed after having failed: the rotation starts. */
+  PreflightPassed: 'PreflightPassed',
+  /** An emergency rotation skipped the checklist. */
+  PreflightSkipped: 'PreflightSkipped',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

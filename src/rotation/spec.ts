@@ -10,11 +10,14 @@ import {
   type OnTimeoutPolicy,
   type FailurePolicy,
   type PrometheusQueries,
+  type ResolvedMaintenanceWindowSpec,
+  WEEKDAYS,
   type Target,
   type UnlistedConsumersPolicy,
 } from '../api/types.ts';
 import { parseDuration } from './duration.ts';
 import type { GateReadings, GateThresholds } from './gate-types.ts';
+import { isKnownTimeZone, type MaintenanceWindow } from './windows.ts';
 
 /** Gate readings that come from a query (the session baseline comes from status). */
 type QueryName = Exclude<keyof GateReadings, 'activeSessionsBaseline'>;
@@ -44,7 +47,16 @@ export interface ResolvedSpec {
   refreshTokenTTL: string;
   tokenTtlMs: number;
   refreshTokenTtlMs: number;
+  /** Time between rotations; the default 2160h when neither interval nor cron is set. */
   intervalMs: number;
+  /** A calendar schedule instead of intervalMs (the shell computes its times: DecideInput.cron). */
+  cron?: { expression: string; timeZone: string } | undefined;
+  /** When rotations may start; empty: any time. */
+  maintenanceWindows: MaintenanceWindow[];
+  /** Requested (annotation) rotations wait for a window too. */
+  requestsWaitForWindow: boolean;
+  /** The signing switch and completion wait for a window too. */
+  disruptiveStepsWaitForWindow: boolean;
   signingDelayMs: number;
   pollIntervalMs: number;
   minMonitoringMs: number;
@@ -56,6 +68,37 @@ export interface ResolvedSpec {
   prometheus?: PrometheusSettings | undefined;
   retentionMs: number;
   suspend: boolean;
+}
+
+/** The interval when neither spec.schedule.interval nor spec.schedule.cron is set. */
+export const DEFAULT_INTERVAL = '2160h';
+
+const HH_MM = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
+
+/** One spec.schedule.maintenanceWindows entry, checked again (objects admitted before the CRD's rules). */
+function maintenanceWindow(
+  w: ResolvedMaintenanceWindowSpec,
+  field: string,
+  duration: (field: string, value: string) => number,
+): MaintenanceWindow {
+  const time = HH_MM.exec(w.start);
+  if (time === null) throw new Error(`spec.${field}.start: "${w.start}" is not a time like 02:00`);
+  const durationMs = duration(`${field}.duration`, w.duration);
+  if (durationMs < 60_000 || durationMs > 168 * 3_600_000) {
+    throw new Error(`spec.${field}.duration must be between 1m and 168h`);
+  }
+  if (!isKnownTimeZone(w.timeZone)) {
+    throw new Error(
+      `spec.${field}.timeZone: "${w.timeZone}" is not a time zone this operator knows (an IANA name such as Europe/Berlin)`,
+    );
+  }
+  return {
+    // WEEKDAYS starts on Monday; MaintenanceWindow.days counts from Sunday (0).
+    days: (w.days ?? []).map((d) => (WEEKDAYS.indexOf(d) + 1) % 7),
+    startMinutes: Number(time[1]) * 60 + Number(time[2]),
+    durationMs,
+    timeZone: w.timeZone,
+  };
 }
 
 /** A comma-separated list of PromQL label matchers, or nothing: the CRD's pattern for the selector. */
@@ -96,7 +139,16 @@ export function resolveSpec(
       refreshTokenTTL: r.refreshTokenTTL,
       tokenTtlMs: duration('tokenTTL', r.tokenTTL),
       refreshTokenTtlMs: duration('refreshTokenTTL', r.refreshTokenTTL),
-      intervalMs: duration('schedule.interval', r.schedule.interval),
+      intervalMs: duration('schedule.interval', r.schedule.interval ?? DEFAULT_INTERVAL),
+      cron:
+        r.schedule.cron === undefined
+          ? undefined
+          : { expression: r.schedule.cron.trim(), timeZone: r.schedule.cronTimeZone },
+      maintenanceWindows: (r.schedule.maintenanceWindows ?? []).map((w, i) =>
+        maintenanceWindow(w, `schedule.maintenanceWindows[${i}]`, duration),
+      ),
+      requestsWaitForWindow: r.schedule.requestsWaitForWindow,
+      disruptiveStepsWaitForWindow: r.schedule.disruptiveStepsWaitForWindow,
       signingDelayMs: duration('rollout.signingDelay', r.rollout.signingDelay),
       pollIntervalMs: duration('rollout.pollInterval', r.rollout.pollInterval),
       minMonitoringMs: duration('monitoring.minDuration', r.monitoring.minDuration),
@@ -128,6 +180,15 @@ export function resolveSpec(
         ok: false,
         message:
           'spec.monitoring.prometheus.selector must be a comma-separated list of label matchers such as job="api",namespace="prod"',
+      };
+    }
+    if (r.schedule.interval !== undefined && r.schedule.cron !== undefined) {
+      return { ok: false, message: 'set spec.schedule.interval or spec.schedule.cron, not both' };
+    }
+    if (resolved.cron !== undefined && !isKnownTimeZone(resolved.cron.timeZone)) {
+      return {
+        ok: false,
+        message: `spec.schedule.cronTimeZone: "${resolved.cron.timeZone}" is not a time zone this operator knows (an IANA name such as Europe/Berlin)`,
       };
     }
     if (resolved.minMonitoringMs > resolved.maxMonitoringMs) {

@@ -2,7 +2,13 @@
  * Turns a phase's result into the Decision: status rebuilt from what the cluster shows plus what
  * the phase changed, kstatus conditions, and the Events for conditions that turned.
  */
-import type { Condition, HandledRequests, JwtRotationStatus, TargetStatus } from '../api/types.ts';
+import type {
+  Condition,
+  HandledRequests,
+  JwtRotationStatus,
+  PreflightItem,
+  TargetStatus,
+} from '../api/types.ts';
 import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
 import { normal } from './events.ts';
@@ -41,6 +47,7 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     rotationDate: dual && isSigningScheduled(ctx.secret.rotationDate) ? ctx.secret.rotationDate : undefined,
     monitoringStartedAt: phase === 'Monitoring' ? prev.monitoringStartedAt : undefined,
     nextRotationAt: phase === 'Idle' && !suspended ? prev.nextRotationAt : undefined,
+    preflight: prev.preflight,
     lastRotation: prev.lastRotation,
     history: prev.history,
     handledRequests: Object.keys(handled).length > 0 ? handled : undefined,
@@ -126,7 +133,47 @@ function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): C
         },
   ];
   if (ctx.spec.prometheus !== undefined) conditions.push(metricsCondition(ctx));
+  const preflight = preflightCondition(result.status?.preflight ?? ctx.prev.preflight);
+  if (preflight !== undefined) conditions.push(preflight);
   return conditions;
+}
+
+/** PreflightPassed, once a checklist ran: the result of the last one. */
+function preflightCondition(items: readonly PreflightItem[] | undefined): ConditionSpec | undefined {
+  if (items === undefined || items.length === 0) return undefined;
+  const named = (result: string): string[] => items.filter((i) => i.result === result).map((i) => i.name);
+  const failed = named('Failed');
+  if (failed.length > 0) {
+    return {
+      type: 'PreflightPassed',
+      status: 'False',
+      reason: ConditionReasons.PreflightFailed,
+      message: `Failed: ${failed.join(', ')} (see status.preflight)`,
+    };
+  }
+  if (items.every((i) => i.result === 'Skipped')) {
+    return {
+      type: 'PreflightPassed',
+      status: 'Unknown',
+      reason: ConditionReasons.PreflightSkipped,
+      message: 'The last rotation was an emergency rotation: the checklist was skipped',
+    };
+  }
+  const pending = named('Pending');
+  if (pending.length > 0) {
+    return {
+      type: 'PreflightPassed',
+      status: 'Unknown',
+      reason: ConditionReasons.PreflightRunning,
+      message: `Preparing: ${pending.join(', ')}`,
+    };
+  }
+  return {
+    type: 'PreflightPassed',
+    status: 'True',
+    reason: ConditionReasons.PreflightPassed,
+    message: `Passed: ${named('Passed').join(', ')}`,
+  };
 }
 
 function metricsCondition(ctx: Context): ConditionSpec {

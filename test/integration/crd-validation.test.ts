@@ -59,7 +59,12 @@ describe('the JwtRotation CRD on a real API server', function () {
     expect(spec.secretLength).to.equal(64);
     expect(spec.tokenTTL).to.equal('24h');
     expect(spec.refreshTokenTTL).to.equal('168h');
-    expect(spec.schedule).to.deep.equal({ interval: '2160h' });
+    // No interval default (cron is its alternative): the operator takes 2160h when neither is set.
+    expect(spec.schedule).to.deep.equal({
+      cronTimeZone: 'UTC',
+      requestsWaitForWindow: false,
+      disruptiveStepsWaitForWindow: false,
+    });
     expect(spec.rollout).to.deep.equal({ signingDelay: '10m', pollInterval: '5s' });
     expect(spec.monitoring).to.deep.equal({
       minDuration: '48h',
@@ -138,6 +143,38 @@ describe('the JwtRotation CRD on a real API server', function () {
       expect(
         await rejection('fast-schedule', { ...base('fast-schedule'), schedule: { interval: '500ms' } }),
       ).to.include('schedule.interval must be at least 1s');
+    });
+
+    it('interval and cron together', async () => {
+      expect(
+        await rejection('interval-cron', {
+          ...base('interval-cron'),
+          schedule: { interval: '1h', cron: '0 3 * * 1' },
+        }),
+      ).to.include('set schedule.interval or schedule.cron, not both');
+    });
+
+    it('a cron expression without five fields', async () => {
+      expect(await rejection('cron-4', { ...base('cron-4'), schedule: { cron: '0 3 * *' } })).to.include(
+        'spec.schedule.cron',
+      );
+    });
+
+    it('a maintenance window with a bad start, duration or time zone', async () => {
+      const window = (w: Record<string, unknown>) => ({
+        ...base('window'),
+        schedule: { maintenanceWindows: [{ start: '02:00', duration: '2h', ...w }] },
+      });
+      expect(await rejection('window-start', window({ start: '25:00' }))).to.include(
+        'spec.schedule.maintenanceWindows[0].start',
+      );
+      expect(await rejection('window-long', window({ duration: '200h' }))).to.include(
+        "a maintenance window's duration must be between 1m and 168h",
+      );
+      expect(await rejection('window-zone', window({ timeZone: 'Europe/Berlin; rm' }))).to.include(
+        'spec.schedule.maintenanceWindows[0].timeZone',
+      );
+      expect(await rejection('window-day', window({ days: ['Funday'] }))).to.include('Unsupported value');
     });
 
     it('minDuration > maxDuration', async () => {

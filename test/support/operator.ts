@@ -51,10 +51,12 @@ export async function startOperatorProcess(options: {
    * for the Lease; 'spawned': not at all (a process with a fault switch may exit before it says so).
    */
   waitUntil?: 'started' | 'up' | 'spawned';
+  /** The script to run, relative to the repository (default src/main.ts; test/support/clock-operator.ts for a test clock). */
+  entry?: string;
 }): Promise<OperatorProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'src/main.ts')],
+    ['--import', 'tsx', path.join(repoRoot, options.entry ?? 'src/main.ts')],
     {
       cwd: repoRoot,
       env: {

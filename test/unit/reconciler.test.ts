@@ -58,11 +58,37 @@ function world(s: JwtRotationSpec = spec(), deps = memoryDeps('api-jwt', T0)) {
 }
 
 /** A world that has settled and been asked to rotate, and has reached DualKey. */
+/**
+ * Starts a rotation. The pre-rotation checklist needs the metrics source to answer with data, so it
+ * does (with a bearer token) while the rotation starts; then the test's own answer and token come back.
+ */
 async function inDualKey(w: ReturnType<typeof world>): Promise<void> {
+  const answer = w.deps.gate.answer;
+  const token = w.deps.secrets.values('default', 'prom-token');
+  w.deps.gate.answer = {
+    ok: true,
+    readings: {
+      newKeyShare: 0,
+      authSuccessRate: 1,
+      validationLatencyP99Seconds: 0.01,
+      errorRate: 0,
+      activeSessions: 10,
+      samples: 100,
+    },
+  };
+  if (token?.token === undefined) w.deps.secrets.put('default', 'prom-token', { token: 'start-token' });
   await w.passes(2);
   w.annotate({ 'jwtrotation.io/rotate': 'go' });
-  await w.passes(2);
+  await w.passes(3);
   expect(w.status()?.phase).to.equal('DualKey');
+  expect(w.condition('PreflightPassed')?.status).to.equal('True');
+  w.deps.gate.answer = answer;
+  if (token?.token === undefined) {
+    // Forget the start's token: the test's situation is a missing one.
+    if (token === undefined) w.deps.secrets.byKey.delete('default/prom-token');
+    else w.deps.secrets.put('default', 'prom-token', token);
+    w.deps.gate.tokens.length = 0;
+  }
 }
 
 describe('the reconciler over in-memory ports', () => {

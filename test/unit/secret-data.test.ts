@@ -88,6 +88,7 @@ describe('viewSecret', () => {
       resourceVersion: '',
       type: undefined,
       fingerprints: {},
+      keyShapes: {},
       rotationDate: undefined,
       expiration: undefined,
       refreshExpiration: undefined,

@@ -34,6 +34,7 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
   });
   const retainedUntil = toRfc3339(now + spec.retentionMs);
   const done = { ...ctx, prev: { ...prev, lastRotation: record } };
+  const nextAt = nextRotationAt(done);
   return {
     phase: 'Idle',
     status: {
@@ -44,7 +45,7 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
       rotationStartedAt: undefined,
       newKeyFingerprint: undefined,
       gate: undefined,
-      nextRotationAt: toRfc3339(nextRotationAt(done)),
+      nextRotationAt: nextAt === undefined ? undefined : toRfc3339(nextAt),
     },
     events: [
       outcome === 'Completed'

@@ -1,6 +1,7 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { ROTATION_KEYS, updateSecret } from '../actions.ts';
 import type { Context } from '../context.ts';
+import { holdForWindow } from '../window-hold.ts';
 import { normal, warning } from '../events.ts';
 import { isSigningScheduled } from '../revision.ts';
 import type { PhaseResult } from '../phase-result.ts';
@@ -19,6 +20,8 @@ export function oldKeyTokensExpireAt(ctx: Context): number | undefined {
  * signed stop verifying; if some may still be valid, an Event says until when.
  */
 export function startCompletion(ctx: Context, why: string): PhaseResult {
+  const held = holdForWindow(ctx, 'Monitoring', `complete (${why})`);
+  if (held) return held;
   const { fp, now, spec } = ctx;
   const expiry = oldKeyTokensExpireAt(ctx);
   const outstanding =

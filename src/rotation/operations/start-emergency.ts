@@ -4,6 +4,7 @@ import type { Context } from '../context.ts';
 import { warning } from '../events.ts';
 import type { Action } from '../model.ts';
 import type { PhaseResult } from '../phase-result.ts';
+import { skippedChecklist } from '../preflight.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
 import { toRfc3339 } from '../time.ts';
@@ -14,6 +15,7 @@ import { toRfc3339 } from '../time.ts';
  */
 export function startEmergency(ctx: Context, request: Request): PhaseResult {
   const { now, spec, fp } = ctx;
+  const skipped = skippedChecklist();
   const id = toRfc3339(now);
   const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];
   actions.push(
@@ -40,8 +42,10 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
       monitoringStartedAt: undefined,
       nextRotationAt: undefined,
       gate: undefined,
+      preflight: skipped.preflight,
     },
     events: [
+      skipped.event,
       warning(
         EventReasons.EmergencyRotation,
         `Emergency rotation of Secret ${spec.secretName}: key ${fp.JWT_SECRET ?? '(none)'} replaced at once; ` +

@@ -6,6 +6,7 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { rollTargets, updateSecret } from '../actions.ts';
 import type { Context } from '../context.ts';
+import { holdForWindow } from '../window-hold.ts';
 import { normal, warning } from '../events.ts';
 import { gateInterval, healthBreach } from '../gate-policy.ts';
 import type { KeySlot } from '../model.ts';
@@ -126,6 +127,8 @@ function scheduleSigning(ctx: Context): PhaseResult {
   }
   const blocked = unlistedConsumersBlock(ctx);
   if (blocked) return blocked;
+  const held = holdForWindow(ctx, 'DualKey', 'switch signing to the new key');
+  if (held) return held;
   const date = toRfc3339(now + spec.signingDelayMs);
   return {
     phase: 'DualKey',

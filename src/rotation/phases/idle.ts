@@ -9,15 +9,32 @@ import { unlistedConsumersBlock } from '../consumers.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { NO_ORIGINAL_KEY, startRollback } from '../operations/start-rollback.ts';
-import { startRotation } from '../operations/start-rotation.ts';
-import type { PhaseResult } from '../phase-result.ts';
+import type { PhaseResult, StatusDraft } from '../phase-result.ts';
+import { startChecked } from '../preflight.ts';
 import { EventReasons } from '../reasons.ts';
 import { emergencyRequested, firstThatApplies, type Policy } from '../request-order.ts';
-import { nextRotationAt, retentionEnd } from '../schedule.ts';
+import { inWindow, nextRotationAt, nextWindowAt, retentionEnd } from '../schedule.ts';
 import { parseInstant, toRfc3339 } from '../time.ts';
 
+/** A rotate request that waits for a maintenance window (spec.schedule.requestsWaitForWindow). */
+function requestWaitsForWindow(ctx: Context): boolean {
+  return ctx.spec.requestsWaitForWindow && ctx.pending('rotate') !== undefined && !inWindow(ctx);
+}
+
+/** When the next rotation really starts: the schedule's, or a waiting request's window, if earlier. */
+function nextStart(ctx: Context): number | undefined {
+  const scheduled = nextRotationAt(ctx);
+  if (!requestWaitsForWindow(ctx)) return scheduled;
+  return Math.min(scheduled ?? Number.POSITIVE_INFINITY, nextWindowAt(ctx));
+}
+
+function idleStatus(ctx: Context): StatusDraft {
+  const next = nextStart(ctx);
+  return { nextRotationAt: next === undefined ? undefined : toRfc3339(next) };
+}
+
 function idleResult(ctx: Context): PhaseResult {
-  return { phase: 'Idle', status: { nextRotationAt: toRfc3339(nextRotationAt(ctx)) } };
+  return { phase: 'Idle', status: idleStatus(ctx) };
 }
 
 /** Back to the original key kept in the backup, if there is one and it is not already in use. */
@@ -47,9 +64,11 @@ const rollbackRequested: Policy = (ctx) => {
   };
 };
 
+/** A requested rotation starts at once, or in the next window with spec.schedule.requestsWaitForWindow. */
 const rotateRequested: Policy = (ctx) => {
   const request = ctx.pending('rotate');
-  return request ? startRotation(ctx, 'Manual', request) : undefined;
+  if (request === undefined || requestWaitsForWindow(ctx)) return undefined;
+  return startChecked(ctx, 'Manual', request, idleStatus(ctx));
 };
 
 /** The Secret's non-key values and bookkeeping follow the spec. */
@@ -108,22 +127,28 @@ const retentionEnded: Policy = (ctx) => {
   };
 };
 
-const rotationDue: Policy = (ctx) =>
-  ctx.now >= nextRotationAt(ctx) ? startRotation(ctx, 'Scheduled', undefined) : undefined;
+/** The schedule made a rotation due and a maintenance window (if any) is open. */
+const rotationDue: Policy = (ctx) => {
+  const next = nextRotationAt(ctx);
+  return next !== undefined && ctx.now >= next
+    ? startChecked(ctx, 'Scheduled', undefined, idleStatus(ctx))
+    : undefined;
+};
 
 /** With spec.unlistedConsumers Block, no rotation starts while the Secret has unlisted consumers. */
 const blockedByUnlistedConsumers: Policy = (ctx) => {
   const blocked = unlistedConsumersBlock(ctx, 'Idle', 60_000);
-  return blocked && { ...blocked, status: { nextRotationAt: toRfc3339(nextRotationAt(ctx)) } };
+  return blocked && { ...blocked, status: idleStatus(ctx) };
 };
 
 /** In order: the first that applies decides the pass. */
 const IDLE_POLICIES: readonly Policy[] = [
   emergencyRequested,
   rollbackRequested,
+  // Before a request: the checklist wants the Secret's TTL values to follow the spec.
+  secretValuesOutOfDate,
   blockedByUnlistedConsumers,
   rotateRequested,
-  secretValuesOutOfDate,
   targetsOnOldRevision,
   retentionEnded,
   rotationDue,
@@ -134,6 +159,8 @@ export function idle(ctx: Context): PhaseResult {
   if (acted) return acted;
   // Nothing to do: wake for the schedule, or for the end of the retention (only while a backup exists).
   const retainedUntil = ctx.input.backup === undefined ? undefined : retentionEnd(ctx);
-  const wake = Math.min(nextRotationAt(ctx), retainedUntil ?? Number.POSITIVE_INFINITY) - ctx.now;
+  // A cron time not yet computed for this schedule base: the shell computes it on the next pass.
+  const next = nextStart(ctx) ?? (ctx.spec.cron === undefined ? Number.POSITIVE_INFINITY : ctx.now + 1000);
+  const wake = Math.min(next, retainedUntil ?? Number.POSITIVE_INFINITY) - ctx.now;
   return { ...idleResult(ctx), requeueAfterMs: wake };
 }
