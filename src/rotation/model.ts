@@ -3,7 +3,14 @@
  * the shell hands it fingerprints, and actions name where a value comes from
  * (generate, copy a key, the backed-up original), so only the executor touches secrets.
  */
-import type { JwtRotationSpec, JwtRotationStatus, ObjectMeta, TargetKind } from '../api/types.ts';
+import type {
+  JwtRotationSpec,
+  JwtRotationStatus,
+  NoticeKind,
+  ObjectMeta,
+  TargetKind,
+  Trigger,
+} from '../api/types.ts';
 import type { GateReadings } from './gate-types.ts';
 
 /** The Secret keys that hold key material. */
@@ -106,10 +113,30 @@ export interface EventSpec {
   message: string;
 }
 
+/**
+ * A notice of the runbook's communication plan, sent on this pass (its Event is among the Decision's
+ * events; spec.notifications receivers get it too). Fingerprints only; never key material.
+ */
+export interface Notice {
+  kind: NoticeKind;
+  /** The rotation it is about: the scheduled start (T-7, T-1) or the operation id (its start time). */
+  rotation: string;
+  type: 'Normal' | 'Warning';
+  /** The reason of the Event that carries it. */
+  reason: string;
+  message: string;
+  /** When it was sent (RFC 3339). */
+  at: string;
+  trigger?: Trigger;
+  fingerprints: { current?: string; new?: string; original?: string };
+}
+
 export interface Decision {
   actions: Action[];
   status: JwtRotationStatus;
   events: EventSpec[];
+  /** Notices first recorded in status.notices by this decision: sent once its status is written. */
+  notices: Notice[];
   /** When to look again even if nothing changes, in milliseconds. */
   requeueAfterMs: number;
 }

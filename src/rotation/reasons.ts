@@ -104,6 +104,11 @@ export const EventReasons = {
   MetricsAvailable: 'MetricsAvailable',
   /** The spec turned invalid. */
   InvalidSpec: 'InvalidSpec',
+  // Communication plan and audit (issue 11).
+  /** T-7 notice: a scheduled rotation starts in 7 days. */
+  RotationUpcoming: 'RotationUpcoming',
+  /** T-1 notice: final reminder, a scheduled rotation starts in 1 day. */
+  RotationFinalReminder: 'RotationFinalReminder',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

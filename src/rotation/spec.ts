@@ -9,6 +9,7 @@ import {
   type OnTimeoutPolicy,
   type FailurePolicy,
   type PrometheusQueries,
+  type ReceiverType,
   type Target,
   type UnlistedConsumersPolicy,
 } from '../api/types.ts';
@@ -28,6 +29,13 @@ export interface PrometheusSettings {
   /** Overrides of the default PromQL, by reading. */
   queries: Partial<Record<QueryName, string>>;
   thresholds: GateThresholds;
+}
+
+/** spec.notifications, resolved: where the notices go, and how hard to try. */
+export interface NotificationSettings {
+  receivers: { name: string; type: ReceiverType; urlSecretRef: { name: string; key: string } }[];
+  timeoutMs: number;
+  retries: number;
 }
 
 export interface ResolvedSpec {
@@ -50,6 +58,8 @@ export interface ResolvedSpec {
   prometheus?: PrometheusSettings | undefined;
   retentionMs: number;
   suspend: boolean;
+  historyLimit: number;
+  notifications?: NotificationSettings | undefined;
 }
 
 /** A comma-separated list of PromQL label matchers, or nothing: the CRD's pattern for the selector. */
@@ -99,6 +109,15 @@ export function resolveSpec(
       failurePolicy: r.monitoring.failurePolicy,
       retentionMs: duration('rollback.retention', r.rollback.retention),
       suspend: r.suspend,
+      historyLimit: r.historyLimit,
+      notifications:
+        r.notifications === undefined
+          ? undefined
+          : {
+              receivers: r.notifications.receivers,
+              timeoutMs: duration('notifications.timeout', r.notifications.timeout),
+              retries: r.notifications.retries,
+            },
       prometheus:
         prometheus === undefined
           ? undefined

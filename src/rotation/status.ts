@@ -5,11 +5,13 @@
 import type { Condition, HandledRequests, JwtRotationStatus, TargetStatus } from '../api/types.ts';
 import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
+import { SecretAnnotations } from '../api/constants.ts';
 import { normal } from './events.ts';
 import { recordFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
 import { currentGate } from './gate-policy.ts';
 import type { Decision, EventSpec } from './model.ts';
+import { nextReminderAt, pendingNotices } from './notices.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import { isSigningScheduled, signsWithKey, verifiesKey } from './revision.ts';
@@ -43,6 +45,7 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     nextRotationAt: phase === 'Idle' && !suspended ? prev.nextRotationAt : undefined,
     lastRotation: prev.lastRotation,
     history: prev.history,
+    notices: prev.notices,
     handledRequests: Object.keys(handled).length > 0 ? handled : undefined,
     gate: phase === 'Idle' ? undefined : currentGate(ctx),
     oldKeyTokensValidUntil: oldKeyTokensValidUntil(ctx, phase),
@@ -77,13 +80,28 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
   const wanted = conditionsFor(ctx, result, suspended);
   const conditions = mergeConditions(prev.conditions, wanted, ctx.generation, now);
   events.push(...conditionEvents(prev.conditions, wanted));
-  return {
-    actions: suspended ? [] : (result.actions ?? []),
-    status: dropUndefined<JwtRotationStatus>({ ...rebuilt, conditions }),
+  const status = dropUndefined<JwtRotationStatus>({ ...rebuilt, conditions });
+  if (suspended) {
     // Suspended: only the record of first-sight requests, nothing else happens.
-    events: suspended ? seen.events : events,
-    requeueAfterMs: clampRequeue(suspended ? RESYNC_MS : (result.requeueAfterMs ?? RESYNC_MS)),
+    return { actions: [], status, events: seen.events, notices: [], requeueAfterMs: RESYNC_MS };
+  }
+  const noticed = pendingNotices(ctx, status, result.stalled, events);
+  return {
+    actions: result.actions ?? [],
+    status: dropUndefined<JwtRotationStatus>({ ...status, notices: noticed.records }),
+    events: [...events, ...noticed.events],
+    notices: noticed.notices,
+    requeueAfterMs: clampRequeue(Math.min(result.requeueAfterMs ?? RESYNC_MS, reminderWait(ctx, status))),
   };
+}
+
+/** While Idle, look again when the next T-7 or T-1 reminder falls due. */
+function reminderWait(ctx: Context, status: JwtRotationStatus): number {
+  const next = parseInstant(status.nextRotationAt);
+  if (status.phase !== 'Idle' || next === undefined) return RESYNC_MS;
+  const created = parseInstant(ctx.secret.annotations[SecretAnnotations.keyCreatedAt]);
+  const at = nextReminderAt(ctx.now, next, created);
+  return at === undefined ? RESYNC_MS : at - ctx.now;
 }
 
 function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): ConditionSpec[] {

@@ -26,6 +26,7 @@ import type {
   DecideInput,
   Decision,
   GateObservation,
+  Notice,
   PodView,
   SecretView,
   TargetView,
@@ -65,6 +66,8 @@ export class SimulatedWorld {
   /** Workloads that read the Secret without being listed in spec.targets (see addConsumer). */
   unlisted: SimTarget[] = [];
   events: { reason: string; message: string }[] = [];
+  /** Notices sent: those of every pass whose status was written. */
+  notices: Notice[] = [];
   keysMade = 0;
   /** Writes to the cluster: one per action performed, plus status writes that changed it. */
   writes = 0;
@@ -140,6 +143,7 @@ export class SimulatedWorld {
     if (canonical(this.status ?? {}) !== canonical(decision.status)) this.writes++;
     this.status = decision.status;
     this.events.push(...decision.events);
+    this.notices.push(...decision.notices);
     return decision;
   }
 
