@@ -12,9 +12,10 @@ import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
 import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
+import { WebhookNotifier } from './adapters/notify/webhook-notifier.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
 import { loadConfig, type Config } from './config.ts';
-import { systemClock, type Clock } from './platform/clock.ts';
+import { offsetClock, systemClock, type Clock } from './platform/clock.ts';
 import { startHttpServer } from './platform/http-server.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { OperatorMetrics } from './platform/metrics.ts';
@@ -72,6 +73,11 @@ export async function startOperator(
     },
   );
 
+  const notifier = new WebhookNotifier({
+    onSettled: (namespace, name) => queue.current?.enqueue(`${namespace}/${name}`),
+    onAttemptFailed: (receiver, attempt, error) =>
+      logger.warn('notification attempt failed', { receiver, attempt, error }),
+  });
   const reconciler = new Reconciler({
     clock,
     logger,
@@ -82,6 +88,7 @@ export async function startOperator(
     events: new KubernetesEventRecorder(core, clock, wrote),
     gate: new PrometheusGateReader(),
     newKey: (bytes) => randomBytes(bytes).toString('base64'),
+    notifier,
   });
 
   queue.current = new WorkQueue(
@@ -168,7 +175,9 @@ async function waitForCrd(kubeConfig: k8s.KubeConfig, logger: Logger): Promise<v
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
-  const running = await startOperator(config, logger);
+  // Tests only: CLOCK_OFFSET_FILE names a file holding milliseconds to add to the wall clock.
+  const clockFile = process.env.CLOCK_OFFSET_FILE;
+  const running = await startOperator(config, logger, clockFile ? offsetClock(clockFile) : systemClock);
   const shutdown = (signal: string): void => {
     logger.info('shutting down', { signal });
     running.stop().then(

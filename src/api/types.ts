@@ -15,8 +15,9 @@ export interface JwtRotationList {
   items: JwtRotation[];
 }
 
-/** Condition types the operator sets: kstatus's three plus the metrics gate's. */
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable';
+/** Condition types the operator sets: kstatus's three, the metrics gate's, and the notifications'. */
+export type ConditionType =
+  'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable' | 'NotificationsDelivered';
 
 /** True when `value` is one of `values`: narrows a string read from outside to an enum of the API. */
 export function isOneOf<const T extends string>(values: readonly T[], value: unknown): value is T {

@@ -2,6 +2,8 @@
  * The clock the operator reads and schedules by. Injected everywhere, so tests can run
  * phases measured in days in seconds, and unit tests can step time by hand.
  */
+import { readFileSync } from 'node:fs';
+
 export interface Timer {
   cancel(): void;
 }
@@ -27,6 +29,22 @@ export const systemClock: Clock = {
     };
   },
 };
+
+/**
+ * For tests of the operator process: the wall clock plus an offset in milliseconds read from a file
+ * at every look, so a test moves the operator days ahead by writing a number. Timers run in real time.
+ */
+export function offsetClock(file: string): Clock {
+  const offset = (): number => {
+    try {
+      const value = Number(readFileSync(file, 'utf8').trim());
+      return Number.isFinite(value) ? value : 0;
+    } catch {
+      return 0;
+    }
+  };
+  return { now: () => Date.now() + offset(), schedule: (ms, fn) => systemClock.schedule(ms, fn) };
+}
 
 /** A clock that moves only when told to; timers fire as it passes them. For tests. */
 export class ManualClock implements Clock {

@@ -5,7 +5,7 @@
 import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
-import type { DecideInput, GateObservation, PodView } from '../rotation/model.ts';
+import type { DecideInput, DeliveryObservation, GateObservation, PodView } from '../rotation/model.ts';
 import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { ReadSecrets } from './execute.ts';
@@ -37,6 +37,7 @@ export function decideInput(
   targets: readonly ObservedWorkload[],
   consumers: readonly ObservedConsumer[],
   gate: GateObservation | undefined,
+  delivery?: DeliveryObservation,
 ): DecideInput {
   const spec = resource.spec;
   return {
@@ -53,6 +54,7 @@ export function decideInput(
       pods: c.pods,
     })),
     gate,
+    delivery,
   };
 }
 
@@ -80,7 +82,8 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
   const read = { secret, backup };
-  return { input: decideInput(resource, now, read, targets, consumers, gate), read };
+  const delivery = deps.notifier?.outcome(namespace, name);
+  return { input: decideInput(resource, now, read, targets, consumers, gate, delivery), read };
 }
 
 /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */

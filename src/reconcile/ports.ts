@@ -8,8 +8,8 @@
  * src/platform/conflict.ts). Other errors reach the work queue, whose error handler (in main.ts)
  * describes them for the log without the request body, which for Secrets carries key material.
  */
-import type { JwtRotation, JwtRotationStatus, TargetKind } from '../api/types.ts';
-import type { GateObservation, PodView } from '../rotation/model.ts';
+import type { JwtRotation, JwtRotationStatus, ReceiverType, TargetKind } from '../api/types.ts';
+import type { DeliveryObservation, GateObservation, Notice, PodView } from '../rotation/model.ts';
 import type { WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -105,6 +105,29 @@ export interface GateReader {
   read(settings: PrometheusSettings, bearerToken: string | undefined): Promise<GateObservation>;
 }
 
+/** A spec.notifications receiver, its URL read from its Secret (or why it could not be). */
+export interface NotificationTarget {
+  name: string;
+  type: ReceiverType;
+  url?: string | undefined;
+  problem?: string | undefined;
+}
+
+/**
+ * Sends notices to the spec.notifications receivers. `send` starts the delivery and returns at once
+ * (a receiver never holds a pass); the outcome of the last finished delivery is read on a later pass.
+ */
+export interface Notifier {
+  send(delivery: {
+    subject: { namespace: string; name: string };
+    receivers: NotificationTarget[];
+    notices: Notice[];
+    timeoutMs: number;
+    retries: number;
+  }): void;
+  outcome(namespace: string, name: string): DeliveryObservation | undefined;
+}
+
 /** Makes new keys: random bytes from a CSPRNG, as base64 text. */
 export type KeyFactory = (bytes: number) => string;
 
@@ -118,4 +141,6 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   gate: GateReader;
   newKey: KeyFactory;
+  /** Sends notices to spec.notifications receivers; without it, notices are Events only. */
+  notifier?: Notifier | undefined;
 }

@@ -65,6 +65,12 @@ export interface PodView {
 export type GateObservation =
   { ok: true; readings: GateReadings } | { ok: false; reason: string; message: string };
 
+/**
+ * How the last delivery of notices to spec.notifications receivers went, as the notifier tells the
+ * shell (undefined when none finished since the operator started).
+ */
+export type DeliveryObservation = { ok: true; message: string } | { ok: false; message: string };
+
 export interface DecideInput {
   /** Epoch milliseconds from the injected clock. */
   now: number;
@@ -83,6 +89,8 @@ export interface DecideInput {
   consumers: TargetView[];
   /** Undefined when the gate was not read on this pass. */
   gate: GateObservation | undefined;
+  /** The last delivery of notices to spec.notifications receivers, if one finished. */
+  delivery?: DeliveryObservation | undefined;
 }
 
 /** Where a value written to a Secret comes from. */

@@ -37,6 +37,13 @@ export const ConditionReasons = {
   NotQueried: 'NotQueried',
   /** MetricsAvailable=True: every query answered. */
   QuerySucceeded: 'QuerySucceeded',
+  // Communication plan (issue 11): the NotificationsDelivered condition.
+  /** NotificationsDelivered=True: the last notices reached every receiver. */
+  NotificationsSent: 'NotificationsSent',
+  /** NotificationsDelivered=False: a receiver did not take the last notices (after its retries). */
+  NotificationFailed: 'NotificationFailed',
+  /** NotificationsDelivered=Unknown: no notice was delivered since the operator started. */
+  NoNotificationsYet: 'NoNotificationsYet',
 } as const;
 
 export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
@@ -109,6 +116,10 @@ export const EventReasons = {
   RotationUpcoming: 'RotationUpcoming',
   /** T-1 notice: final reminder, a scheduled rotation starts in 1 day. */
   RotationFinalReminder: 'RotationFinalReminder',
+  /** A spec.notifications receiver did not take a notice (after its retries). */
+  NotificationFailed: 'NotificationFailed',
+  /** Notices reach every receiver again after a failure. */
+  NotificationsDelivered: 'NotificationsDelivered',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

@@ -6,7 +6,7 @@ import type { Condition, HandledRequests, JwtRotationStatus, TargetStatus } from
 import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
 import { SecretAnnotations } from '../api/constants.ts';
-import { normal } from './events.ts';
+import { normal, warning } from './events.ts';
 import { recordFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
 import { currentGate } from './gate-policy.ts';
@@ -144,7 +144,38 @@ function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): C
         },
   ];
   if (ctx.spec.prometheus !== undefined) conditions.push(metricsCondition(ctx));
+  if (ctx.spec.notifications !== undefined) conditions.push(notificationsCondition(ctx));
   return conditions;
+}
+
+/** With spec.notifications: did the last notices reach every receiver? Kept across restarts. */
+function notificationsCondition(ctx: Context): ConditionSpec {
+  const delivery = ctx.input.delivery;
+  if (delivery === undefined) {
+    const old = ctx.prev.conditions?.find((c) => c.type === 'NotificationsDelivered');
+    if (old?.status === 'True' || old?.status === 'False') {
+      return { type: 'NotificationsDelivered', status: old.status, reason: old.reason, message: old.message };
+    }
+    return {
+      type: 'NotificationsDelivered',
+      status: 'Unknown',
+      reason: ConditionReasons.NoNotificationsYet,
+      message: 'No notice delivered since the operator started',
+    };
+  }
+  return delivery.ok
+    ? {
+        type: 'NotificationsDelivered',
+        status: 'True',
+        reason: ConditionReasons.NotificationsSent,
+        message: delivery.message,
+      }
+    : {
+        type: 'NotificationsDelivered',
+        status: 'False',
+        reason: ConditionReasons.NotificationFailed,
+        message: `${delivery.message}; the rotation goes on`,
+      };
 }
 
 function metricsCondition(ctx: Context): ConditionSpec {
@@ -200,6 +231,20 @@ function conditionEvents(
       previous?.some((p) => p.type === c.type && p.status === 'False')
     ) {
       events.push(normal(EventReasons.MetricsAvailable, c.message));
+    }
+    if (
+      c.type === 'NotificationsDelivered' &&
+      c.status === 'False' &&
+      (turnedTo(previous, c.type, 'False') || previous?.find((p) => p.type === c.type)?.message !== c.message)
+    ) {
+      events.push(warning(EventReasons.NotificationFailed, c.message));
+    }
+    if (
+      c.type === 'NotificationsDelivered' &&
+      c.status === 'True' &&
+      previous?.some((p) => p.type === c.type && p.status === 'False')
+    ) {
+      events.push(normal(EventReasons.NotificationsDelivered, c.message));
     }
   }
   return events;

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import type { JwtRotationSpec } from '../../src/api/types.ts';
+import { decide } from '../../src/rotation/decide.ts';
+import type { DeliveryObservation } from '../../src/rotation/model.ts';
+import { aJwtRotation, anInput } from '../support/builders.ts';
 import { dueReminder, nextReminderAt, NOTICES_KEPT } from '../../src/rotation/notices.ts';
 import { HOUR, MINUTE, SECOND, T0 } from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
@@ -184,6 +187,45 @@ describe('notices: the communication plan', () => {
         runUntil(world, 'Idle');
       }
       expect(world.status?.notices?.length).to.equal(NOTICES_KEPT);
+    });
+  });
+
+  describe('the NotificationsDelivered condition', () => {
+    const spec: Partial<JwtRotationSpec> = {
+      notifications: { receivers: [{ name: 'hook', type: 'Webhook', urlSecretRef: { name: 'hooks' } }] },
+    };
+    function pass(status: Parameters<typeof aJwtRotation>[0], delivery?: DeliveryObservation) {
+      return decide(anInput({ resource: aJwtRotation(status), delivery }));
+    }
+    const find = (d: ReturnType<typeof decide>) =>
+      d.status.conditions?.find((c) => c.type === 'NotificationsDelivered');
+
+    it('is absent without spec.notifications, Unknown before any delivery', () => {
+      expect(find(pass({}))).to.equal(undefined);
+      expect(find(pass({ spec }))?.status).to.equal('Unknown');
+    });
+
+    it('turns False with a Warning Event once per failure, True again with a Normal one', () => {
+      const failed = pass(
+        { spec },
+        { ok: false, message: 'hook: Upcoming not delivered (HTTP 500 after 4 attempts)' },
+      );
+      expect(find(failed)).to.deep.include({ status: 'False', reason: 'NotificationFailed' });
+      expect(failed.events.filter((e) => e.reason === 'NotificationFailed')).to.have.length(1);
+      expect(failed.actions).to.deep.equal([]);
+      const again = pass(
+        { spec, status: failed.status },
+        { ok: false, message: 'hook: Upcoming not delivered (HTTP 500 after 4 attempts)' },
+      );
+      expect(again.events.filter((e) => e.reason === 'NotificationFailed')).to.have.length(0);
+      // After a restart the outcome is unknown to the process: the condition keeps its value.
+      expect(find(pass({ spec, status: failed.status }))?.status).to.equal('False');
+      const recovered = pass(
+        { spec, status: failed.status },
+        { ok: true, message: 'Started delivered to hook' },
+      );
+      expect(find(recovered)).to.deep.include({ status: 'True', reason: 'NotificationsSent' });
+      expect(recovered.events.map((e) => e.reason)).to.include('NotificationsDelivered');
     });
   });
 });
