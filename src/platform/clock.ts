@@ -32,7 +32,7 @@ export const systemClock: Clock = {
 
 /**
  * For tests of the operator process: the wall clock plus an offset in milliseconds read from a file
- * at every look, so a test moves the operator days ahead by writing a number. Timers run in real time.
+ * at every look, so a test moves the operator days ahead by writing a number.
  */
 export function offsetClock(file: string): Clock {
   const offset = (): number => {
@@ -43,7 +43,26 @@ export function offsetClock(file: string): Clock {
       return 0;
     }
   };
-  return { now: () => Date.now() + offset(), schedule: (ms, fn) => systemClock.schedule(ms, fn) };
+  const now = (): number => Date.now() + offset();
+  return {
+    now,
+    // Timers follow this clock: moving it ahead makes a timer that is now due fire at once.
+    schedule(ms, fn) {
+      const due = now() + Math.max(0, ms);
+      let timer: Timer | undefined;
+      const tick = (): void => {
+        const left = due - now();
+        if (left <= 0) fn();
+        else timer = systemClock.schedule(Math.min(left, 250), tick);
+      };
+      timer = systemClock.schedule(Math.min(Math.max(0, ms), 250), tick);
+      return {
+        cancel: () => {
+          timer?.cancel();
+        },
+      };
+    },
+  };
 }
 
 /** A clock that moves only when told to; timers fire as it passes them. For tests. */
