@@ -120,6 +120,8 @@ export const EventReasons = {
   NotificationFailed: 'NotificationFailed',
   /** Notices reach every receiver again after a failure. */
   NotificationsDelivered: 'NotificationsDelivered',
+  /** Emergency rotation: the audit entry; block the compromised key's fingerprint and audit recent usage. */
+  CompromisedKey: 'CompromisedKey',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

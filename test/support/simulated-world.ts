@@ -15,7 +15,12 @@ import {
   POD_TEMPLATE_REVISION_ANNOTATION,
   backupSecretName,
 } from '../../src/api/constants.ts';
-import type { JwtRotation, JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
+import type {
+  JwtRotation,
+  JwtRotationSpec,
+  JwtRotationStatus,
+  ManagedFieldsEntry,
+} from '../../src/api/types.ts';
 import { plannedWrites, type ReadSecrets, type Write } from '../../src/reconcile/execute.ts';
 import { decideInput, type ObservedWorkload } from '../../src/reconcile/gather.ts';
 import { ConflictError, type SecretRecord } from '../../src/reconcile/ports.ts';
@@ -57,6 +62,8 @@ const NAME = 'api';
 export class SimulatedWorld {
   now: number;
   annotations: Record<string, string> = {};
+  /** metadata.managedFields: who set which annotation, for the audit. */
+  managedFields: ManagedFieldsEntry[] = [];
   status: JwtRotationStatus | undefined;
   targets: SimTarget[];
   gate: GateObservation | undefined;
@@ -183,6 +190,7 @@ export class SimulatedWorld {
         uid: 'u',
         generation: this.generation,
         annotations: { ...this.annotations },
+        ...(this.managedFields.length === 0 ? {} : { managedFields: this.managedFields }),
       },
       spec: this.spec,
       ...(this.status === undefined ? {} : { status: this.status }),

@@ -1,5 +1,6 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { ROTATION_KEYS, updateSecret } from '../actions.ts';
+import { requestedByText, requesterAnnotations, requesterOfRequest } from '../audit.ts';
 import type { Context } from '../context.ts';
 import { warning } from '../events.ts';
 import type { Action } from '../model.ts';
@@ -15,6 +16,8 @@ import { toRfc3339 } from '../time.ts';
 export function startEmergency(ctx: Context, request: Request): PhaseResult {
   const { now, spec, fp } = ctx;
   const id = toRfc3339(now);
+  const requester = requesterOfRequest(ctx.input.resource.metadata, request);
+  const compromised = fp.JWT_SECRET ?? '(none)';
   const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];
   actions.push(
     updateSecret(ctx, { [SecretKeys.secret]: { generate: spec.secretLength } }, ROTATION_KEYS, {
@@ -25,6 +28,7 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
       [SecretAnnotations.previousKey]: fp.JWT_SECRET ?? null,
       [SecretAnnotations.keyCreatedAt]: id,
       [SecretAnnotations.managedBy]: ctx.name,
+      ...requesterAnnotations(requester),
     }),
   );
   return {
@@ -45,7 +49,14 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
       warning(
         EventReasons.EmergencyRotation,
         `Emergency rotation of Secret ${spec.secretName}: key ${fp.JWT_SECRET ?? '(none)'} replaced at once; ` +
-          'tokens signed with it are no longer accepted, and it is not kept for rollback',
+          'tokens signed with it are no longer accepted, and it is not kept for rollback' +
+          requestedByText(requester),
+      ),
+      // The runbook's emergency steps the operator cannot do itself, with the audit entry.
+      warning(
+        EventReasons.CompromisedKey,
+        `Emergency rotation at ${id}${requestedByText(requester)}: key ${compromised} is compromised. ` +
+          `Block tokens signed with key ${compromised} at the WAF or gateway, and audit recent token usage`,
       ),
     ],
     progress: 'Writing the new key',
