@@ -254,4 +254,55 @@ describe('notices and notifications on a real control plane', function () {
     await hanging.close();
     await failing.close();
   });
+
+  it("records who asked in history and Events: the annotation's field manager, the emergency audit entry, historyLimit", async () => {
+    setNow(Date.now());
+    const ns = await cluster.newNamespace('audit');
+    await createJwtRotation(c, ns, 'api', spec({ historyLimit: 1 }));
+    await waitForPhase(c, ns, 'api', 'Idle');
+    const set = async (manager: string, annotation: string): Promise<void> => {
+      const result = await cluster.kubectl(
+        ['annotate', 'jwtrotation', 'api', '--overwrite', `--field-manager=${manager}`, annotation],
+        { namespace: ns },
+      );
+      expect(result.code, result.stderr).to.equal(0);
+    };
+
+    await set('alice', 'jwtrotation.io/rotate=who-1');
+    const rotated = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.request === 'rotate=who-1',
+    );
+    const record = rotated.status?.lastRotation;
+    expect(record).to.deep.include({ trigger: 'Manual', outcome: 'Completed', requestedBy: 'alice' });
+    expect(Date.parse(record?.requestedAt ?? '')).to.be.closeTo(Date.parse(record?.startedAt ?? ''), 60_000);
+    const started = (await eventsOf(c, ns)).find((e) => e.reason === 'RotationStarted');
+    expect(started?.message).to.include('(requested by alice at ');
+
+    const compromised = rotated.status?.currentKeyFingerprint;
+    await set('security-bot', 'jwtrotation.io/emergency-rotate=leak-1');
+    const replaced = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.request === 'emergencyRotate=leak-1',
+    );
+    expect(replaced.status?.lastRotation).to.deep.include({
+      trigger: 'Emergency',
+      requestedBy: 'security-bot',
+      compromisedKeyFingerprint: compromised,
+    });
+    // historyLimit: 1 keeps the newest only.
+    expect(replaced.status?.history).to.deep.equal([replaced.status?.lastRotation]);
+    const audit = await waitFor('the CompromisedKey Warning', async () =>
+      (await eventsOf(c, ns)).find((e) => e.reason === 'CompromisedKey' && e.type === 'Warning'),
+    );
+    expect(audit.message).to.include(`key ${compromised ?? 'missing'} is compromised`);
+    expect(audit.message).to.include('requested by security-bot');
+    expect(audit.message).to.include('audit recent token usage');
+  });
 });
