@@ -12,9 +12,10 @@ import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
 import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
+import { WebhookNotifier } from './adapters/notify/webhook-notifier.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
 import { loadConfig, type Config } from './config.ts';
-import { systemClock, type Clock } from './platform/clock.ts';
+import { offsetClock, systemClock, type Clock } from './platform/clock.ts';
 import { FAULT_ENV, faultSwitchFromEnv } from './platform/fault-switch.ts';
 import { startHttpServer } from './platform/http-server.ts';
 import { generateKey } from './platform/keys.ts';
@@ -79,6 +80,11 @@ export async function startOperator(
     },
   );
 
+  const notifier = new WebhookNotifier({
+    onSettled: (namespace, name) => queue.current?.enqueue(`${namespace}/${name}`),
+    onAttemptFailed: (receiver, attempt, error) =>
+      logger.warn('notification attempt failed', { receiver, attempt, error }),
+  });
   const reconciler = new Reconciler({
     clock,
     logger,
@@ -90,6 +96,7 @@ export async function startOperator(
     gate: new PrometheusGateReader(),
     newKey: generateKey,
     configMaps: new KubernetesConfigMapStore(core, config.fieldManager, wrote),
+    notifier,
   });
 
   queue.current = new WorkQueue(
@@ -176,7 +183,9 @@ async function waitForCrd(kubeConfig: k8s.KubeConfig, logger: Logger): Promise<v
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
-  const running = await startOperator(config, logger);
+  // Tests only: CLOCK_OFFSET_FILE names a file holding milliseconds to add to the wall clock.
+  const clockFile = process.env.CLOCK_OFFSET_FILE;
+  const running = await startOperator(config, logger, clockFile ? offsetClock(clockFile) : systemClock);
   const shutdown = (signal: string): void => {
     logger.info('shutting down', { signal });
     running.stop().then(

@@ -119,6 +119,15 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'status.targets[]': { name: 'TargetStatus' },
   'status.unlistedConsumers[]': { name: 'WorkloadReference' },
   'status.preflight[]': { name: 'PreflightItem' },
+  // Communication plan and audit (issue 11).
+  'spec.notifications': { name: 'NotificationsSpec' },
+  'spec.notifications.receivers[]': { name: 'NotificationReceiver' },
+  'spec.notifications.receivers[].urlSecretRef': { name: 'UrlSecretReference' },
+  'status.notices[]': { name: 'NoticeRecord' },
+  'status.lastRotation.finalGate': { name: 'GateStatus' },
+  'status.history[].finalGate': { name: 'GateStatus' },
+  'status.lastRotation.finalGate.readings': { name: 'GateReadingsStatus' },
+  'status.history[].finalGate.readings': { name: 'GateReadingsStatus' },
 };
 
 interface EnumType {
@@ -153,6 +162,9 @@ const ENUM_TYPES: Record<string, EnumType> = {
     constant: 'UNLISTED_CONSUMERS_POLICIES',
     doc: 'What happens with workloads that read the Secret but are not listed in spec.targets.',
   },
+  // Communication plan (issue 11).
+  ReceiverType: { constant: 'RECEIVER_TYPES', doc: 'The payload format a notification receiver accepts.' },
+  NoticeKind: { constant: 'NOTICE_KINDS', doc: "A notice of the runbook's communication plan." },
 };
 
 /** The enum type of each enum schema, by JSON path. Paths sharing a type must list the same values. */
@@ -175,6 +187,13 @@ const ENUM_PATHS: Record<string, string> = {
   'status.unlistedConsumers[].kind': 'TargetKind',
   'spec.schedule.maintenanceWindows[].days[]': 'Weekday',
   'status.preflight[].result': 'PreflightResult',
+  // Communication plan and audit (issue 11).
+  'spec.notifications.receivers[].type': 'ReceiverType',
+  'status.notices[].notice': 'NoticeKind',
+  'status.lastRotation.finalGate.health': 'GateVerdict',
+  'status.lastRotation.finalGate.completion': 'GateVerdict',
+  'status.history[].finalGate.health': 'GateVerdict',
+  'status.history[].finalGate.completion': 'GateVerdict',
 };
 
 /** Root fields the API server always sets; typed by hand rather than from their loose schemas. */
@@ -194,6 +213,20 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   /** RFC 3339; set once the object is being deleted. */
   deletionTimestamp?: string;
+  /** Which field manager owns which fields, and since when: who set a request annotation. */
+  managedFields?: ManagedFieldsEntry[];
+}
+
+/** One entry of metadata.managedFields (metav1.ManagedFieldsEntry, as JSON). */
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  /** RFC 3339: when this manager last changed one of its fields. */
+  time?: string;
+  subresource?: string;
+  fieldsType?: string;
+  /** The fields owned, as a trie of "f:name" keys. */
+  fieldsV1?: Record<string, unknown>;
 }
 `;
 

@@ -31,6 +31,11 @@ export const SecretAnnotations = {
   previousKey: `${GROUP}/previous-key`,
   /** When the key now in JWT_SECRET was made or adopted; the schedule counts from it. */
   keyCreatedAt: `${GROUP}/key-created-at`,
+  // Audit (issue 11): who asked for the operation, kept with it for the history record.
+  /** The field manager that set the request annotation the operation answered (metadata.managedFields). */
+  requestedBy: `${GROUP}/requested-by`,
+  /** When that manager set it (its managedFields time). */
+  requestedAt: `${GROUP}/requested-at`,
 } as const;
 
 /** Pod-template annotation whose change rolls a target; its value names the Secret revision. */

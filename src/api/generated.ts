@@ -17,6 +17,20 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   /** RFC 3339; set once the object is being deleted. */
   deletionTimestamp?: string;
+  /** Which field manager owns which fields, and since when: who set a request annotation. */
+  managedFields?: ManagedFieldsEntry[];
+}
+
+/** One entry of metadata.managedFields (metav1.ManagedFieldsEntry, as JSON). */
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  /** RFC 3339: when this manager last changed one of its fields. */
+  time?: string;
+  subresource?: string;
+  fieldsType?: string;
+  /** The fields owned, as a trie of "f:name" keys. */
+  fieldsV1?: Record<string, unknown>;
 }
 
 /** Every TargetKind, in schema order. */
@@ -57,6 +71,11 @@ export const FAILURE_POLICIES = ['Rollback', 'Pause'] as const;
 /** What happens when a health threshold is breached during a rotation. */
 export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 
+/** Every ReceiverType, in schema order. */
+export const RECEIVER_TYPES = ['Slack', 'Teams', 'Webhook'] as const;
+/** The payload format a notification receiver accepts. */
+export type ReceiverType = (typeof RECEIVER_TYPES)[number];
+
 /** Every Phase, in schema order. */
 export const PHASES = [
   'Idle',
@@ -94,6 +113,21 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const GATE_VERDICTS = ['Pass', 'Fail', 'Inconclusive'] as const;
 /** The metrics gate's answer for one look. */
 export type GateVerdict = (typeof GATE_VERDICTS)[number];
+
+/** Every NoticeKind, in schema order. */
+export const NOTICE_KINDS = [
+  'Upcoming',
+  'FinalReminder',
+  'Started',
+  'Completed',
+  'Failed',
+  'RollbackStarted',
+  'RolledBack',
+  'Paused',
+  'Emergency',
+] as const;
+/** A notice of the runbook's communication plan. */
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 /** A workload that reads the Secret. */
 export interface Target {
@@ -515,6 +549,70 @@ export interface RollbackSpec {
   retention?: string;
 }
 
+/** Secret, in this namespace, holding the webhook URL (it is a credential). */
+export interface UrlSecretReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * Key in the Secret whose value is the URL. Defaults to url.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"url"`
+   */
+  key?: string;
+}
+
+/** One receiver of the notices. */
+export interface NotificationReceiver {
+  /**
+   * Name of the receiver, for status and Events.
+   *
+   * Validation: minLength 1; maxLength 63; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`.
+   */
+  name: string;
+  /**
+   * Slack (incoming webhook), Teams (Microsoft Teams incoming webhook or workflow, a MessageCard), or
+   * Webhook (the generic JSON body documented in docs/operations.md).
+   */
+  type: ReceiverType;
+  /** Secret, in this namespace, holding the webhook URL (it is a credential). */
+  urlSecretRef: UrlSecretReference;
+}
+
+/**
+ * Outgoing notifications of the runbook's communication plan (T-7 days, T-1 day, start, completion,
+ * failure, rollback, pause, emergency) to Slack, Microsoft Teams or a generic JSON webhook. The
+ * notices are Events on the JwtRotation whether this is set or not; a failing receiver never holds a
+ * rotation back (it shows in the NotificationsDelivered condition).
+ */
+export interface NotificationsSpec {
+  /**
+   * Where each notice is sent.
+   *
+   * Validation: maxItems 10; unique by name.
+   */
+  receivers: NotificationReceiver[];
+  /**
+   * How long one delivery attempt may take (Go duration, 1s..60s). Defaults to 5s.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; notifications.timeout must be between 100ms and 60s.
+   * @defaultValue `"5s"`
+   */
+  timeout?: string;
+  /**
+   * Attempts after the first failed one, with exponential backoff (1s, 2s, 4s, ... at most 30s).
+   * Defaults to 3.
+   *
+   * Validation: ≥ 0; ≤ 10; format int32.
+   * @defaultValue `3`
+   */
+  retries?: number;
+}
+
 /** What to rotate, when, how fast, and what must hold before the old key is dropped. */
 export interface JwtRotationSpec {
   /**
@@ -636,6 +734,21 @@ export interface JwtRotationSpec {
    * @defaultValue `false`
    */
   suspend?: boolean;
+  /**
+   * How many finished operations status.history keeps, newest first (the runbook's change log and
+   * "review rotation metrics"). Defaults to 10.
+   *
+   * Validation: ≥ 1; ≤ 50; format int32.
+   * @defaultValue `10`
+   */
+  historyLimit?: number;
+  /**
+   * Outgoing notifications of the runbook's communication plan (T-7 days, T-1 day, start, completion,
+   * failure, rollback, pause, emergency) to Slack, Microsoft Teams or a generic JSON webhook. The
+   * notices are Events on the JwtRotation whether this is set or not; a failing receiver never holds a
+   * rotation back (it shows in the NotificationsDelivered condition).
+   */
+  notifications?: NotificationsSpec;
 }
 
 /** Condition contains details for one aspect of the current state of this API Resource. */
@@ -703,6 +816,44 @@ export interface WorkloadReference {
   name: string;
 }
 
+/** The values read; a value is absent when its query returned no sample. */
+export interface GateReadingsStatus {
+  /** Share of successful validations that used the new key, 0..1. */
+  newKeyShare?: number;
+  /** Successful validations divided by all validations, 0..1. */
+  authSuccessRate?: number;
+  /** p99 token validation latency, in seconds. */
+  validationLatencyP99Seconds?: number;
+  /** Validations that errored divided by all validations, 0..1. */
+  errorRate?: number;
+  /** Active sessions now. */
+  activeSessions?: number;
+  /** Active sessions when the rotation started. */
+  activeSessionsBaseline?: number;
+  /** Validations counted in the window. */
+  samples?: number;
+}
+
+/** The last reading of the metrics gate before the operation ended (review rotation metrics). */
+export interface GateStatus {
+  /** Fail when a health threshold is breached; Inconclusive when data is missing. */
+  health?: GateVerdict;
+  /** Pass when the new-key share threshold is met; never Pass on missing data. */
+  completion?: GateVerdict;
+  /** CamelCase reason of the first check that did not pass, or AllChecksPassed. */
+  reason?: string;
+  /** Human-readable details of the reading. */
+  message?: string;
+  /**
+   * When the gate was read.
+   *
+   * Validation: format date-time.
+   */
+  checkedAt?: string;
+  /** The values read; a value is absent when its query returned no sample. */
+  readings?: GateReadingsStatus;
+}
+
 /**
  * A finished operation (rotation, emergency rotation or rollback), as kept in lastRotation and
  * history.
@@ -730,6 +881,42 @@ export interface RotationRecord {
   previousKeyFingerprint?: string;
   /** Fingerprint of the key in use after the operation. */
   newKeyFingerprint?: string;
+  /**
+   * Who asked: the field manager that set the request annotation (from metadata.managedFields), e.g.
+   * kubectl-annotate or a user's own --field-manager. Absent for scheduled rotations.
+   */
+  requestedBy?: string;
+  /**
+   * When the request annotation was set (its managedFields time).
+   *
+   * Validation: format date-time.
+   */
+  requestedAt?: string;
+  /** The request annotation and value acted on, e.g. rotate=2026-11-30. */
+  request?: string;
+  /** Emergency rotation only, the runbook's audit entry - fingerprint of the compromised key to block. */
+  compromisedKeyFingerprint?: string;
+  /** The last reading of the metrics gate before the operation ended (review rotation metrics). */
+  finalGate?: GateStatus;
+}
+
+/** A notice that was sent. */
+export interface NoticeRecord {
+  /** Which notice. */
+  notice: NoticeKind;
+  /**
+   * The rotation it is about: its scheduled start for Upcoming and FinalReminder, its operation id
+   * (start time) otherwise.
+   */
+  rotation: string;
+  /** For Failed, the Stalled reason. */
+  reason?: string;
+  /**
+   * When it was sent.
+   *
+   * Validation: format date-time.
+   */
+  sentAt: string;
 }
 
 /**
@@ -743,44 +930,6 @@ export interface HandledRequests {
   rollback?: string;
   /** Last handled value of jwtrotation.io/emergency-rotate. */
   emergencyRotate?: string;
-}
-
-/** The values read; a value is absent when its query returned no sample. */
-export interface GateReadingsStatus {
-  /** Share of successful validations that used the new key, 0..1. */
-  newKeyShare?: number;
-  /** Successful validations divided by all validations, 0..1. */
-  authSuccessRate?: number;
-  /** p99 token validation latency, in seconds. */
-  validationLatencyP99Seconds?: number;
-  /** Validations that errored divided by all validations, 0..1. */
-  errorRate?: number;
-  /** Active sessions now. */
-  activeSessions?: number;
-  /** Active sessions when the rotation started. */
-  activeSessionsBaseline?: number;
-  /** Validations counted in the window. */
-  samples?: number;
-}
-
-/** The last reading of the metrics gate. */
-export interface GateStatus {
-  /** Fail when a health threshold is breached; Inconclusive when data is missing. */
-  health?: GateVerdict;
-  /** Pass when the new-key share threshold is met; never Pass on missing data. */
-  completion?: GateVerdict;
-  /** CamelCase reason of the first check that did not pass, or AllChecksPassed. */
-  reason?: string;
-  /** Human-readable details of the reading. */
-  message?: string;
-  /**
-   * When the gate was read.
-   *
-   * Validation: format date-time.
-   */
-  checkedAt?: string;
-  /** The values read; a value is absent when its query returned no sample. */
-  readings?: GateReadingsStatus;
 }
 
 /** Rollout state of one target. */
@@ -892,11 +1041,18 @@ export interface JwtRotationStatus {
   /** The last finished operation. */
   lastRotation?: RotationRecord;
   /**
-   * The last finished operations, newest first (at most 10).
+   * The last finished operations, newest first (spec.historyLimit of them, at most 50).
    *
-   * Validation: maxItems 10.
+   * Validation: maxItems 50.
    */
   history?: RotationRecord[];
+  /**
+   * The notices of the communication plan already sent (as Events and to spec.notifications), newest
+   * first, so each is sent once across restarts and replicas.
+   *
+   * Validation: maxItems 20.
+   */
+  notices?: NoticeRecord[];
   /**
    * Values of the request annotations (jwtrotation.io/rotate, jwtrotation.io/rollback,
    * jwtrotation.io/emergency-rotate) already acted on; a request acts once per distinct value.
@@ -975,6 +1131,8 @@ export const SPEC_DEFAULTS = {
   },
   rollback: { retention: '720h' },
   suspend: false,
+  historyLimit: 10,
+  notifications: { timeout: '5s', retries: 3 },
 } as const;
 
 /** MaintenanceWindowSpec after defaulting: every field with a schema default is present. */
@@ -1304,6 +1462,65 @@ export interface ResolvedRollbackSpec {
   retention: string;
 }
 
+/** UrlSecretReference after defaulting: every field with a schema default is present. */
+export interface ResolvedUrlSecretReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * Key in the Secret whose value is the URL. Defaults to url.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"url"`
+   */
+  key: string;
+}
+
+/** NotificationReceiver after defaulting: every field with a schema default is present. */
+export interface ResolvedNotificationReceiver {
+  /**
+   * Name of the receiver, for status and Events.
+   *
+   * Validation: minLength 1; maxLength 63; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`.
+   */
+  name: string;
+  /**
+   * Slack (incoming webhook), Teams (Microsoft Teams incoming webhook or workflow, a MessageCard), or
+   * Webhook (the generic JSON body documented in docs/operations.md).
+   */
+  type: ReceiverType;
+  /** Secret, in this namespace, holding the webhook URL (it is a credential). */
+  urlSecretRef: ResolvedUrlSecretReference;
+}
+
+/** NotificationsSpec after defaulting: every field with a schema default is present. */
+export interface ResolvedNotificationsSpec {
+  /**
+   * Where each notice is sent.
+   *
+   * Validation: maxItems 10; unique by name.
+   */
+  receivers: ResolvedNotificationReceiver[];
+  /**
+   * How long one delivery attempt may take (Go duration, 1s..60s). Defaults to 5s.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; notifications.timeout must be between 100ms and 60s.
+   * @defaultValue `"5s"`
+   */
+  timeout: string;
+  /**
+   * Attempts after the first failed one, with exponential backoff (1s, 2s, 4s, ... at most 30s).
+   * Defaults to 3.
+   *
+   * Validation: ≥ 0; ≤ 10; format int32.
+   * @defaultValue `3`
+   */
+  retries: number;
+}
+
 /** JwtRotationSpec after defaulting: every field with a schema default is present. */
 export interface ResolvedJwtRotationSpec {
   /**
@@ -1425,6 +1642,21 @@ export interface ResolvedJwtRotationSpec {
    * @defaultValue `false`
    */
   suspend: boolean;
+  /**
+   * How many finished operations status.history keeps, newest first (the runbook's change log and
+   * "review rotation metrics"). Defaults to 10.
+   *
+   * Validation: ≥ 1; ≤ 50; format int32.
+   * @defaultValue `10`
+   */
+  historyLimit: number;
+  /**
+   * Outgoing notifications of the runbook's communication plan (T-7 days, T-1 day, start, completion,
+   * failure, rollback, pause, emergency) to Slack, Microsoft Teams or a generic JSON webhook. The
+   * notices are Events on the JwtRotation whether this is set or not; a failing receiver never holds a
+   * rotation back (it shows in the NotificationsDelivered condition).
+   */
+  notifications?: ResolvedNotificationsSpec;
 }
 
 /** MaintenanceWindowSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
@@ -1555,9 +1787,35 @@ export function resolveRollbackSpec(value: RollbackSpec): ResolvedRollbackSpec {
   };
 }
 
+/** UrlSecretReference with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveUrlSecretReference(value: UrlSecretReference): ResolvedUrlSecretReference {
+  return {
+    name: value.name,
+    key: value.key ?? 'url',
+  };
+}
+
+/** NotificationReceiver with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveNotificationReceiver(value: NotificationReceiver): ResolvedNotificationReceiver {
+  return {
+    name: value.name,
+    type: value.type,
+    urlSecretRef: resolveUrlSecretReference(value.urlSecretRef),
+  };
+}
+
+/** NotificationsSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveNotificationsSpec(value: NotificationsSpec): ResolvedNotificationsSpec {
+  return {
+    receivers: value.receivers.map(resolveNotificationReceiver),
+    timeout: value.timeout ?? SPEC_DEFAULTS.notifications.timeout,
+    retries: value.retries ?? SPEC_DEFAULTS.notifications.retries,
+  };
+}
+
 /** JwtRotationSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
 export function resolveJwtRotationSpec(value: JwtRotationSpec): ResolvedJwtRotationSpec {
-  return {
+  const resolved: ResolvedJwtRotationSpec = {
     secretName: value.secretName,
     targets: value.targets ?? [],
     unlistedConsumers: value.unlistedConsumers ?? SPEC_DEFAULTS.unlistedConsumers,
@@ -1572,5 +1830,10 @@ export function resolveJwtRotationSpec(value: JwtRotationSpec): ResolvedJwtRotat
     monitoring: resolveMonitoringSpec(value.monitoring ?? {}),
     rollback: resolveRollbackSpec(value.rollback ?? {}),
     suspend: value.suspend ?? SPEC_DEFAULTS.suspend,
+    historyLimit: value.historyLimit ?? SPEC_DEFAULTS.historyLimit,
   };
+  if (value.notifications !== undefined) {
+    resolved.notifications = resolveNotificationsSpec(value.notifications);
+  }
+  return resolved;
 }

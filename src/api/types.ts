@@ -15,8 +15,9 @@ export interface JwtRotationList {
   items: JwtRotation[];
 }
 
-/** Condition types the operator sets: kstatus's three, the metrics gate's, and the pre-rotation checklist's. */
-export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable' | 'PreflightPassed';
+/** Condition types the operator sets: kstatus's three, the metrics gate's, the pre-rotation checklist's and the notifications'. */
+export type ConditionType =
+  'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable' | 'PreflightPassed' | 'NotificationsDelivered';
 
 /** True when `value` is one of `values`: narrows a string read from outside to an enum of the API. */
 export function isOneOf<const T extends string>(values: readonly T[], value: unknown): value is T {

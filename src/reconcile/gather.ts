@@ -5,7 +5,7 @@
 import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
-import type { DecideInput, GateObservation, PodView } from '../rotation/model.ts';
+import type { DecideInput, DeliveryObservation, GateObservation, PodView } from '../rotation/model.ts';
 import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import { scheduleBase } from '../rotation/schedule.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
@@ -40,6 +40,7 @@ export function decideInput(
   targets: readonly ObservedWorkload[],
   consumers: readonly ObservedConsumer[],
   gate: GateObservation | undefined,
+  delivery?: DeliveryObservation,
 ): DecideInput {
   const spec = resource.spec;
   const scheme = keyScheme(spec);
@@ -68,6 +69,7 @@ export function decideInput(
       pods: c.pods,
     })),
     gate,
+    delivery,
   };
 }
 
@@ -98,7 +100,8 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
   const read = { secret, backup, jwks };
-  return { input: decideInput(resource, now, read, targets, consumers, gate), read };
+  const delivery = deps.notifier?.outcome(namespace, name);
+  return { input: decideInput(resource, now, read, targets, consumers, gate, delivery), read };
 }
 
 /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */

@@ -8,8 +8,8 @@
  * src/platform/conflict.ts). Other errors reach the work queue, whose error handler (in main.ts)
  * describes them for the log without the request body, which for Secrets carries key material.
  */
-import type { JwtRotation, JwtRotationStatus, TargetKind } from '../api/types.ts';
-import type { GateObservation, PodView } from '../rotation/model.ts';
+import type { JwtRotation, JwtRotationStatus, ReceiverType, TargetKind } from '../api/types.ts';
+import type { DeliveryObservation, GateObservation, Notice, PodView } from '../rotation/model.ts';
 import type { WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -140,6 +140,29 @@ export interface ConfigMapStore {
   write(namespace: string, name: string, data: Record<string, string>, managedBy: string): Promise<void>;
 }
 
+/** A spec.notifications receiver, its URL read from its Secret (or why it could not be). */
+export interface NotificationTarget {
+  name: string;
+  type: ReceiverType;
+  url?: string | undefined;
+  problem?: string | undefined;
+}
+
+/**
+ * Sends notices to the spec.notifications receivers. `send` starts the delivery and returns at once
+ * (a receiver never holds a pass); the outcome of the last finished delivery is read on a later pass.
+ */
+export interface Notifier {
+  send(delivery: {
+    subject: { namespace: string; name: string };
+    receivers: NotificationTarget[];
+    notices: Notice[];
+    timeoutMs: number;
+    retries: number;
+  }): void;
+  outcome(namespace: string, name: string): DeliveryObservation | undefined;
+}
+
 export interface ReconcilerDeps {
   clock: Clock;
   logger: Logger;
@@ -151,4 +174,6 @@ export interface ReconcilerDeps {
   gate: GateReader;
   newKey: KeyFactory;
   configMaps: ConfigMapStore;
+  /** Sends notices to spec.notifications receivers; without it, notices are Events only. */
+  notifier?: Notifier | undefined;
 }

@@ -2,12 +2,14 @@
  * One pass over one JwtRotation: gather → decide → execute → write status → events.
  * Idempotent: when the cluster matches the decision, the pass writes nothing.
  */
-import { isOneOf, PHASES, type JwtRotationStatus } from '../api/types.ts';
+import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
+import type { Notice } from '../rotation/model.ts';
+import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
-import type { ReconcilerDeps } from './ports.ts';
+import type { NotificationTarget, ReconcilerDeps } from './ports.ts';
 import type { PassResult } from './queue.ts';
 
 /** Shortest wait before looking again after a pass that changed nothing. */
@@ -82,6 +84,8 @@ export class Reconciler {
       else log.info(event.message, { reason: event.reason, phase: decision.status.phase });
     }
 
+    if (decision.notices.length > 0) await this.notify(resource, decision.notices);
+
     this.report(namespace, name, decision.status);
     // A pass that changed nothing and asks to look again at once would spin; the core
     // should never ask for that, and this floor keeps a slip from burning a CPU.
@@ -98,6 +102,34 @@ export class Reconciler {
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
         : decision.requeueAfterMs,
     };
+  }
+
+  /**
+   * Hands this pass's notices (already recorded in status, their Events written) to the notifier,
+   * with each receiver's URL read from its Secret. The notifier delivers in the background.
+   */
+  private async notify(resource: JwtRotation, notices: Notice[]): Promise<void> {
+    const { notifier, secrets } = this.deps;
+    const resolved = resolveSpec(resource.spec);
+    const settings = resolved.ok ? resolved.spec.notifications : undefined;
+    if (notifier === undefined || settings === undefined) return;
+    const namespace = resource.metadata.namespace ?? '';
+    const receivers = await Promise.all(
+      settings.receivers.map(async ({ name, type, urlSecretRef: ref }): Promise<NotificationTarget> => {
+        const secret = await secrets.get(namespace, ref.name).catch(() => undefined);
+        const url = secret?.values[ref.key];
+        return url === undefined || url === ''
+          ? { name, type, problem: `Secret ${ref.name} has no key ${ref.key} with the webhook URL` }
+          : { name, type, url: url.trim() };
+      }),
+    );
+    notifier.send({
+      subject: { namespace, name: resource.metadata.name ?? '' },
+      receivers,
+      notices,
+      timeoutMs: settings.timeoutMs,
+      retries: settings.retries,
+    });
   }
 
   private report(namespace: string, name: string, status: JwtRotationStatus): void {

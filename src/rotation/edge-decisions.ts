@@ -21,6 +21,7 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
   const name = input.resource.metadata.name ?? '';
   if (spec.suspend) {
     return {
+      notices: [],
       actions: [],
       status: dropUndefined<JwtRotationStatus>({
         ...prev,
@@ -48,6 +49,7 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
     now,
   );
   return {
+    notices: [],
     actions: [
       {
         type: 'CreateSecret',
@@ -97,6 +99,7 @@ export function invalidSpecDecision(input: DecideInput, message: string): Decisi
   );
   const turned = turnedTo(prev.conditions, 'Stalled', 'True', reason);
   return {
+    notices: [],
     actions: [],
     status: { ...prev, observedGeneration: generation, conditions },
     events: [...seenEvents, ...(turned ? [warning(EventReasons.InvalidSpec, message)] : [])],

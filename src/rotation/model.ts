@@ -3,7 +3,14 @@
  * the shell hands it fingerprints, and actions name where a value comes from
  * (generate, copy a key, the backed-up original), so only the executor touches secrets.
  */
-import type { JwtRotationSpec, JwtRotationStatus, ObjectMeta, TargetKind } from '../api/types.ts';
+import type {
+  JwtRotationSpec,
+  JwtRotationStatus,
+  NoticeKind,
+  ObjectMeta,
+  TargetKind,
+  Trigger,
+} from '../api/types.ts';
 import type { GateReadings } from './gate-types.ts';
 
 /** The Secret keys that hold key material. */
@@ -71,6 +78,12 @@ export interface PodView {
 export type GateObservation =
   { ok: true; readings: GateReadings } | { ok: false; reason: string; message: string };
 
+/**
+ * How the last delivery of notices to spec.notifications receivers went, as the notifier tells the
+ * shell (undefined when none finished since the operator started).
+ */
+export type DeliveryObservation = { ok: true; message: string } | { ok: false; message: string };
+
 export interface DecideInput {
   /** Epoch milliseconds from the injected clock. */
   now: number;
@@ -95,6 +108,8 @@ export interface DecideInput {
    * the expression cannot be read. Undefined without spec.schedule.cron.
    */
   cron?: CronObservation | undefined;
+  /** The last delivery of notices to spec.notifications receivers, if one finished. */
+  delivery?: DeliveryObservation | undefined;
 }
 
 export type CronObservation =
@@ -128,10 +143,30 @@ export interface EventSpec {
   message: string;
 }
 
+/**
+ * A notice of the runbook's communication plan, sent on this pass (its Event is among the Decision's
+ * events; spec.notifications receivers get it too). Fingerprints only; never key material.
+ */
+export interface Notice {
+  kind: NoticeKind;
+  /** The rotation it is about: the scheduled start (T-7, T-1) or the operation id (its start time). */
+  rotation: string;
+  type: 'Normal' | 'Warning';
+  /** The reason of the Event that carries it. */
+  reason: string;
+  message: string;
+  /** When it was sent (RFC 3339). */
+  at: string;
+  trigger?: Trigger;
+  fingerprints: { current?: string; new?: string; original?: string };
+}
+
 export interface Decision {
   actions: Action[];
   status: JwtRotationStatus;
   events: EventSpec[];
+  /** Notices first recorded in status.notices by this decision: sent once its status is written. */
+  notices: Notice[];
   /** When to look again even if nothing changes, in milliseconds. */
   requeueAfterMs: number;
 }

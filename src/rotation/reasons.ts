@@ -56,6 +56,13 @@ export const ConditionReasons = {
   PreflightRunning: 'PreflightRunning',
   /** PreflightPassed=Unknown: an emergency rotation skipped the checklist. */
   PreflightSkipped: 'PreflightSkipped',
+  // Communication plan (issue 11): the NotificationsDelivered condition.
+  /** NotificationsDelivered=True: the last notices reached every receiver. */
+  NotificationsSent: 'NotificationsSent',
+  /** NotificationsDelivered=False: a receiver did not take the last notices (after its retries). */
+  NotificationFailed: 'NotificationFailed',
+  /** NotificationsDelivered=Unknown: no notice was delivered since the operator started. */
+  NoNotificationsYet: 'NoNotificationsYet',
 } as const;
 
 export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
@@ -133,6 +140,17 @@ export const EventReasons = {
   PreflightPassed: 'PreflightPassed',
   /** An emergency rotation skipped the checklist. */
   PreflightSkipped: 'PreflightSkipped',
+  // Communication plan and audit (issue 11).
+  /** T-7 notice: a scheduled rotation starts in 7 days. */
+  RotationUpcoming: 'RotationUpcoming',
+  /** T-1 notice: final reminder, a scheduled rotation starts in 1 day. */
+  RotationFinalReminder: 'RotationFinalReminder',
+  /** A spec.notifications receiver did not take a notice (after its retries). */
+  NotificationFailed: 'NotificationFailed',
+  /** Notices reach every receiver again after a failure. */
+  NotificationsDelivered: 'NotificationsDelivered',
+  /** Emergency rotation: the audit entry; block the compromised key's fingerprint and audit recent usage. */
+  CompromisedKey: 'CompromisedKey',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

@@ -12,6 +12,7 @@ import {
   type PrometheusQueries,
   type ResolvedMaintenanceWindowSpec,
   WEEKDAYS,
+  type ReceiverType,
   type Target,
   type UnlistedConsumersPolicy,
 } from '../api/types.ts';
@@ -35,6 +36,13 @@ export interface PrometheusSettings {
   /** Overrides of the default PromQL, by reading. */
   queries: Partial<Record<QueryName, string>>;
   thresholds: GateThresholds;
+}
+
+/** spec.notifications, resolved: where the notices go, and how hard to try. */
+export interface NotificationSettings {
+  receivers: { name: string; type: ReceiverType; urlSecretRef: { name: string; key: string } }[];
+  timeoutMs: number;
+  retries: number;
 }
 
 export interface ResolvedSpec {
@@ -68,6 +76,8 @@ export interface ResolvedSpec {
   prometheus?: PrometheusSettings | undefined;
   retentionMs: number;
   suspend: boolean;
+  historyLimit: number;
+  notifications?: NotificationSettings | undefined;
 }
 
 /** The interval when neither spec.schedule.interval nor spec.schedule.cron is set. */
@@ -159,6 +169,15 @@ export function resolveSpec(
       failurePolicy: r.monitoring.failurePolicy,
       retentionMs: duration('rollback.retention', r.rollback.retention),
       suspend: r.suspend,
+      historyLimit: r.historyLimit,
+      notifications:
+        r.notifications === undefined
+          ? undefined
+          : {
+              receivers: r.notifications.receivers,
+              timeoutMs: duration('notifications.timeout', r.notifications.timeout),
+              retries: r.notifications.retries,
+            },
       prometheus:
         prometheus === undefined
           ? undefined

@@ -11,11 +11,13 @@ import type {
 } from '../api/types.ts';
 import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
-import { normal } from './events.ts';
+import { SecretAnnotations } from '../api/constants.ts';
+import { normal, warning } from './events.ts';
 import { recordFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
 import { currentGate } from './gate-policy.ts';
 import type { Decision, EventSpec } from './model.ts';
+import { nextReminderAt, pendingNotices } from './notices.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import { isSigningScheduled, signsWithKey, verifiesKey } from './revision.ts';
@@ -50,6 +52,7 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     preflight: prev.preflight,
     lastRotation: prev.lastRotation,
     history: prev.history,
+    notices: prev.notices,
     handledRequests: Object.keys(handled).length > 0 ? handled : undefined,
     gate: phase === 'Idle' ? undefined : currentGate(ctx),
     oldKeyTokensValidUntil: oldKeyTokensValidUntil(ctx, phase),
@@ -84,13 +87,28 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
   const wanted = conditionsFor(ctx, result, suspended);
   const conditions = mergeConditions(prev.conditions, wanted, ctx.generation, now);
   events.push(...conditionEvents(prev.conditions, wanted));
-  return {
-    actions: suspended ? [] : (result.actions ?? []),
-    status: dropUndefined<JwtRotationStatus>({ ...rebuilt, conditions }),
+  const status = dropUndefined<JwtRotationStatus>({ ...rebuilt, conditions });
+  if (suspended) {
     // Suspended: only the record of first-sight requests, nothing else happens.
-    events: suspended ? seen.events : events,
-    requeueAfterMs: clampRequeue(suspended ? RESYNC_MS : (result.requeueAfterMs ?? RESYNC_MS)),
+    return { actions: [], status, events: seen.events, notices: [], requeueAfterMs: RESYNC_MS };
+  }
+  const noticed = pendingNotices(ctx, status, result.stalled, events);
+  return {
+    actions: result.actions ?? [],
+    status: dropUndefined<JwtRotationStatus>({ ...status, notices: noticed.records }),
+    events: [...events, ...noticed.events],
+    notices: noticed.notices,
+    requeueAfterMs: clampRequeue(Math.min(result.requeueAfterMs ?? RESYNC_MS, reminderWait(ctx, status))),
   };
+}
+
+/** While Idle, look again when the next T-7 or T-1 reminder falls due. */
+function reminderWait(ctx: Context, status: JwtRotationStatus): number {
+  const next = parseInstant(status.nextRotationAt);
+  if (status.phase !== 'Idle' || next === undefined) return RESYNC_MS;
+  const created = parseInstant(ctx.secret.annotations[SecretAnnotations.keyCreatedAt]);
+  const at = nextReminderAt(ctx.now, next, created);
+  return at === undefined ? RESYNC_MS : at - ctx.now;
 }
 
 function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): ConditionSpec[] {
@@ -135,6 +153,7 @@ function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): C
   if (ctx.spec.prometheus !== undefined) conditions.push(metricsCondition(ctx));
   const preflight = preflightCondition(result.status?.preflight ?? ctx.prev.preflight);
   if (preflight !== undefined) conditions.push(preflight);
+  if (ctx.spec.notifications !== undefined) conditions.push(notificationsCondition(ctx));
   return conditions;
 }
 
@@ -174,6 +193,36 @@ function preflightCondition(items: readonly PreflightItem[] | undefined): Condit
     reason: ConditionReasons.PreflightPassed,
     message: `Passed: ${named('Passed').join(', ')}`,
   };
+}
+
+/** With spec.notifications: did the last notices reach every receiver? Kept across restarts. */
+function notificationsCondition(ctx: Context): ConditionSpec {
+  const delivery = ctx.input.delivery;
+  if (delivery === undefined) {
+    const old = ctx.prev.conditions?.find((c) => c.type === 'NotificationsDelivered');
+    if (old?.status === 'True' || old?.status === 'False') {
+      return { type: 'NotificationsDelivered', status: old.status, reason: old.reason, message: old.message };
+    }
+    return {
+      type: 'NotificationsDelivered',
+      status: 'Unknown',
+      reason: ConditionReasons.NoNotificationsYet,
+      message: 'No notice delivered since the operator started',
+    };
+  }
+  return delivery.ok
+    ? {
+        type: 'NotificationsDelivered',
+        status: 'True',
+        reason: ConditionReasons.NotificationsSent,
+        message: delivery.message,
+      }
+    : {
+        type: 'NotificationsDelivered',
+        status: 'False',
+        reason: ConditionReasons.NotificationFailed,
+        message: `${delivery.message}; the rotation goes on`,
+      };
 }
 
 function metricsCondition(ctx: Context): ConditionSpec {
@@ -229,6 +278,20 @@ function conditionEvents(
       previous?.some((p) => p.type === c.type && p.status === 'False')
     ) {
       events.push(normal(EventReasons.MetricsAvailable, c.message));
+    }
+    if (
+      c.type === 'NotificationsDelivered' &&
+      c.status === 'False' &&
+      (turnedTo(previous, c.type, 'False') || previous?.find((p) => p.type === c.type)?.message !== c.message)
+    ) {
+      events.push(warning(EventReasons.NotificationFailed, c.message));
+    }
+    if (
+      c.type === 'NotificationsDelivered' &&
+      c.status === 'True' &&
+      previous?.some((p) => p.type === c.type && p.status === 'False')
+    ) {
+      events.push(normal(EventReasons.NotificationsDelivered, c.message));
     }
   }
   return events;

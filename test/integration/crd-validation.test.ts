@@ -139,6 +139,41 @@ describe('the JwtRotation CRD on a real API server', function () {
       );
     });
 
+    // Communication plan and audit (issue 11).
+    it('a historyLimit outside 1..50, and notifications that no receiver could take', async () => {
+      expect(await rejection('history-0', { ...base('history-0'), historyLimit: 0 })).to.include(
+        'should be greater than or equal to 1',
+      );
+      expect(await rejection('history-51', { ...base('history-51'), historyLimit: 51 })).to.include(
+        'should be less than or equal to 50',
+      );
+      const receiver = { name: 'slack', type: 'Slack', urlSecretRef: { name: 'hooks' } };
+      expect(
+        await rejection('email', {
+          ...base('email'),
+          notifications: { receivers: [{ ...receiver, type: 'Email' }] },
+        }),
+      ).to.include('Unsupported value: "Email"');
+      expect(
+        await rejection('slow-hook', {
+          ...base('slow-hook'),
+          notifications: { receivers: [receiver], timeout: '2m' },
+        }),
+      ).to.include('notifications.timeout must be between 100ms and 60s');
+      expect(
+        await rejection('no-url', {
+          ...base('no-url'),
+          notifications: { receivers: [{ name: 'slack', type: 'Slack' }] },
+        }),
+      ).to.include('urlSecretRef: Required value');
+      expect(
+        await rejection('same-name', {
+          ...base('same-name'),
+          notifications: { receivers: [receiver, receiver] },
+        }),
+      ).to.include('Duplicate value');
+    });
+
     it('a schedule interval under a second', async () => {
       expect(
         await rejection('fast-schedule', { ...base('fast-schedule'), schedule: { interval: '500ms' } }),

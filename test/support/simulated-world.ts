@@ -15,7 +15,12 @@ import {
   POD_TEMPLATE_REVISION_ANNOTATION,
   backupSecretName,
 } from '../../src/api/constants.ts';
-import type { JwtRotation, JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
+import type {
+  JwtRotation,
+  JwtRotationSpec,
+  JwtRotationStatus,
+  ManagedFieldsEntry,
+} from '../../src/api/types.ts';
 import { plannedWrites, type ReadSecrets, type Write } from '../../src/reconcile/execute.ts';
 import { decideInput, type ObservedWorkload } from '../../src/reconcile/gather.ts';
 import { ConflictError, type SecretRecord } from '../../src/reconcile/ports.ts';
@@ -28,6 +33,7 @@ import type {
   DecideInput,
   Decision,
   GateObservation,
+  Notice,
   PodView,
   SecretView,
   TargetView,
@@ -58,6 +64,8 @@ const NAME = 'api';
 export class SimulatedWorld {
   now: number;
   annotations: Record<string, string> = {};
+  /** metadata.managedFields: who set which annotation, for the audit. */
+  managedFields: ManagedFieldsEntry[] = [];
   status: JwtRotationStatus | undefined;
   targets: SimTarget[];
   gate: GateObservation | undefined;
@@ -67,6 +75,8 @@ export class SimulatedWorld {
   /** Workloads that read the Secret without being listed in spec.targets (see addConsumer). */
   unlisted: SimTarget[] = [];
   events: { reason: string; message: string }[] = [];
+  /** Notices sent: those of every pass whose status was written. */
+  notices: Notice[] = [];
   keysMade = 0;
   /** Writes to the cluster: one per action performed, plus status writes that changed it. */
   writes = 0;
@@ -160,6 +170,7 @@ export class SimulatedWorld {
     if (canonical(this.status ?? {}) !== canonical(decision.status)) this.writes++;
     this.status = decision.status;
     this.events.push(...decision.events);
+    this.notices.push(...decision.notices);
     return decision;
   }
 
@@ -206,6 +217,7 @@ export class SimulatedWorld {
         uid: 'u',
         generation: this.generation,
         annotations: { ...this.annotations },
+        ...(this.managedFields.length === 0 ? {} : { managedFields: this.managedFields }),
       },
       spec: this.spec,
       ...(this.status === undefined ? {} : { status: this.status }),

@@ -2,19 +2,21 @@ import { SecretAnnotations } from '../../api/constants.ts';
 import type { Outcome, RotationRecord } from '../../api/types.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
+import { currentGate } from '../gate-policy.ts';
 import { dropUndefined } from '../format.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
 import { nextRotationAt } from '../schedule.ts';
 import { toRfc3339 } from '../time.ts';
 
-/** How many operations status.history keeps. */
-const HISTORY_LIMIT = 10;
-
 /** The operation ended (every target runs the final Secret): record it in history, back to Idle. */
 export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>): PhaseResult {
   const { now, prev, fp, spec, input } = ctx;
   const finishedAt = toRfc3339(now);
+  const annotations = ctx.secret.annotations;
+  const previousKey =
+    annotations[SecretAnnotations.previousKey] ??
+    (outcome === 'Completed' ? input.backup?.originalFingerprint : prev.newKeyFingerprint);
   const record = dropUndefined<RotationRecord>({
     trigger: ctx.trigger ?? prev.trigger,
     startedAt: ctx.operationId,
@@ -27,10 +29,15 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
         : ctx.trigger === 'Emergency'
           ? 'EmergencyRotation'
           : 'RotationCompleted',
-    previousKeyFingerprint:
-      ctx.secret.annotations[SecretAnnotations.previousKey] ??
-      (outcome === 'Completed' ? input.backup?.originalFingerprint : prev.newKeyFingerprint),
+    previousKeyFingerprint: previousKey,
     newKeyFingerprint: fp.JWT_SECRET,
+    // Audit: who asked (the request annotation's field manager), what, and for an emergency the
+    // compromised key; the review: the last gate reading.
+    requestedBy: annotations[SecretAnnotations.requestedBy],
+    requestedAt: annotations[SecretAnnotations.requestedAt],
+    request: annotations[SecretAnnotations.request],
+    compromisedKeyFingerprint: ctx.trigger === 'Emergency' ? previousKey : undefined,
+    finalGate: currentGate(ctx) ?? prev.gate,
   });
   const retainedUntil = toRfc3339(now + spec.retentionMs);
   const done = { ...ctx, prev: { ...prev, lastRotation: record } };
@@ -39,7 +46,7 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
     phase: 'Idle',
     status: {
       lastRotation: record,
-      history: [record, ...(prev.history ?? [])].slice(0, HISTORY_LIMIT),
+      history: [record, ...(prev.history ?? [])].slice(0, spec.historyLimit),
       originalKeyRetainedUntil: input.backup === undefined ? undefined : retainedUntil,
       trigger: undefined,
       rotationStartedAt: undefined,

@@ -1,5 +1,6 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { ROTATION_KEYS, updateSecret } from '../actions.ts';
+import { requestedByText, requesterAnnotations, requesterOfRequest } from '../audit.ts';
 import type { Context } from '../context.ts';
 import { warning } from '../events.ts';
 import type { Action } from '../model.ts';
@@ -17,6 +18,8 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
   const { now, spec, fp } = ctx;
   const skipped = skippedChecklist();
   const id = toRfc3339(now);
+  const requester = requesterOfRequest(ctx.input.resource.metadata, request);
+  const compromised = fp.JWT_SECRET ?? '(none)';
   const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];
   actions.push(
     updateSecret(ctx, { [SecretKeys.secret]: { generate: spec.secretLength } }, ROTATION_KEYS, {
@@ -27,6 +30,7 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
       [SecretAnnotations.previousKey]: fp.JWT_SECRET ?? null,
       [SecretAnnotations.keyCreatedAt]: id,
       [SecretAnnotations.managedBy]: ctx.name,
+      ...requesterAnnotations(requester),
     }),
   );
   return {
@@ -51,7 +55,14 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
         `Emergency rotation of Secret ${spec.secretName}: key ${fp.JWT_SECRET ?? '(none)'} replaced at once; ` +
           'tokens signed with it are no longer accepted' +
           (spec.algorithm.startsWith('HS') ? '' : ' (its public key leaves the JWKS)') +
-          ', and it is not kept for rollback',
+          ', and it is not kept for rollback' +
+          requestedByText(requester),
+      ),
+      // The runbook's emergency steps the operator cannot do itself, with the audit entry.
+      warning(
+        EventReasons.CompromisedKey,
+        `Emergency rotation at ${id}${requestedByText(requester)}: key ${compromised} is compromised. ` +
+          `Block tokens signed with key ${compromised} at the WAF or gateway, and audit recent token usage`,
       ),
     ],
     progress: 'Writing the new key',

@@ -1,6 +1,7 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import type { Trigger } from '../../api/types.ts';
 import { ROTATION_KEYS, updateSecret } from '../actions.ts';
+import { requestedByText, requesterAnnotations, requesterOfRequest } from '../audit.ts';
 import type { Context } from '../context.ts';
 import { warning } from '../events.ts';
 import type { PhaseResult } from '../phase-result.ts';
@@ -51,11 +52,13 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
   const midRotation = cause.midRotation;
   const id = midRotation && ctx.operationId !== undefined ? ctx.operationId : toRfc3339(now);
   const withdrawn = dual ? fp.JWT_SECRET_NEW : fp.JWT_SECRET;
+  const requester = requesterOfRequest(ctx.input.resource.metadata, cause.request);
   const annotations: Record<string, string | null> = {
     [SecretAnnotations.operation]: 'Rollback',
     [SecretAnnotations.operationId]: id,
     [SecretAnnotations.request]: cause.request ? requestTag(cause.request) : null,
     [SecretAnnotations.previousKey]: withdrawn ?? null,
+    ...requesterAnnotations(requester),
   };
   if (!midRotation) {
     annotations[SecretAnnotations.trigger] = cause.trigger;
@@ -85,7 +88,8 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
     events: [
       warning(
         EventReasons.RollbackStarted,
-        `Rolling Secret ${spec.secretName} back to the original key ${original} (${because}); withdrawing key ${withdrawn ?? ''}`,
+        `Rolling Secret ${spec.secretName} back to the original key ${original} (${because}); withdrawing key ${withdrawn ?? ''}` +
+          requestedByText(requester),
       ),
     ],
     progress: 'Restoring the original key',

@@ -1,6 +1,7 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import type { Trigger } from '../../api/types.ts';
 import { saveOriginal, updateSecret } from '../actions.ts';
+import { requestedByText, requesterAnnotations, requesterOfRequest } from '../audit.ts';
 import type { Context } from '../context.ts';
 import { normal } from '../events.ts';
 import type { PhaseResult } from '../phase-result.ts';
@@ -17,6 +18,7 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
   const { now, spec, fp } = ctx;
   const id = toRfc3339(now);
   const current = fp.JWT_SECRET ?? '';
+  const requester = requesterOfRequest(ctx.input.resource.metadata, request);
   return {
     phase: 'DualKey',
     handled: request ? [request] : [],
@@ -37,6 +39,7 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
           [SecretAnnotations.request]: request ? requestTag(request) : null,
           [SecretAnnotations.previousKey]: current,
           [SecretAnnotations.managedBy]: ctx.name,
+          ...requesterAnnotations(requester),
         },
       ),
     ],
@@ -53,7 +56,8 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
       normal(
         EventReasons.RotationStarted,
         `${trigger} rotation of Secret ${spec.secretName} started: current key ${current}; the new key is ` +
-          'published for verification only; signing with it starts once every pod of every target verifies it',
+          'published for verification only; signing with it starts once every pod of every target verifies it' +
+          requestedByText(requester),
       ),
     ],
     progress: 'Writing the dual-key Secret',
