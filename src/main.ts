@@ -60,7 +60,7 @@ export async function startOperator(
   const operator = new JwtRotationOperator(
     kubeConfig,
     logger,
-    config.watchNamespace,
+    { namespaces: config.watchNamespace === '' ? [] : [config.watchNamespace] },
     (type, namespace, name) => {
       const key = `${namespace}/${name}`;
       if (type === 'DELETED') {
@@ -122,7 +122,7 @@ export async function startOperator(
     });
     elector.run(lead, () => {
       metrics.setLeader(false);
-      operator.detach();
+      operator.stop();
       queue.current?.stop();
       onLostLeadership();
     });
@@ -135,7 +135,7 @@ export async function startOperator(
     port: http.port,
     async stop() {
       elector?.stop();
-      operator.detach();
+      operator.stop();
       queue.current?.stop();
       await queue.current?.idle();
       await http.close();
