@@ -2,8 +2,9 @@
  * One pass over one JwtRotation: gather → decide → execute → write status → events.
  * Idempotent: when the cluster matches the decision, the pass writes nothing.
  */
-import { isOneOf, PHASES, type JwtRotationStatus } from '../api/types.ts';
+import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
+import type { Decision, GateObservation } from '../rotation/model.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
@@ -31,7 +32,7 @@ export class Reconciler {
 
   private async pass(namespace: string, name: string): Promise<PassResult> {
     const { deps } = this;
-    const resource = await deps.resources.get(namespace, name);
+    let resource = await deps.resources.get(namespace, name);
     if (resource === undefined) {
       deps.metrics.forget(namespace, name);
       return 'forget';
@@ -40,9 +41,15 @@ export class Reconciler {
     // working state (the dual-key shape keeps both keys); the backup goes with its owner.
     if (resource.metadata.deletionTimestamp !== undefined) return 'forget';
 
-    const gathered = await gather(resource, deps);
-    const decision = decide(gathered.input);
+    let gathered = await gather(resource, deps);
+    let decision = decide(gathered.input);
     const log = deps.logger.child({ namespace, name });
+    if (deps.live !== undefined && wouldWrite(resource.status ?? {}, decision)) {
+      // Read from caches, which may lag: decide again on live reads before writing anything.
+      const confirmed = await this.confirm(namespace, name, gathered.input.gate);
+      if (confirmed === undefined) return 'forget';
+      ({ resource, gathered, decision } = confirmed);
+    }
 
     if (decision.actions.length > 0) {
       log.info('acting', {
@@ -100,6 +107,24 @@ export class Reconciler {
     };
   }
 
+  /** The pass again on live reads (the Prometheus reading of the first look is reused). */
+  private async confirm(
+    namespace: string,
+    name: string,
+    gate: GateObservation | undefined,
+  ): Promise<
+    { resource: JwtRotation; gathered: Awaited<ReturnType<typeof gather>>; decision: Decision } | undefined
+  > {
+    const { deps } = this;
+    const { live: stores, ...rest } = deps;
+    const live: ReconcilerDeps = { ...rest, ...stores };
+    if (gate !== undefined) live.gate = { read: () => Promise.resolve(gate) };
+    const resource = await live.resources.get(namespace, name);
+    if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) return undefined;
+    const gathered = await gather(resource, live);
+    return { resource, gathered, decision: decide(gathered.input) };
+  }
+
   private report(namespace: string, name: string, status: JwtRotationStatus): void {
     const next = parseInstant(status.nextRotationAt);
     this.deps.metrics.report({
@@ -111,6 +136,15 @@ export class Reconciler {
       readings: status.gate?.readings,
     });
   }
+}
+
+/** Whether a pass with this decision writes anything: an action, the status, or an Event. */
+function wouldWrite(previous: JwtRotationStatus, decision: Decision): boolean {
+  return (
+    decision.actions.length > 0 ||
+    decision.events.length > 0 ||
+    canonical(previous) !== canonical(decision.status)
+  );
 }
 
 /** Top-level status fields that differ, for the debug log. */

@@ -413,7 +413,7 @@ describe('the manifests that install the operator', () => {
   };
   const leastPrivilege = [
     { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations/status'], verbs: ['get', 'update', 'patch'] },
+    { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations/status'], verbs: ['update'] },
     {
       apiGroups: ['apiextensions.k8s.io'],
       resources: ['customresourcedefinitions'],
@@ -423,16 +423,15 @@ describe('the manifests that install the operator', () => {
     {
       apiGroups: [''],
       resources: ['secrets'],
-      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+      verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
     },
     {
       apiGroups: ['apps'],
       resources: ['deployments', 'statefulsets', 'daemonsets'],
       verbs: ['get', 'list', 'watch', 'patch'],
     },
-    { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   ];
 
   it('deploy/operator.yaml holds the namespace, RBAC, Deployment and metrics Service', () => {
@@ -460,7 +459,7 @@ describe('the manifests that install the operator', () => {
       {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
-        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+        verbs: ['get', 'create', 'patch'],
       },
     ]);
   });

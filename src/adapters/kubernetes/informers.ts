@@ -32,6 +32,7 @@ export interface WatchedObject {
     name?: string | undefined;
     namespace?: string | undefined;
     resourceVersion?: string | undefined;
+    labels?: Record<string, string> | undefined;
   };
 }
 

@@ -45,7 +45,12 @@ export class JwtRotationOperator extends Operator {
     kubeConfig: KubeConfig,
     logger: Logger,
     watch: JwtRotationWatchOptions,
-    private readonly onEvent: (type: WatchEventType, namespace: string, name: string) => void,
+    private readonly onEvent: (
+      type: WatchEventType,
+      namespace: string,
+      name: string,
+      resource: JwtRotation,
+    ) => void,
   ) {
     super({
       debug: (message) => logger.debug(message, { component: 'k8s-operator' }),
@@ -95,7 +100,7 @@ export class JwtRotationOperator extends Operator {
           onChange: (object, deleted) => {
             if (this.detached) return;
             const { namespace: ns = '', name = '' } = object.metadata;
-            this.onEvent(deleted ? 'DELETED' : 'MODIFIED', ns, name);
+            this.onEvent(deleted ? 'DELETED' : 'MODIFIED', ns, name, object);
           },
         }),
     );
