@@ -108,7 +108,10 @@ describe('sharding by label selector', function () {
     // Each shard holds its own Lease.
     const leases = cluster.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
     for (const shard of ['a', 'b']) {
-      const lease = await leases.readNamespacedLease({ namespace: ns, name: `jwt-rotation-operator-shard-${shard}` });
+      const lease = await leases.readNamespacedLease({
+        namespace: ns,
+        name: `jwt-rotation-operator-shard-${shard}`,
+      });
       expect(lease.spec?.holderIdentity).to.equal(`shard-${shard}`);
     }
   });

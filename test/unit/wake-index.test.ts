@@ -14,11 +14,14 @@ const rotation = (namespace: string, name: string, phase = 'Idle'): JwtRotation 
     status: { phase },
   }) as unknown as JwtRotation;
 
-const deployment = (name: string, secret: string): WorkloadLike => ({
+const deployment = (
+  name: string,
+  secret: string,
+): WorkloadLike & { metadata: { labels?: Record<string, string> } } => ({
   metadata: { name },
   spec: {
     selector: { matchLabels: { app: name } },
-    template: { spec: { containers: [{ name: 'c', envFrom: [{ secretRef: { name: secret } }] }] } },
+    template: { spec: { containers: [{ envFrom: [{ secretRef: { name: secret } }] }] } },
   },
 });
 
