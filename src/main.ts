@@ -157,9 +157,10 @@ export async function startOperator(
 
   const lead = async (): Promise<void> => {
     metrics.setLeader(true);
-    // The caches first: the JwtRotation watch's first events start passes that read them.
-    await cache.current?.start();
-    await operator.start();
+    // Side by side: until a cache has listed, passes read through it from the API server.
+    const t0 = performance.now();
+    await Promise.all([cache.current?.start(), operator.start()]);
+    logger.debug('watches started', { ms: Math.round(performance.now() - t0) });
     scheduleResync();
     logger.info('operator started', {
       namespaces: config.watchNamespaces.length === 0 ? '(all)' : config.watchNamespaces.join(','),
