@@ -128,6 +128,7 @@ function startOperator(namespace: string): Promise<Proc> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(child);
   const tick = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || '100');
   const sample = (): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number } => {
     const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
@@ -163,7 +164,8 @@ const spec = (secretName: string, name: string): Record<string, unknown> => ({
   targets: [{ kind: 'Deployment', name }],
   tokenTTL: '15m',
   refreshTokenTTL: '1h',
-  rollout: { signingDelay: '0s', pollInterval: '2s' },
+  // The shortest the CRD allows: signingDelay > 0 and pollInterval < signingDelay.
+  rollout: { signingDelay: '1s', pollInterval: '500ms' },
   monitoring: { minDuration: '0s', maxDuration: '1m' },
 });
 
@@ -436,7 +438,9 @@ async function main(): Promise<void> {
   );
 }
 
+const children: ChildProcess[] = [];
 main().catch((error: unknown) => {
+  for (const child of children) child.kill('SIGKILL');
   process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
