@@ -1,8 +1,17 @@
 /** The operator's settings, from the environment, checked once at start. */
 
 export interface Config {
-  /** Namespace to watch; empty for all namespaces. */
-  watchNamespace: string;
+  /** Namespaces to watch (WATCH_NAMESPACES, comma-separated, plus WATCH_NAMESPACE); empty for all. */
+  watchNamespaces: string[];
+  /** Label selector on JwtRotations: this replica (shard) reconciles only those that match; empty for all. */
+  shardSelector: string;
+  /** Most passes running at once (over different keys; one key never has two). */
+  workers: number;
+  /** Client-side rate limit on API requests: sustained requests per second (0: none) and burst. */
+  kubeApiQps: number;
+  kubeApiBurst: number;
+  /** Every JwtRotation is looked at again at least this often (the safety resync). */
+  resyncPeriodMs: number;
   logLevel: string;
   httpHost: string;
   httpPort: number;
@@ -42,6 +51,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const retryPeriodMs = int('LEASE_RETRY_PERIOD_MS', 2_000, 100);
   if (retryPeriodMs >= leaseDurationMs)
     throw new Error('LEASE_RETRY_PERIOD_MS must be shorter than LEASE_DURATION_MS');
+  const namespaces = [env.WATCH_NAMESPACE ?? '', ...(env.WATCH_NAMESPACES ?? '').split(',')]
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  for (const n of namespaces) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n) || n.length > 63)
+      throw new Error(`WATCH_NAMESPACES must hold namespace names, got "${n}"`);
+  }
+  const shardSelector = (env.SHARD_SELECTOR ?? '').trim();
+  // Label selector syntax: key=value, key!=value, key in (a,b), key notin (a), key, !key, comma-separated.
+  if (shardSelector !== '' && !/^[A-Za-z0-9_./\-=!(), ]+$/.test(shardSelector))
+    throw new Error(`SHARD_SELECTOR must be a label selector, got "${shardSelector}"`);
+  const kubeApiQps = int('KUBE_API_QPS', 20, 0, 10_000);
+  const kubeApiBurst = int('KUBE_API_BURST', 30, 1, 10_000);
+  if (kubeApiQps > 0 && kubeApiBurst < 1) throw new Error('KUBE_API_BURST must be at least 1');
   const retryBaseMs = int('RETRY_BASE_MS', 500, 1);
   const retryMaxMs = int('RETRY_MAX_MS', 60_000, 1);
   if (retryBaseMs > retryMaxMs) throw new Error('RETRY_BASE_MS must not exceed RETRY_MAX_MS');
@@ -56,7 +79,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
             retryPeriodMs,
           }
         : undefined,
-    watchNamespace: env.WATCH_NAMESPACE ?? '',
+    watchNamespaces: [...new Set(namespaces)],
+    shardSelector,
+    workers: int('WORKERS', 8, 1, 1000),
+    kubeApiQps,
+    kubeApiBurst,
+    resyncPeriodMs: int('RESYNC_PERIOD_MS', 600_000, 10_000),
     logLevel: level,
     httpHost: text('HTTP_HOST', '0.0.0.0'),
     // 0 picks a free port (tests and the demo).

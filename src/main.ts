@@ -11,6 +11,11 @@ import { KubernetesJwtRotationStore } from './adapters/kubernetes/jwt-rotations.
 import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
 import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
+import { CachedSecretStore, CachedWorkloads } from './adapters/kubernetes/cached-stores.ts';
+import { ClusterCache, selects } from './adapters/kubernetes/cluster-cache.ts';
+import { limitedClient, TokenBucket } from './adapters/kubernetes/rate-limit.ts';
+import type { WorkloadLike } from './rotation/rollout.ts';
+import { WakeIndex } from './reconcile/wake-index.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
 import { WebhookNotifier } from './adapters/notify/webhook-notifier.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
@@ -40,9 +45,12 @@ export async function startOperator(
 ): Promise<RunningOperator> {
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
+  // Every request of a pass takes a token (KUBE_API_QPS, KUBE_API_BURST); the watches and the Lease
+  // renewals do not, so a busy operator can neither starve its leadership nor miss events.
+  const bucket = new TokenBucket(config.kubeApiQps, config.kubeApiBurst);
+  const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket);
+  const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket);
+  const objects = limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket);
   const metrics = new OperatorMetrics();
   // Test-only: JWTR_FAULT_EXIT_AFTER_WRITES makes the process exit right after a write (off unless set).
   const faults = faultSwitchFromEnv(process.env);
@@ -65,18 +73,35 @@ export async function startOperator(
   await waitForCrd(kubeConfig, logger);
 
   const queue: { current?: WorkQueue } = {};
+  const wake = (key: string): void => queue.current?.enqueue(key);
+  // From a changed Secret, workload or pod to the JwtRotations waiting on it.
+  const cache: { current?: ClusterCache } = {};
+  const index = new WakeIndex(
+    selects,
+    (kind, namespace, name) => cache.current?.get<WorkloadLike>(kind, namespace, name)?.found,
+  );
   const operator = new JwtRotationOperator(
     kubeConfig,
     logger,
-    config.watchNamespace,
-    (type, namespace, name) => {
+    { namespaces: config.watchNamespaces, labelSelector: config.shardSelector },
+    (type, namespace, name, resource) => {
       const key = `${namespace}/${name}`;
       if (type === 'DELETED') {
+        index.remove(key);
         queue.current?.forget(key);
         metrics.forget(namespace, name);
       } else {
-        queue.current?.enqueue(key);
+        index.set(resource);
+        wake(key);
       }
+    },
+  );
+  cache.current = new ClusterCache(
+    kubeConfig,
+    logger,
+    config.watchNamespaces,
+    (kind, namespace, name, object) => {
+      for (const key of index.keysFor(kind, namespace, name, object)) wake(key);
     },
   );
 
@@ -85,13 +110,29 @@ export async function startOperator(
     onAttemptFailed: (receiver, attempt, error) =>
       logger.warn('notification attempt failed', { receiver, attempt, error }),
   });
+  const liveSecrets = new KubernetesSecretStore(core, config.fieldManager, wrote);
+  const liveWorkloads = new KubernetesWorkloads(objects, core, config.fieldManager, wrote);
+  const liveResources = new KubernetesJwtRotationStore(
+    custom,
+    async (r, s) => {
+      await bucket.take(); // the framework's status helper has its own HTTP client
+      await operator.writeStatus(r, s);
+    },
+    wrote,
+  );
   const reconciler = new Reconciler({
     clock,
     logger,
     metrics,
-    resources: new KubernetesJwtRotationStore(custom, (r, s) => operator.writeStatus(r, s), wrote),
-    secrets: new KubernetesSecretStore(core, config.fieldManager, wrote),
-    workloads: new KubernetesWorkloads(objects, core, config.fieldManager, wrote),
+    // A pass reads the caches; one that would write reads again from the API server (`live`).
+    resources: {
+      get: async (namespace, name) =>
+        operator.cached(namespace, name) ?? (await liveResources.get(namespace, name)),
+      writeStatus: (r, s) => liveResources.writeStatus(r, s),
+    },
+    secrets: new CachedSecretStore(cache.current, liveSecrets),
+    workloads: new CachedWorkloads(cache.current, liveWorkloads),
+    live: { resources: liveResources, secrets: liveSecrets, workloads: liveWorkloads },
     events: new KubernetesEventRecorder(core, clock, wrote),
     gate: new PrometheusGateReader(),
     newKey: generateKey,
@@ -108,16 +149,38 @@ export async function startOperator(
       clock,
       retryBaseMs: config.retryBaseMs,
       retryMaxMs: config.retryMaxMs,
+      workers: config.workers,
       onError: (key, error, retryInMs) =>
         logger.warn('reconcile failed; retrying', { key, error: describeError(error), retryInMs }),
     },
   );
 
+  // The slow safety resync: every JwtRotation is looked at again at least every resync period,
+  // spread over the period so that N of them do not all come due at once.
+  let resync: NodeJS.Timeout | undefined;
+  const scheduleResync = (): void => {
+    resync = setTimeout(() => {
+      const all = operator.all();
+      all.forEach((r, i) => {
+        const key = `${r.metadata.namespace ?? ''}/${r.metadata.name ?? ''}`;
+        queue.current?.enqueue(key, Math.floor((i / Math.max(1, all.length)) * config.resyncPeriodMs));
+      });
+      scheduleResync();
+    }, config.resyncPeriodMs);
+    resync.unref();
+  };
+
   const lead = async (): Promise<void> => {
     metrics.setLeader(true);
-    await operator.start();
+    // Side by side: until a cache has listed, passes read through it from the API server.
+    const t0 = performance.now();
+    await Promise.all([cache.current?.start(), operator.start()]);
+    logger.debug('watches started', { ms: Math.round(performance.now() - t0) });
+    scheduleResync();
     logger.info('operator started', {
-      namespace: config.watchNamespace || '(all)',
+      namespaces: config.watchNamespaces.length === 0 ? '(all)' : config.watchNamespaces.join(','),
+      shardSelector: config.shardSelector || '(none)',
+      workers: config.workers,
       httpPort: http.port,
       server: kubeConfig.getCurrentCluster()?.server,
     });
@@ -137,7 +200,9 @@ export async function startOperator(
     });
     elector.run(lead, () => {
       metrics.setLeader(false);
-      operator.detach();
+      clearTimeout(resync);
+      operator.stop();
+      void cache.current?.stop();
       queue.current?.stop();
       onLostLeadership();
     });
@@ -150,7 +215,9 @@ export async function startOperator(
     port: http.port,
     async stop() {
       elector?.stop();
-      operator.detach();
+      clearTimeout(resync);
+      operator.stop();
+      await cache.current?.stop();
       queue.current?.stop();
       await queue.current?.idle();
       await http.close();

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
 
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const operator = await startOperator(
-    { ...loadConfig(process.env), watchNamespace: namespace, httpHost: '127.0.0.1', httpPort: 0 },
+    { ...loadConfig(process.env), watchNamespaces: [namespace], httpHost: '127.0.0.1', httpPort: 0 },
     logger,
   );
   say(`operator running (metrics on http://127.0.0.1:${operator.port}/metrics)`);

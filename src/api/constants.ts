@@ -45,6 +45,14 @@ export const POD_TEMPLATE_REVISION_ANNOTATION = `${GROUP}/secret-revision`;
 export const MANAGED_LABEL = `app.kubernetes.io/managed-by`;
 export const MANAGED_LABEL_VALUE = 'jwt-rotation-operator';
 
+/**
+ * Label on every Secret the operator writes (created, adopted or rotated), so its Secret watch can
+ * select them and never caches every Secret in the cluster. Not `app.kubernetes.io/managed-by`,
+ * which Helm and others set on Secrets they own.
+ */
+export const WATCH_LABEL = `${GROUP}/managed`;
+export const WATCH_LABEL_VALUE = 'true';
+
 /** Keys of the workload Secret, exactly as in the runbook. */
 export const SecretKeys = {
   secret: 'JWT_SECRET',

@@ -176,4 +176,10 @@ export interface ReconcilerDeps {
   configMaps: ConfigMapStore;
   /** Sends notices to spec.notifications receivers; without it, notices are Events only. */
   notifier?: Notifier | undefined;
+  /**
+   * The same stores reading the API server, when `resources`, `secrets` and `workloads` read
+   * informer caches: a pass that would write anything reads again from these and decides again,
+   * so every write is decided on live reads (docs/architecture.md, "Reads from the caches").
+   */
+  live?: Pick<ReconcilerDeps, 'resources' | 'secrets' | 'workloads'>;
 }

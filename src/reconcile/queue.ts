@@ -1,7 +1,8 @@
 /**
  * Work per object key (`namespace/name`): one pass at a time per key, a timer per key
  * for the next look (phases advance with the clock, not only on watch events), and
- * exponential backoff after failures.
+ * exponential backoff after failures. At most `workers` passes run at once (over different keys);
+ * a key that comes due while all are busy waits its turn, first come first served.
  */
 import type { Clock, Timer } from '../platform/clock.ts';
 
@@ -12,6 +13,8 @@ interface WorkQueueOptions {
   clock: Clock;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Most passes at once (default: no limit). */
+  workers?: number;
   onError: (key: string, error: unknown, retryInMs: number) => void;
 }
 
@@ -29,6 +32,9 @@ interface Entry {
 export class WorkQueue {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
+  private running = 0;
+  /** Keys that came due while every worker was busy, in order. */
+  private readonly ready = new Set<string>();
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -62,6 +68,7 @@ export class WorkQueue {
     entry.timer?.cancel();
     entry.timer = undefined;
     entry.dueAt = undefined;
+    this.ready.delete(key);
     // A running pass keeps its entry, so a new enqueue cannot start a second pass beside it.
     if (entry.running) entry.forgotten = true;
     else this.entries.delete(key);
@@ -69,6 +76,7 @@ export class WorkQueue {
 
   stop(): void {
     this.stopped = true;
+    this.ready.clear();
     for (const entry of this.entries.values()) entry.timer?.cancel();
   }
 
@@ -95,12 +103,23 @@ export class WorkQueue {
     return entry;
   }
 
+  /** Passes waiting for a free worker. */
+  get waiting(): number {
+    return this.ready.size;
+  }
+
   private async run(key: string): Promise<void> {
+    if (this.stopped) return;
     const entry = this.entry(key);
     if (entry.running) {
       entry.dirty = true;
       return;
     }
+    if (this.running >= (this.options.workers ?? Number.POSITIVE_INFINITY)) {
+      this.ready.add(key);
+      return;
+    }
+    this.running += 1;
     entry.running = true;
     entry.dirty = false;
     let next: number | 'forget';
@@ -119,6 +138,7 @@ export class WorkQueue {
       next = backoff;
     } finally {
       entry.running = false;
+      this.running -= 1;
     }
     // Read through a method: the flag may have been set by enqueue() while the worker ran.
     const rerun = this.wasAskedAgain(entry);
@@ -126,6 +146,12 @@ export class WorkQueue {
       this.entries.delete(key);
     } else {
       this.enqueue(key, rerun || next === 'forget' ? 0 : next);
+    }
+    // A worker is free: the key that has waited longest goes next.
+    const waited = this.ready.values().next();
+    if (!waited.done) {
+      this.ready.delete(waited.value);
+      if (this.entries.has(waited.value)) void this.run(waited.value);
     }
     if (![...this.entries.values()].some((e) => e.running)) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();

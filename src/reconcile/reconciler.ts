@@ -4,7 +4,7 @@
  */
 import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
-import type { Notice } from '../rotation/model.ts';
+import type { Decision, GateObservation, Notice } from '../rotation/model.ts';
 import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { execute } from './execute.ts';
@@ -33,7 +33,7 @@ export class Reconciler {
 
   private async pass(namespace: string, name: string): Promise<PassResult> {
     const { deps } = this;
-    const resource = await deps.resources.get(namespace, name);
+    let resource = await deps.resources.get(namespace, name);
     if (resource === undefined) {
       deps.metrics.forget(namespace, name);
       return 'forget';
@@ -42,9 +42,15 @@ export class Reconciler {
     // working state (the dual-key shape keeps both keys); the backup goes with its owner.
     if (resource.metadata.deletionTimestamp !== undefined) return 'forget';
 
-    const gathered = await gather(resource, deps);
-    const decision = decide(gathered.input);
+    let gathered = await gather(resource, deps);
+    let decision = decide(gathered.input);
     const log = deps.logger.child({ namespace, name });
+    if (deps.live !== undefined && wouldWrite(resource.status ?? {}, decision)) {
+      // Read from caches, which may lag: decide again on live reads before writing anything.
+      const confirmed = await this.confirm(namespace, name, gathered.input.gate);
+      if (confirmed === undefined) return 'forget';
+      ({ resource, gathered, decision } = confirmed);
+    }
 
     if (decision.actions.length > 0) {
       log.info('acting', {
@@ -132,6 +138,24 @@ export class Reconciler {
     });
   }
 
+  /** The pass again on live reads (the Prometheus reading of the first look is reused). */
+  private async confirm(
+    namespace: string,
+    name: string,
+    gate: GateObservation | undefined,
+  ): Promise<
+    { resource: JwtRotation; gathered: Awaited<ReturnType<typeof gather>>; decision: Decision } | undefined
+  > {
+    const { deps } = this;
+    const { live: stores, ...rest } = deps;
+    const live: ReconcilerDeps = { ...rest, ...stores };
+    if (gate !== undefined) live.gate = { read: () => Promise.resolve(gate) };
+    const resource = await live.resources.get(namespace, name);
+    if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) return undefined;
+    const gathered = await gather(resource, live);
+    return { resource, gathered, decision: decide(gathered.input) };
+  }
+
   private report(namespace: string, name: string, status: JwtRotationStatus): void {
     const next = parseInstant(status.nextRotationAt);
     this.deps.metrics.report({
@@ -143,6 +167,15 @@ export class Reconciler {
       readings: status.gate?.readings,
     });
   }
+}
+
+/** Whether a pass with this decision writes anything: an action, the status, or an Event. */
+function wouldWrite(previous: JwtRotationStatus, decision: Decision): boolean {
+  return (
+    decision.actions.length > 0 ||
+    decision.events.length > 0 ||
+    canonical(previous) !== canonical(decision.status)
+  );
 }
 
 /** Top-level status fields that differ, for the debug log. */

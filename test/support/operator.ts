@@ -160,7 +160,8 @@ export async function startOperatorProcess(options: {
       if (exited) throw new Error(`the operator exited:\n${text.slice(-2000)}`);
       return Promise.resolve(logs.find((l) => awaited.includes(String(l.message))));
     },
-    { timeoutMs: 60_000, intervalMs: 100 },
+    // tsx start-up alone takes 20-30 s on a loaded 2-core machine.
+    { timeoutMs: 120_000, intervalMs: 100 },
   );
   const httpPort = Number(started.httpPort);
   port = httpPort;

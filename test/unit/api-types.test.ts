@@ -422,7 +422,7 @@ describe('the manifests that install the operator', () => {
   };
   const leastPrivilege = [
     { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations/status'], verbs: ['get', 'update', 'patch'] },
+    { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations/status'], verbs: ['update'] },
     {
       apiGroups: ['apiextensions.k8s.io'],
       resources: ['customresourcedefinitions'],
@@ -432,7 +432,7 @@ describe('the manifests that install the operator', () => {
     {
       apiGroups: [''],
       resources: ['secrets'],
-      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+      verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
     },
     { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update'] },
     {
@@ -440,9 +440,8 @@ describe('the manifests that install the operator', () => {
       resources: ['deployments', 'statefulsets', 'daemonsets'],
       verbs: ['get', 'list', 'watch', 'patch'],
     },
-    { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   ];
 
   it('deploy/operator.yaml holds the namespace, RBAC, Deployment and metrics Service', () => {
@@ -470,7 +469,7 @@ describe('the manifests that install the operator', () => {
       {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
-        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+        verbs: ['get', 'create', 'patch'],
       },
     ]);
   });

@@ -5,7 +5,12 @@ describe('loadConfig', () => {
   it('uses the defaults when nothing is set, with leader election off outside a pod', () => {
     expect(loadConfig({})).to.deep.equal({
       leaderElection: undefined,
-      watchNamespace: '',
+      watchNamespaces: [],
+      shardSelector: '',
+      workers: 8,
+      kubeApiQps: 20,
+      kubeApiBurst: 30,
+      resyncPeriodMs: 600_000,
       logLevel: 'info',
       httpHost: '0.0.0.0',
       httpPort: 8080,
@@ -19,6 +24,12 @@ describe('loadConfig', () => {
     expect(
       loadConfig({
         WATCH_NAMESPACE: 'payments',
+        WATCH_NAMESPACES: 'billing, payments',
+        SHARD_SELECTOR: 'shard in (a,b)',
+        WORKERS: '16',
+        KUBE_API_QPS: '50',
+        KUBE_API_BURST: '100',
+        RESYNC_PERIOD_MS: '300000',
         LOG_LEVEL: 'debug',
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: '9090',
@@ -28,7 +39,12 @@ describe('loadConfig', () => {
       }),
     ).to.deep.equal({
       leaderElection: undefined,
-      watchNamespace: 'payments',
+      watchNamespaces: ['payments', 'billing'],
+      shardSelector: 'shard in (a,b)',
+      workers: 16,
+      kubeApiQps: 50,
+      kubeApiBurst: 100,
+      resyncPeriodMs: 300_000,
       logLevel: 'debug',
       httpHost: '127.0.0.1',
       httpPort: 9090,
@@ -36,6 +52,15 @@ describe('loadConfig', () => {
       retryMaxMs: 30_000,
       fieldManager: 'rotator',
     });
+  });
+
+  it('rejects a watched namespace that is no namespace name, and a shard selector that is no label selector', () => {
+    expect(() => loadConfig({ WATCH_NAMESPACES: 'prod,Prod_1' })).to.throw(
+      Error,
+      /WATCH_NAMESPACES.*"Prod_1"/,
+    );
+    expect(() => loadConfig({ SHARD_SELECTOR: 'shard=a}' })).to.throw(Error, /SHARD_SELECTOR/);
+    expect(() => loadConfig({ WORKERS: '0' })).to.throw(Error, /WORKERS/);
   });
 
   it('accepts each of the log levels error, warn, info and debug', () => {

@@ -61,12 +61,16 @@ describe('the Kubernetes Secret store', () => {
     expect(await store(undefined).secrets.get('ns', 'api-jwt')).to.equal(undefined);
   });
 
-  it('replaces values and annotations, keeping the labels, owners, type and resourceVersion it read', async () => {
+  it('replaces values and annotations, keeping the labels, owners, type and resourceVersion it read, and adds the watch label', async () => {
     const { secrets, calls, writes } = store(theirs);
     const record = await secrets.get('ns', 'api-jwt');
     await secrets.replace(record!, { values: { JWT_SECRET: 'new-key' }, annotations: { a: 'b' } });
     const body = calls[0]?.body;
-    expect(body?.metadata).to.deep.equal({ ...theirs.metadata, annotations: { a: 'b' } });
+    expect(body?.metadata).to.deep.equal({
+      ...theirs.metadata,
+      labels: { team: 'payments', 'jwtrotation.io/managed': 'true' },
+      annotations: { a: 'b' },
+    });
     expect(body?.type).to.equal('Opaque');
     expect(body?.data).to.deep.equal({ JWT_SECRET: b64('new-key') });
     expect(body).to.not.have.property('stringData');
@@ -94,7 +98,7 @@ describe('the Kubernetes Secret store', () => {
       metadata: {
         name: 'api-jwt',
         namespace: 'ns',
-        labels: { 'app.kubernetes.io/managed-by': 'jwt-rotation-operator' },
+        labels: { 'app.kubernetes.io/managed-by': 'jwt-rotation-operator', 'jwtrotation.io/managed': 'true' },
         annotations: { a: 'b' },
       },
       data: { JWT_SECRET: b64('k') },

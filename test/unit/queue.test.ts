@@ -60,7 +60,7 @@ interface Setup {
   errors: { key: string; error: unknown; retryInMs: number }[];
 }
 
-function setup(options: { retryBaseMs?: number; retryMaxMs?: number } = {}): Setup {
+function setup(options: { retryBaseMs?: number; retryMaxMs?: number; workers?: number } = {}): Setup {
   const clock = new ManualClock(1_000_000);
   const worker = new HandWorker(clock);
   const errors: Setup['errors'] = [];
@@ -68,12 +68,51 @@ function setup(options: { retryBaseMs?: number; retryMaxMs?: number } = {}): Set
     clock,
     retryBaseMs: options.retryBaseMs ?? 100,
     retryMaxMs: options.retryMaxMs ?? 1000,
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
     onError: (key, error, retryInMs) => errors.push({ key, error, retryInMs }),
   });
   return { clock, worker, queue, errors };
 }
 
 describe('WorkQueue', () => {
+  describe('workers', () => {
+    it('runs at most `workers` passes at once; the others wait in the order they came due', async () => {
+      const { clock, worker, queue } = setup({ workers: 2 });
+      for (const key of ['ns/a', 'ns/b', 'ns/c', 'ns/d']) queue.enqueue(key);
+      clock.advance(0);
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/b']);
+      expect(queue.waiting).to.equal(2);
+      await worker.succeed();
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/b', 'ns/c']);
+      await worker.succeed();
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/b', 'ns/c', 'ns/d']);
+      expect(queue.waiting).to.equal(0);
+    });
+
+    it('never runs one key twice at once, whatever the number of workers', async () => {
+      const { clock, worker, queue } = setup({ workers: 4 });
+      queue.enqueue('ns/a');
+      clock.advance(0);
+      queue.enqueue('ns/a');
+      clock.advance(0);
+      expect(worker.calls).to.deep.equal(['ns/a']);
+      await worker.succeed();
+      clock.advance(0);
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/a']);
+    });
+
+    it('drops a waiting key that is forgotten', async () => {
+      const { clock, worker, queue } = setup({ workers: 1 });
+      queue.enqueue('ns/a');
+      queue.enqueue('ns/b');
+      clock.advance(0);
+      queue.forget('ns/b');
+      await worker.succeed();
+      clock.advance(10_000);
+      expect(worker.calls).to.deep.equal(['ns/a']);
+    });
+  });
+
   describe('scheduling', () => {
     it('runs a key once its delay has passed, and not before', () => {
       const { clock, worker, queue } = setup();

@@ -4,7 +4,7 @@
  * which gives them only to the executor.
  */
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { MANAGED_LABEL, MANAGED_LABEL_VALUE } from '../../api/constants.ts';
+import { MANAGED_LABEL, MANAGED_LABEL_VALUE, WATCH_LABEL, WATCH_LABEL_VALUE } from '../../api/constants.ts';
 import { ConflictError } from '../../platform/conflict.ts';
 import { isConflict, isNotFound } from './errors.ts';
 
@@ -42,6 +42,11 @@ export class KubernetesSecretStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+    return this.record(secret);
+  }
+
+  /** A record for a Secret read elsewhere (the informer cache), usable for replace(). */
+  record(secret: V1Secret): ReadSecret {
     const record: ReadSecret = {
       resourceVersion: secret.metadata?.resourceVersion ?? '',
       type: secret.type,
@@ -62,7 +67,12 @@ export class KubernetesSecretStore {
     if (read === undefined) throw new Error('replace needs a Secret read through this store');
     const next: V1Secret = {
       ...read,
-      metadata: { ...read.metadata, annotations: content.annotations },
+      // The watch label brings a Secret the operator did not create (adopted) into its cache.
+      metadata: {
+        ...read.metadata,
+        labels: { ...read.metadata?.labels, [WATCH_LABEL]: WATCH_LABEL_VALUE },
+        annotations: content.annotations,
+      },
       data: encodeData(content.values),
     };
     delete next.stringData;
@@ -163,7 +173,7 @@ function managedSecret(namespace: string, name: string, content: Content): V1Sec
     metadata: {
       name,
       namespace,
-      labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE },
+      labels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE, [WATCH_LABEL]: WATCH_LABEL_VALUE },
       annotations: content.annotations,
     },
     data: encodeData(content.values),

@@ -1,31 +1,56 @@
 /**
- * The one file that imports @dot-i/k8s-operator. It supplies the watch on JwtRotations
- * (events become work-queue keys) and the status helper, and adapts the framework to
- * @kubernetes/client-node 1.x:
+ * The one file that imports @dot-i/k8s-operator. The framework gives the operator its lifecycle
+ * (`start()` → `init()`) and the status-subresource write; the watches are client-node informers
+ * (src/adapters/kubernetes/informers.ts), because the framework's own watch calls
+ * `process.exit(1)` on any watch error, so an API server restart killed every replica at once
+ * (issue 10), and it keeps no cache and takes no label selector (issue 13).
+ *
+ * Adapting the framework to @kubernetes/client-node 1.x:
  * - `k8sApi.basePath` no longer exists, so URIs are built from the kubeconfig's server;
  * - `registerCustomResourceDefinition` calls the 0.x API, so CRDs are installed by kubectl/Helm;
+ * - the status helper finds its URL through a path builder that only `watchResource` registers;
+ *   since this adapter does not use that watch, it registers the builder itself;
  * - the framework's status helper logs and returns null on failure, so this adapter throws instead,
  *   letting the work queue retry with backoff.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import dotI, { type ResourceEvent } from '@dot-i/k8s-operator';
+import * as k8s from '@kubernetes/client-node';
+import dotI from '@dot-i/k8s-operator';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../api/constants.ts';
 import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { ResilientInformer } from '../kubernetes/informers.ts';
 
 const Operator = dotI.default;
 const { ResourceMetaImpl } = dotI;
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/** The framework's id for a resource (`<plural>.<group>/<version>`), as ResourceMetaImpl builds it. */
+const RESOURCE_ID = `${PLURAL}.${API_VERSION}`;
+
+export interface JwtRotationWatchOptions {
+  /** Namespaces whose JwtRotations are watched; empty for every namespace. */
+  namespaces: readonly string[];
+  /** Only JwtRotations matching this label selector (sharding); empty for all. */
+  labelSelector?: string;
+}
+
 export class JwtRotationOperator extends Operator {
   private started = false;
+  private detached = false;
+  private readonly informers: ResilientInformer<JwtRotation>[];
 
   constructor(
     kubeConfig: KubeConfig,
     logger: Logger,
-    private readonly namespace: string,
-    private readonly onEvent: (type: WatchEventType, namespace: string, name: string) => void,
+    watch: JwtRotationWatchOptions,
+    private readonly onEvent: (
+      type: WatchEventType,
+      namespace: string,
+      name: string,
+      resource: JwtRotation,
+    ) => void,
   ) {
     super({
       debug: (message) => logger.debug(message, { component: 'k8s-operator' }),
@@ -36,35 +61,81 @@ export class JwtRotationOperator extends Operator {
     // The framework loads its own default kubeconfig; use the one main.ts built.
     this.kubeConfig = kubeConfig;
     this.k8sApi = kubeConfig.makeApiClient((this.k8sApi as object).constructor as never);
+    // The status helper looks its URL up by resource id; watchResource() is what registers it.
+    (
+      this as unknown as { resourcePathBuilders: Record<string, (meta: { namespace?: string }) => string> }
+    ).resourcePathBuilders[RESOURCE_ID] = (meta) =>
+      this.getCustomResourceApiUri(GROUP, VERSION, PLURAL, meta.namespace);
+
+    const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const labelSelector = watch.labelSelector || undefined;
+    const selector = labelSelector === undefined ? {} : { labelSelector };
+    const scopes = watch.namespaces.length === 0 ? [undefined] : [...watch.namespaces];
+    this.informers = scopes.map(
+      (namespace) =>
+        new ResilientInformer<JwtRotation>({
+          name: namespace === undefined ? PLURAL : `${PLURAL}/${namespace}`,
+          kubeConfig,
+          path:
+            namespace === undefined
+              ? `/apis/${GROUP}/${VERSION}/${PLURAL}`
+              : `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+          list: async () =>
+            (namespace === undefined
+              ? await custom.listClusterCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  plural: PLURAL,
+                  ...selector,
+                })
+              : await custom.listNamespacedCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  namespace,
+                  plural: PLURAL,
+                  ...selector,
+                })) as { items: JwtRotation[] },
+          labelSelector,
+          logger,
+          onChange: (object, deleted) => {
+            if (this.detached) return;
+            const { namespace: ns = '', name = '' } = object.metadata;
+            this.onEvent(deleted ? 'DELETED' : 'MODIFIED', ns, name, object);
+          },
+        }),
+    );
   }
 
   get isWatching(): boolean {
     return this.started && !this.detached;
   }
 
-  private detached = false;
+  /** The last JwtRotation the watch delivered (may lag the API server by the watch's latency). */
+  cached(namespace: string, name: string): JwtRotation | undefined {
+    for (const informer of this.informers) {
+      const found = informer.get(namespace, name);
+      if (found) return found;
+    }
+    return undefined;
+  }
 
-  /**
-   * Stops delivering events without aborting the watch: the framework's watch callback calls
-   * process.exit(1) on any watch error, an abort included, so an in-process stop would kill the
-   * host process. The watch connection ends with the process.
-   */
+  /** Every JwtRotation the watches hold (the slow safety resync walks it). */
+  all(): JwtRotation[] {
+    return this.informers.flatMap((i) => i.list());
+  }
+
+  /** Stops delivering events and closes the watches. */
   detach(): void {
     this.detached = true;
+    for (const informer of this.informers) void informer.stop();
+  }
+
+  override stop(): void {
+    this.detach();
   }
 
   protected override async init(): Promise<void> {
-    await this.watchResource(
-      GROUP,
-      VERSION,
-      PLURAL,
-      (event: ResourceEvent) => {
-        const { namespace = '', name } = event.meta;
-        if (!this.detached) this.onEvent(event.type, namespace, name);
-        return Promise.resolve();
-      },
-      this.namespace === '' ? undefined : this.namespace,
-    );
+    await Promise.all(this.informers.map((i) => i.start()));
     this.started = true;
   }
 

@@ -1,0 +1,82 @@
+/**
+ * Client-side rate limit on the operator's API requests: a token bucket of `burst` tokens refilled
+ * at `qps` per second, as client-go's (defaults there: 5 QPS, burst 10; controller-runtime 20/30).
+ * Every request of an API client made by `limitedClient` takes a token first (client-node's
+ * promise middleware); long-running watches do not (they are one request each).
+ */
+import * as k8s from '@kubernetes/client-node';
+
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+  private readonly waiters: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Requests that had to wait for a token, for the metrics. */
+  throttled = 0;
+
+  constructor(
+    private readonly qps: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  /** Resolves when a token is available (at once when the bucket has one). */
+  async take(): Promise<void> {
+    if (this.qps <= 0) return; // 0: no limit
+    this.refill();
+    if (this.waiters.length === 0 && this.tokens >= 1) {
+      this.tokens -= 1;
+      return;
+    }
+    this.throttled += 1;
+    await new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+    this.last = now;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    const wait = Math.max(0, ((1 - this.tokens) / this.qps) * 1000);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.refill();
+      while (this.waiters.length > 0 && this.tokens >= 1) {
+        this.tokens -= 1;
+        this.waiters.shift()?.();
+      }
+      if (this.waiters.length > 0) this.schedule();
+    }, wait);
+  }
+}
+
+/** `kubeConfig.makeApiClient(type)`, with every request taking a token from `bucket` first. */
+export function limitedClient<T>(
+  kubeConfig: k8s.KubeConfig,
+  type: new (config: k8s.Configuration) => T,
+  bucket: TokenBucket,
+): T {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('No active cluster!');
+  const config = k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kubeConfig },
+    promiseMiddleware: [
+      {
+        pre: async (context) => {
+          await bucket.take();
+          return context;
+        },
+        post: (response) => Promise.resolve(response),
+      },
+    ],
+  });
+  return new type(config);
+}

@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import type { JwtRotation } from '../../src/api/types.ts';
+import { selects } from '../../src/adapters/kubernetes/cluster-cache.ts';
+import { TokenBucket } from '../../src/adapters/kubernetes/rate-limit.ts';
+import type { WorkloadLike } from '../../src/rotation/rollout.ts';
+import { WakeIndex } from '../../src/reconcile/wake-index.ts';
+
+const rotation = (namespace: string, name: string, phase = 'Idle'): JwtRotation =>
+  ({
+    apiVersion: 'jwtrotation.io/v1alpha1',
+    kind: 'JwtRotation',
+    metadata: { namespace, name },
+    spec: { secretName: `${name}-jwt`, targets: [{ kind: 'Deployment', name }] },
+    status: { phase },
+  }) as unknown as JwtRotation;
+
+const deployment = (
+  name: string,
+  secret: string,
+): WorkloadLike & { metadata: { labels?: Record<string, string> } } => ({
+  metadata: { name },
+  spec: {
+    selector: { matchLabels: { app: name } },
+    template: { spec: { containers: [{ envFrom: [{ secretRef: { name: secret } }] }] } },
+  },
+});
+
+describe('the wake index (object → JwtRotation keys)', () => {
+  const workloads = new Map<string, WorkloadLike>([['ns/api', deployment('api', 'api-jwt')]]);
+  const index = (): WakeIndex =>
+    new WakeIndex(selects, (_kind, namespace, name) => workloads.get(`${namespace}/${name}`));
+
+  it('maps the managed Secret, the backup and a listed target to their JwtRotation', () => {
+    const i = index();
+    i.set(rotation('ns', 'api'));
+    i.set(rotation('ns', 'web'));
+    expect(i.keysFor('Secret', 'ns', 'api-jwt', {})).to.deep.equal(['ns/api']);
+    expect(i.keysFor('Secret', 'ns', 'api-jwtrotation-backup', {})).to.deep.equal(['ns/api']);
+    expect(i.keysFor('Deployment', 'ns', 'web', {})).to.deep.equal(['ns/web']);
+    expect(i.keysFor('Secret', 'other', 'api-jwt', {})).to.deep.equal([]);
+    expect(i.keysFor('Secret', 'ns', 'unrelated', {})).to.deep.equal([]);
+  });
+
+  it('maps an unlisted workload that reads the Secret to the JwtRotation', () => {
+    const i = index();
+    i.set(rotation('ns', 'api'));
+    expect(i.keysFor('Deployment', 'ns', 'worker', deployment('worker', 'api-jwt'))).to.deep.equal([
+      'ns/api',
+    ]);
+    expect(i.keysFor('Deployment', 'ns', 'worker', deployment('worker', 'other'))).to.deep.equal([]);
+  });
+
+  it('maps a pod to a rotating JwtRotation whose target selects it, and not to an idle one', () => {
+    const i = index();
+    i.set(rotation('ns', 'api'));
+    const pod = { metadata: { labels: { app: 'api' } } };
+    expect(i.keysFor('Pod', 'ns', 'api-1', pod)).to.deep.equal([]);
+    i.set(rotation('ns', 'api', 'DualKey'));
+    expect(i.keysFor('Pod', 'ns', 'api-1', pod)).to.deep.equal(['ns/api']);
+    expect(i.keysFor('Pod', 'ns', 'web-1', { metadata: { labels: { app: 'web' } } })).to.deep.equal([]);
+  });
+
+  it('forgets a removed JwtRotation and an old spec', () => {
+    const i = index();
+    i.set(rotation('ns', 'api'));
+    const moved = rotation('ns', 'api');
+    moved.spec.secretName = 'moved';
+    i.set(moved);
+    expect(i.keysFor('Secret', 'ns', 'api-jwt', {})).to.deep.equal([]);
+    expect(i.keysFor('Secret', 'ns', 'moved', {})).to.deep.equal(['ns/api']);
+    i.remove('ns/api');
+    expect(i.keysFor('Secret', 'ns', 'moved', {})).to.deep.equal([]);
+    expect(i.size).to.equal(0);
+  });
+});
+
+describe('label selector matching', () => {
+  it('matches matchLabels and every matchExpressions operator as the API server does', () => {
+    const labels = { app: 'api', tier: 'web' };
+    expect(selects({ matchLabels: { app: 'api' } }, labels)).to.equal(true);
+    expect(selects({ matchLabels: { app: 'web' } }, labels)).to.equal(false);
+    expect(
+      selects({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'x'] }] }, labels),
+    ).to.equal(true);
+    expect(
+      selects({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] }, labels),
+    ).to.equal(false);
+    expect(
+      selects({ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] }, labels),
+    ).to.equal(true);
+    expect(selects({ matchExpressions: [{ key: 'app', operator: 'Exists' }] }, labels)).to.equal(true);
+    expect(selects({ matchExpressions: [{ key: 'app', operator: 'DoesNotExist' }] }, labels)).to.equal(false);
+    expect(selects({}, labels)).to.equal(false);
+    expect(selects(undefined, labels)).to.equal(false);
+  });
+});
+
+describe('the token bucket (client-side rate limit)', () => {
+  it('lets a burst through at once, then paces requests at qps', async () => {
+    const bucket = new TokenBucket(100, 5);
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 5 }, () => bucket.take()));
+    expect(bucket.throttled).to.equal(0);
+    await Promise.all(Array.from({ length: 5 }, () => bucket.take()));
+    expect(bucket.throttled).to.equal(5);
+    // Five more tokens at 100 per second take about 50 ms; only a lower bound is checked.
+    expect(performance.now() - started).to.be.greaterThan(30);
+  });
+
+  it('does not limit with qps 0', async () => {
+    const bucket = new TokenBucket(0, 1);
+    await Promise.all(Array.from({ length: 50 }, () => bucket.take()));
+    expect(bucket.throttled).to.equal(0);
+  });
+});
