@@ -66,7 +66,12 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
   });
 
   /** Waits for MetricsAvailable=False with `reason`, then proves by a later look that the phase held. */
-  async function heldWith(ns: string, reasons: string | string[], message = /./): Promise<JwtRotation> {
+  async function heldWith(
+    ns: string,
+    reasons: string | string[],
+    message = /./,
+    phase = 'Monitoring',
+  ): Promise<JwtRotation> {
     const wanted = typeof reasons === 'string' ? [reasons] : reasons;
     const r = await waitFor(
       `MetricsAvailable False ${wanted.join(' or ')} with a message matching ${String(message)}`,
@@ -81,7 +86,7 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     );
     const nudged = await annotate(suite.c, ns, 'api', { 'example.com/nudge': String(Date.now()) });
     const pass = await suite.operator.lookedAt(ns, 'api', nudged);
-    expect(pass.phase).to.equal('Monitoring');
+    expect(pass.phase).to.equal(phase);
     const after = await getJwtRotation(suite.c, ns, 'api');
     expect(after.status?.lastRotation, 'no operation finished').to.equal(undefined);
     return r;
@@ -108,18 +113,21 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     env = await startGatedEnvironment(suite.c, ns, 'api-jwt', { prometheusTls: pki });
     expect(env.prometheus.url).to.match(/^https:\/\/127\.0\.0\.1:/);
 
-    // First without the CA: the system's CAs do not trust it, so the read fails and the phase holds.
-    await createJwtRotation(
-      suite.c,
-      ns,
-      'api',
-      gatedSpec({ url: env.prometheus.url, bearerTokenSecretRef: { name: 'prometheus-token' } }),
-    );
+    // Trusting the CA from the Secret, the checklist reads the metrics and the rotation starts.
+    const trusted = gatedSpec({
+      url: env.prometheus.url,
+      bearerTokenSecretRef: { name: 'prometheus-token' },
+      tls: { caSecretRef: { name: 'prometheus-ca' } },
+    });
+    await createJwtRotation(suite.c, ns, 'api', trusted);
     await waitForPhase(suite.c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
     await annotate(suite.c, ns, 'api', { 'jwtrotation.io/rotate': 'tls-1' });
-    const newKey = await waitFor('the new key', () => Promise.resolve(env?.keys.new));
-    env.setNewShare(0.97);
-    await waitForPhase(suite.c, ns, 'api', 'Monitoring');
+    const newKey = await waitFor('the new key', () => Promise.resolve(env?.keys.new), { timeoutMs: 120_000 });
+    env.setNewShare(0.5);
+    await waitForPhase(suite.c, ns, 'api', 'Monitoring', (r) => metricsCondition(r)?.status === 'True');
+
+    // Without the CA: the system's CAs do not trust it, so the read fails and the phase holds.
+    await patchSpec(suite.c, ns, 'api', { monitoring: { prometheus: { tls: null } } } as never);
     await heldWith(ns, 'PrometheusUnreachable', /certificate|self.signed|issuer|CERT/i);
 
     // A server name the certificate does not carry: refused too.
@@ -132,6 +140,7 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     await heldWith(ns, 'PrometheusUnreachable', /ALTNAME|altname|elsewhere\.test|Hostname/i);
 
     // The CA from the Secret, and the name the certificate carries: the gate reads, passes, and the rotation completes.
+    env.setNewShare(0.97);
     await patchSpec(suite.c, ns, 'api', {
       monitoring: gatedSpec({
         url: env.prometheus.url,
@@ -168,8 +177,9 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     );
     await waitForPhase(suite.c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
     await annotate(suite.c, ns, 'api', { 'jwtrotation.io/rotate': 'no-ca' });
-    await waitForPhase(suite.c, ns, 'api', 'Monitoring');
-    const held = await heldWith(ns, 'CaBundleMissing');
+    // The checklist does not start a rotation whose metrics source cannot be read.
+    const held = await heldWith(ns, 'CaBundleMissing', /./, 'Idle');
+    expect(held.status?.conditions?.find((c) => c.type === 'PreflightPassed')?.status).to.equal('False');
     expect(metricsCondition(held)?.message).to.include('prometheus-ca');
   });
 
@@ -217,10 +227,19 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
         mode = which;
         const ns = await suite.cluster.newNamespace(`gate-${which}`);
         await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
-        await createJwtRotation(suite.c, ns, 'api', gatedSpec({ url }));
+        // Started without a gate (the checklist would refuse a hostile metrics source), held in
+        // Monitoring by a long minDuration, then pointed at the hostile endpoint.
+        const spec = gatedSpec({ url });
+        await createJwtRotation(suite.c, ns, 'api', {
+          ...spec,
+          monitoring: { minDuration: '1h', maxDuration: '2h' },
+        });
         await waitForPhase(suite.c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
         await annotate(suite.c, ns, 'api', { 'jwtrotation.io/rotate': `hostile-${which}` });
         await waitForPhase(suite.c, ns, 'api', 'Monitoring');
+        await patchSpec(suite.c, ns, 'api', {
+          monitoring: { ...spec.monitoring, minDuration: '1h', maxDuration: '2h' },
+        });
         await heldWith(ns, reason);
       });
     }
