@@ -24,6 +24,7 @@ import { FAULT_ENV, FAULT_EXIT_CODE } from '../../src/platform/fault-switch.ts';
 import { waitFor } from '../support/cluster.ts';
 import { startGatedEnvironment } from '../support/gated-env.ts';
 import {
+  removeJwtRotations,
   annotate,
   createConsumerDeployment,
   createJwtRotation,
@@ -122,7 +123,15 @@ describe('killed right after every write, on every path (fault switch)', functio
   const survived = new Map<string, number>();
   let tokensChecked = 0;
 
-  after(() => {
+  const namespaces: string[] = [];
+  const newNamespace = async (prefix: string): Promise<string> => {
+    const ns = await suite.cluster.newNamespace(prefix);
+    namespaces.push(ns);
+    return ns;
+  };
+
+  after(async () => {
+    await removeJwtRotations(suite.cluster, namespaces);
     const total = [...survived.values()].reduce((a, b) => a + b, 0);
     console.error(
       `[fault-injection] ${total} injection points survived (${[...survived.entries()].map(([k, n]) => `${k} ${n}`).join(', ')}); ${tokensChecked} tokens checked across Secret versions`,
@@ -215,7 +224,7 @@ describe('killed right after every write, on every path (fault switch)', functio
     prefix: string,
     spec: Partial<JwtRotationSpec> = {},
   ): Promise<{ ns: string; history: SecretHistory; original: string }> {
-    const ns = await suite.cluster.newNamespace(prefix);
+    const ns = await newNamespace(prefix);
     await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
     const history = new SecretHistory();
     await history.start(suite.cluster.kubeConfig, ns, 'api-jwt');
@@ -334,7 +343,7 @@ describe('killed right after every write, on every path (fault switch)', functio
   });
 
   it('the automatic rollback on a health-gate breach (a real Prometheus and consumer)', async () => {
-    const ns = await suite.cluster.newNamespace('fault-gate');
+    const ns = await newNamespace('fault-gate');
     await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
     await suite.c.core.createNamespacedSecret({
       namespace: ns,

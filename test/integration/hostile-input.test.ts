@@ -15,6 +15,7 @@ import { API_VERSION, KIND } from '../../src/api/constants.ts';
 import type { JwtRotation } from '../../src/api/types.ts';
 import { repoRoot, waitFor } from '../support/cluster.ts';
 import {
+  removeJwtRotations,
   annotate,
   createConsumerDeployment,
   createJwtRotation,
@@ -244,6 +245,10 @@ describe('hostile and invalid JwtRotations', function () {
 
   before(async () => {
     ns = await suite.cluster.newNamespace('hostile');
+  });
+
+  after(async () => {
+    await removeJwtRotations(suite.cluster, [ns]);
   });
 
   describe('what only the operator can tell: Stalled, nothing written, still looking', () => {

@@ -14,6 +14,7 @@ import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { waitFor } from '../support/cluster.ts';
 import { startGatedEnvironment, type GatedEnvironment } from '../support/gated-env.ts';
 import {
+  removeJwtRotations,
   annotate,
   createConsumerDeployment,
   createJwtRotation,
@@ -56,8 +57,19 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
   let pki: TestPki;
   let env: GatedEnvironment | undefined;
 
+  const namespaces: string[] = [];
+  const newNamespace = async (prefix: string): Promise<string> => {
+    const ns = await suite.cluster.newNamespace(prefix);
+    namespaces.push(ns);
+    return ns;
+  };
+
   before(async () => {
     pki = await makeTestPki(['prometheus.monitoring.test', '127.0.0.1']);
+  });
+
+  after(async () => {
+    await removeJwtRotations(suite.cluster, namespaces);
   });
 
   afterEach(async () => {
@@ -93,7 +105,7 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
   }
 
   it('completes a gated rotation through an HTTPS Prometheus, trusting its private CA from a Secret and sending a bearer token from another', async () => {
-    const ns = await suite.cluster.newNamespace('gate-tls');
+    const ns = await newNamespace('gate-tls');
     await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
     await suite.c.core.createNamespacedSecret({
       namespace: ns,
@@ -163,7 +175,7 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
   });
 
   it('reports a CA Secret without a certificate as CaBundleMissing, and holds', async () => {
-    const ns = await suite.cluster.newNamespace('gate-no-ca');
+    const ns = await newNamespace('gate-no-ca');
     await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
     await suite.c.core.createNamespacedSecret({
       namespace: ns,
@@ -225,7 +237,7 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     for (const [which, reason] of cases) {
       it(`holds in Monitoring when Prometheus ${which === 'hang' ? 'never answers' : `answers ${which}`} (${String(reason)})`, async () => {
         mode = which;
-        const ns = await suite.cluster.newNamespace(`gate-${which}`);
+        const ns = await newNamespace(`gate-${which}`);
         await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
         // Started without a gate (the checklist would refuse a hostile metrics source), held in
         // Monitoring by a long minDuration, then pointed at the hostile endpoint.

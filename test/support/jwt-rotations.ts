@@ -156,3 +156,14 @@ export async function isRolledOut(c: Clients, namespace: string, name: string): 
     s.availableReplicas === want
   );
 }
+
+/**
+ * Deletes every JwtRotation in these namespaces, without waiting. A suite that leaves objects failing
+ * on purpose (hostile input, a dead Prometheus) calls it in after(): the namespaces themselves go only
+ * at the end of the run, and later suites' operators watch all namespaces.
+ */
+export async function removeJwtRotations(cluster: TestCluster, namespaces: Iterable<string>): Promise<void> {
+  for (const namespace of namespaces) {
+    await cluster.kubectl(['delete', 'jwtrotations', '--all', '--wait=false'], { namespace });
+  }
+}

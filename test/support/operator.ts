@@ -68,6 +68,11 @@ export async function startOperatorProcess(options: {
         LOG_LEVEL: 'debug',
         RETRY_BASE_MS: '200',
         RETRY_MAX_MS: '2000',
+        // A test run leaves earlier suites' JwtRotations behind (namespaces go at the end of the run), and
+        // an operator watching all namespaces looks at them too; the client-side rate limit is not what
+        // these tests are about (test/unit covers the token bucket), so it must not slow them down.
+        KUBE_API_QPS: '1000',
+        KUBE_API_BURST: '1000',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
