@@ -249,6 +249,13 @@ describe('hostile and invalid JwtRotations', function () {
 
   after(async () => {
     await removeJwtRotations(suite.cluster, [ns]);
+    // The policy is cluster-wide and Helm installs it too: leave no copy Helm could not adopt.
+    await suite.cluster.kubectl([
+      'delete',
+      '-f',
+      path.join(repoRoot, 'deploy/admission-policy.yaml'),
+      '--ignore-not-found',
+    ]);
   });
 
   describe('what only the operator can tell: Stalled, nothing written, still looking', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
-import { repoRoot, type TestCluster } from '../support/cluster.ts';
+import { repoRoot, waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
   createConsumerDeployment,
@@ -110,7 +110,12 @@ describe('the operator under the RBAC of deploy/operator.yaml', function () {
       await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.lastRotation?.outcome === 'RolledBack');
       expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(original);
 
-      const events = await eventsOf(c, ns);
+      // Events are written after the status that records the outcome: wait for them.
+      const events = await waitFor('the RotationCompleted and RolledBack Events', async () => {
+        const all = await eventsOf(c, ns);
+        const reasons = all.map((e) => e.reason);
+        return reasons.includes('RotationCompleted') && reasons.includes('RolledBack') ? all : undefined;
+      });
       expect(events.map((e) => e.reason)).to.include.members(['RotationCompleted', 'RolledBack']);
       const denied = operator.logs.filter((l) => /HTTP 403|forbidden/i.test(JSON.stringify(l)));
       expect(denied, JSON.stringify(denied.slice(0, 3))).to.deep.equal([]);

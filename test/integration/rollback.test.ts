@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import type { JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
-import type { TestCluster } from '../support/cluster.ts';
+import { waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
   createConsumerDeployment,
@@ -68,7 +68,12 @@ describe('rollback and emergency rotation on a real control plane', function () 
       new RegExp(`^${fingerprint(original)}/`),
     );
     expect(await isRolledOut(c, ns, 'api')).to.equal(true);
-    const events = await eventsOf(c, ns);
+    // Events are written after the status that records the outcome: wait for them.
+    const events = await waitFor('the RollbackStarted and RolledBack Events', async () => {
+      const all = await eventsOf(c, ns);
+      const reasons = all.map((e) => e.reason);
+      return reasons.includes('RollbackStarted') && reasons.includes('RolledBack') ? all : undefined;
+    });
     expect(events.map((e) => e.reason)).to.include.members(['RollbackStarted', 'RolledBack']);
   }
 
