@@ -104,19 +104,12 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   // The port is free when we pick it but could be taken before Prometheus binds: pick again a few times.
   let port = 0;
   let child: ChildProcess | undefined;
+  const launch = (): Promise<ChildProcess> =>
+    launchPrometheus({ configFile, dataDir, host, port, timeoutMs, webConfigFile, scheme, ca });
   for (let attempt = 1; child === undefined; attempt++) {
     port = await freePort();
     try {
-      child = await launchPrometheus({
-        configFile,
-        dataDir,
-        host,
-        port,
-        timeoutMs,
-        webConfigFile,
-        scheme,
-        ca,
-      });
+      child = await launch();
     } catch (error) {
       if (attempt < 3 && String(error).includes('address already in use')) continue;
       await rm(dir, { recursive: true, force: true });
@@ -134,16 +127,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     kill,
     async restart() {
       await kill();
-      child = await launchPrometheus({
-        configFile,
-        dataDir,
-        host,
-        port,
-        timeoutMs,
-        webConfigFile,
-        scheme,
-        ca,
-      });
+      child = await launch();
     },
     async stop() {
       clearInterval(discovery);
