@@ -828,7 +828,7 @@ export interface GateReadingsStatus {
   errorRate?: number;
   /** Active sessions now. */
   activeSessions?: number;
-  /** Active sessions when the rotation started. */
+  /** Active sessions one metrics window after the last rolling restart settled. */
   activeSessionsBaseline?: number;
   /** Validations counted in the window. */
   samples?: number;
@@ -850,6 +850,14 @@ export interface GateStatus {
    * Validation: format date-time.
    */
   checkedAt?: string;
+  /**
+   * When every pod of every target last came to run the current Secret revision (the end of the last
+   * rolling restart). Active sessions are compared only from one metrics window after it, and the first
+   * reading from then on is the baseline; absent while a target rolls.
+   *
+   * Validation: format date-time.
+   */
+  rolloutSettledAt?: string;
   /** The values read; a value is absent when its query returned no sample. */
   readings?: GateReadingsStatus;
 }

@@ -39,35 +39,60 @@ export function gateDue(input: Pick<DecideInput, 'now' | 'resource'>): Prometheu
   return due ? resolved.spec.prometheus : undefined;
 }
 
-/** The gate status after this pass: a fresh reading evaluated, or the last one. */
+/**
+ * The gate status after this pass: a fresh reading evaluated, or the last one, with the record of
+ * when the targets last settled brought up to date on every pass (a roll may fall between readings).
+ *
+ * Active sessions are compared only between rolls, from one metrics window after the last roll
+ * settled: consumers that count sessions in memory start from zero when they restart, and a metrics
+ * source reports the replaced pods for a while after they are gone. The first reading from then on
+ * is the baseline, so restarted pods never count as lost sessions and a reading inflated by pods on
+ * their way out never becomes the baseline.
+ */
 export function currentGate(ctx: Context): GateStatus | undefined {
   const { input, prev, spec, now } = ctx;
   const settings = spec.prometheus;
   if (settings === undefined) return undefined;
+  const rolling = !targetRollouts(ctx).complete;
+  const settledAt = rolling ? undefined : (prev.gate?.rolloutSettledAt ?? toRfc3339(now));
+  const settledMs = parseInstant(settledAt);
+  const comparable = settledMs !== undefined && now - settledMs >= settings.windowMs;
+  const keptBaseline = comparable ? prev.gate?.readings?.activeSessionsBaseline : undefined;
+  const kept =
+    prev.gate === undefined
+      ? undefined
+      : dropUndefined<GateStatus>({
+          ...prev.gate,
+          rolloutSettledAt: settledAt,
+          readings:
+            prev.gate.readings === undefined
+              ? undefined
+              : dropUndefined<GateReadingsStatus>({
+                  ...prev.gate.readings,
+                  activeSessionsBaseline: keptBaseline,
+                }),
+        });
   const observation = input.gate;
-  if (observation === undefined) return prev.gate;
+  if (observation === undefined) {
+    return kept ?? (settledAt === undefined ? undefined : { rolloutSettledAt: settledAt });
+  }
   const checkedAt = toRfc3339(now);
   if (!observation.ok) {
     return dropUndefined<GateStatus>({
-      ...prev.gate,
+      ...kept,
       health: 'Inconclusive',
       completion: 'Inconclusive',
       reason: observation.reason,
       message: observation.message,
       checkedAt,
+      rolloutSettledAt: settledAt,
     });
   }
-  // The session baseline is the first reading after the last rolling restart settled: during a
-  // roll there is none (the drop check is skipped), so restarted pods never count as lost sessions.
-  const rolling = !targetRollouts(ctx).complete;
-  const baseline = rolling
-    ? undefined
-    : (prev.gate?.readings?.activeSessionsBaseline ?? observation.readings.activeSessions);
   const readings = dropUndefined<GateReadingsStatus>({
     ...observation.readings,
-    activeSessionsBaseline: baseline,
+    activeSessionsBaseline: comparable ? (keptBaseline ?? observation.readings.activeSessions) : undefined,
   });
-  const result = evaluateGate(readings, settings.thresholds, { sessionsComparable: !rolling });
+  const result = evaluateGate(readings, settings.thresholds, { sessionsComparable: comparable });
   // JSON has no Infinity or NaN (a p99 of +Inf means every sample was above the top bucket): the
   // verdict above already counts it; status keeps only the finite readings.
   const finite = Object.fromEntries(
@@ -79,6 +104,7 @@ export function currentGate(ctx: Context): GateStatus | undefined {
     reason: result.reason,
     message: result.message,
     checkedAt,
+    rolloutSettledAt: settledAt,
     readings: finite,
   });
 }

@@ -28,6 +28,8 @@ export interface PrometheusSettings {
   timeoutMs: number;
   intervalMs: number;
   window: string;
+  /** The window in milliseconds: sessions are compared only from one window after a roll settles. */
+  windowMs: number;
   selector: string;
   bearerTokenSecretRef?: { name: string; key: string } | undefined;
   /** A private CA for an HTTPS Prometheus, and the name its certificate must carry. */
@@ -186,6 +188,7 @@ export function resolveSpec(
               timeoutMs: duration('monitoring.prometheus.timeout', prometheus.timeout),
               intervalMs: duration('monitoring.prometheus.interval', prometheus.interval),
               window: prometheus.window,
+              windowMs: duration('monitoring.prometheus.window', prometheus.window),
               selector: prometheus.selector,
               bearerTokenSecretRef: prometheus.bearerTokenSecretRef,
               tls: prometheus.tls,

@@ -150,6 +150,7 @@ describe('the reconciler over in-memory ports', () => {
         timeoutMs: 1000,
         intervalMs: 30_000,
         window: 'not a duration',
+        windowMs: 0,
         selector: '',
         queries: {},
         thresholds: {} as PrometheusSettings['thresholds'],

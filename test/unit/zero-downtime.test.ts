@@ -293,20 +293,70 @@ describe('zero downtime, whatever the rollout timing', () => {
       expect(rolling.status.gate?.readings?.activeSessionsBaseline).to.be.undefined;
     });
 
-    it('still rolls back on a session drop between rolls', () => {
-      const w = world(
-        { monitoring: { ...spec.monitoring, prometheus: { url: 'http://prometheus:9090', interval: '1s' } } },
+    const windowed = (): SimulatedWorld =>
+      world(
+        {
+          monitoring: {
+            ...spec.monitoring,
+            prometheus: { url: 'http://prometheus:9090', interval: '1s', window: '30s' },
+          },
+        },
         ['api'],
       );
+
+    it('still rolls back on a session drop between rolls, against the first reading one window after the roll', () => {
+      const w = windowed();
       w.gate = reading(1000);
       w.annotations['jwtrotation.io/rotate'] = 'go';
       runUntil(w, 'Monitoring');
-      w.now += SECOND;
+      const settledAt = Date.parse(w.status?.gate?.rolloutSettledAt ?? '');
+      expect(settledAt, 'rolloutSettledAt is recorded once the roll settles').to.be.a('number').and.not.NaN;
+      w.now = settledAt + 30 * SECOND;
       w.pass();
+      expect(w.status?.gate?.readings?.activeSessionsBaseline).to.equal(1000);
       w.gate = reading(100);
       w.now += SECOND;
       w.pass();
       expect(w.status?.phase).to.equal('RollingBack');
+    });
+
+    it('never takes a reading inflated by pods on their way out as the baseline: none until one window after the roll', () => {
+      const w = windowed();
+      w.gate = reading(1000);
+      w.annotations['jwtrotation.io/rotate'] = 'go';
+      runUntil(w, 'Monitoring');
+      const settledAt = Date.parse(w.status?.gate?.rolloutSettledAt ?? '');
+      // Right after the roll the metrics source still counts the replaced pods: 1,500, then the real 1,000.
+      w.gate = reading(1500);
+      w.now = settledAt + SECOND;
+      w.pass();
+      expect(w.status?.gate?.readings?.activeSessionsBaseline).to.be.undefined;
+      w.gate = reading(1000);
+      w.now = settledAt + 30 * SECOND;
+      w.pass();
+      w.now += SECOND;
+      w.pass();
+      expect(w.status?.phase).to.equal('Monitoring');
+      expect(w.status?.gate?.health).to.equal('Pass');
+      expect(w.status?.gate?.readings?.activeSessionsBaseline).to.equal(1000);
+    });
+
+    it('drops the baseline when a roll falls between two readings', () => {
+      const w = windowed();
+      w.gate = reading(1000);
+      w.annotations['jwtrotation.io/rotate'] = 'go';
+      runUntil(w, 'Monitoring');
+      w.now = Date.parse(w.status?.gate?.rolloutSettledAt ?? '') + 30 * SECOND;
+      w.pass();
+      expect(w.status?.gate?.readings?.activeSessionsBaseline).to.equal(1000);
+      // A pass without a reading sees a target rolling again (someone restarted it): the baseline goes.
+      w.gate = undefined;
+      const target = w.targets[0];
+      if (target === undefined) throw new Error('no target');
+      target.pending = 3;
+      w.pass();
+      expect(w.status?.gate?.rolloutSettledAt).to.be.undefined;
+      expect(w.status?.gate?.readings?.activeSessionsBaseline).to.be.undefined;
     });
   });
 });
