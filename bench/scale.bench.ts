@@ -3,7 +3,7 @@
  * (`node dist/main.js`). Prints a table and writes bench/results/<date>-N<n>.json and .md.
  * Reports figures; asserts nothing.
  *
- *   CLUSTER_REAL_NODE=0 npm run cluster:up && npm run build
+ *   CLUSTER_REAL_NODE=0 CLUSTER_AUDIT=1 npm run cluster:up
  *   BENCH_N=100 npm run bench
  *
  * Per N: N namespaces' worth of objects in one namespace (a Secret, a one-replica Deployment on the
@@ -11,9 +11,12 @@
  * - settling after creation (all Idle with a key), and after a rotation requested on all at once
  *   (all Idle with lastRotation Completed);
  * - the operator's peak RSS (VmHWM) and CPU seconds (utime + stime), from /proc;
- * - the API server's apiserver_request_total by verb and resource over each window. The operator
- *   is attributed by difference: an idle window of the same length with the operator stopped is the
- *   background (kwok, controllers), and the rotation window is compared with the floor's;
+ * - the operator's own requests, from the API server's audit log: the operator runs as the
+ *   ServiceAccount deploy/operator.yaml creates, with its ClusterRole, and the cluster logs the
+ *   requests of ServiceAccounts only (CLUSTER_AUDIT=1), so kwok's and the controllers' are apart;
+ *   beside it, the API server's whole apiserver_request_total by verb and resource per window;
+ * - the operator-side time per rotation: its reconcile passes (jwtrotation_reconcile_duration_seconds,
+ *   read from its /metrics), which run from reading the changed objects to the last write;
  * - the floor: a minimal client doing one Secret update and one pod-template patch per target for N
  *   objects at once, timed until every Deployment's template is patched, beside the operator's time
  *   for the same step (request to every template patched).
@@ -21,10 +24,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clusterDir = path.resolve(root, process.env.CLUSTER_DIR ?? '.cluster');
@@ -45,6 +49,8 @@ kc.loadFromFile(kubeconfigPath);
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const apps = kc.makeApiClient(k8s.AppsV1Api);
 const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+const auditLog = path.join(clusterDir, 'logs', 'audit.log');
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 type Counts = Record<string, number>;
@@ -111,15 +117,163 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = T
   }
 }
 
+/** Creates an object, or leaves the one already there (a rerun). */
+async function ensure(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}
+
+interface Identity {
+  username: string;
+  kubeconfigPath: string;
+  kc: k8s.KubeConfig;
+}
+
+/** A kubeconfig with the admin's server and CA and a fresh token of the ServiceAccount. */
+async function identity(namespace: string, name: string): Promise<Identity> {
+  const token = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences: [], expirationSeconds: 6 * 3600 } },
+  });
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new Error('no cluster in the kubeconfig');
+  const user = new k8s.KubeConfig();
+  user.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name, token: token.status?.token ?? '' }],
+    contexts: [{ name, cluster: cluster.name, user: name }],
+    currentContext: name,
+  });
+  const file = path.join(tmpdir(), `jwtr-bench-${name}-${String(process.pid)}.kubeconfig`);
+  writeFileSync(file, user.exportConfig(), { mode: 0o600 });
+  return { username: `system:serviceaccount:${namespace}:${name}`, kubeconfigPath: file, kc: user };
+}
+
+/**
+ * The operator's identity as deploy/operator.yaml installs it (Namespace, ServiceAccount, ClusterRole,
+ * ClusterRoleBinding; not its Deployment), and the floor client's: a ServiceAccount allowed exactly
+ * the floor's three requests.
+ */
+async function identities(): Promise<{ operator: Identity; floor: Identity }> {
+  const docs = parseAllDocuments(readFileSync(path.join(root, 'deploy/operator.yaml'), 'utf8')).map(
+    (d) => d.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } },
+  );
+  const ofKind = (kind: string): Record<string, unknown>[] => docs.filter((d) => d.kind === kind);
+  const namespace = ofKind('Namespace')[0] as k8s.V1Namespace;
+  const system = namespace.metadata?.name ?? 'jwt-rotation-system';
+  await ensure(() => core.createNamespace({ body: namespace }));
+  for (const sa of ofKind('ServiceAccount'))
+    await ensure(() => core.createNamespacedServiceAccount({ namespace: system, body: sa }));
+  for (const role of ofKind('ClusterRole')) await ensure(() => rbac.createClusterRole({ body: role }));
+  for (const binding of ofKind('ClusterRoleBinding'))
+    await ensure(() =>
+      rbac.createClusterRoleBinding({ body: binding as unknown as k8s.V1ClusterRoleBinding }),
+    );
+  const floorName = 'jwtr-bench-floor';
+  await ensure(() =>
+    core.createNamespacedServiceAccount({ namespace: system, body: { metadata: { name: floorName } } }),
+  );
+  await ensure(() =>
+    rbac.createClusterRole({
+      body: {
+        metadata: { name: floorName },
+        rules: [
+          { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update'] },
+          { apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch'] },
+        ],
+      },
+    }),
+  );
+  await ensure(() =>
+    rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: floorName },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: floorName },
+        subjects: [{ kind: 'ServiceAccount', name: floorName, namespace: system }],
+      },
+    }),
+  );
+  const operatorSa = ofKind('ServiceAccount')[0] as k8s.V1ServiceAccount;
+  return {
+    operator: await identity(system, operatorSa.metadata?.name ?? 'jwt-rotation-operator'),
+    floor: await identity(system, floorName),
+  };
+}
+
+/**
+ * Requests of one user in [fromMs, toMs), by "verb resource[/subresource]", from the audit log. Watches
+ * are counted apart: a watch is one long request, logged when it ends.
+ */
+function auditCounts(username: string, fromMs: number, toMs: number): Counts {
+  const out: Counts = {};
+  for (const line of readFileSync(auditLog, 'utf8').split('\n')) {
+    if (!line.includes(username)) continue;
+    const e = JSON.parse(line) as {
+      user?: { username?: string };
+      verb?: string;
+      objectRef?: { resource?: string; subresource?: string };
+      requestReceivedTimestamp?: string;
+    };
+    if (e.user?.username !== username) continue;
+    const at = Date.parse(e.requestReceivedTimestamp ?? '');
+    if (!(at >= fromMs && at < toMs)) continue;
+    const resource =
+      (e.objectRef?.resource ?? '') + (e.objectRef?.subresource ? `/${e.objectRef.subresource}` : '');
+    const key = `${e.verb ?? ''} ${resource}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+/** The audit log is written asynchronously (batched): wait until a line newer than `ms` is there. */
+async function auditFlushedPast(ms: number): Promise<void> {
+  // Any request by the admin is not logged; a request by the floor identity is, so make one.
+  await waitUntil(
+    'the audit log to catch up',
+    async () => {
+      await floorClient
+        ?.readNamespacedSecret({ namespace: 'default', name: 'jwtr-bench-probe' })
+        .catch(() => undefined);
+      const text = readFileSync(auditLog, 'utf8');
+      const last = text.trimEnd().split('\n').at(-1) ?? '';
+      const at = Date.parse((JSON.parse(last || '{}') as { stageTimestamp?: string }).stageTimestamp ?? '');
+      return at > ms;
+    },
+    30_000,
+  );
+}
+let floorClient: k8s.CoreV1Api | undefined;
+
+const isWrite = (k: string): boolean => /^(create|update|patch|delete) /.test(k);
+const isWatch = (k: string): boolean => k.startsWith('watch ');
+
+/** The operator's reconcile histogram: passes and their total seconds, from its /metrics. */
+async function reconcileTotals(port: number): Promise<{ passes: number; seconds: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+  let passes = 0;
+  let seconds = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('jwtrotation_reconcile_duration_seconds_count'))
+      passes += Number(line.split(' ').at(-1));
+    if (line.startsWith('jwtrotation_reconcile_duration_seconds_sum'))
+      seconds += Number(line.split(' ').at(-1));
+  }
+  return { passes, seconds };
+}
+
 interface Proc {
   child: ChildProcess;
+  httpPort: number;
   sample(): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number };
 }
-function startOperator(namespace: string): Promise<Proc> {
+function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
   const child = spawn(process.execPath, [path.join(root, 'dist/main.js')], {
     env: {
       ...process.env,
-      KUBECONFIG: kubeconfigPath,
+      KUBECONFIG: kubeconfig,
       WATCH_NAMESPACES: namespace,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
@@ -145,7 +299,9 @@ function startOperator(namespace: string): Promise<Proc> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('"operator started"')) resolve({ child, sample });
+      const started = out.split('\n').find((l) => l.includes('"operator started"'));
+      if (started !== undefined)
+        resolve({ child, sample, httpPort: (JSON.parse(started) as { httpPort: number }).httpPort });
     });
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', () => {
@@ -237,6 +393,13 @@ async function makeObjects(ns: string, withRotation: boolean): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  try {
+    readFileSync(auditLog);
+  } catch {
+    throw new Error(
+      `no audit log at ${auditLog}: start the cluster with CLUSTER_AUDIT=1 (npm run cluster:down first if one runs)`,
+    );
+  }
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -250,19 +413,31 @@ async function main(): Promise<void> {
       node: process.version,
       operator: (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
         .version,
-      kubernetes: readFileSync(path.join(clusterDir, 'state.env'), 'utf8').match(
-        /BIN_SRC=.*cluster-(v[\d.]+)/,
+      kubernetes: /BIN_SRC=.*cluster-(v[\d.]+)/.exec(
+        readFileSync(path.join(clusterDir, 'state.env'), 'utf8'),
       )?.[1],
     },
   };
   process.stderr.write(`bench: N=${String(N)} in ${ns}\n`);
+  const kubectl = (...args: string[]): void => {
+    const r = spawnSync(path.join(clusterDir, 'bin', 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args], {
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed`);
+  };
+  kubectl('apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds'));
+  kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/jwtrotations.jwtrotation.io');
+  const who = await identities();
+  floorClient = who.floor.kc.makeApiClient(k8s.CoreV1Api);
+  const floorApps = who.floor.kc.makeApiClient(k8s.AppsV1Api);
+  const opRequests = (from: number, to: number): Counts => auditCounts(who.operator.username, from, to);
 
   // Creation.
-  const op = await startOperator(ns);
+  const op = await startOperator(ns, who.operator.kubeconfigPath);
   const c0 = await apiserverCounts();
-  const created = performance.now();
+  const created = Date.now();
   await makeObjects(ns, true);
-  const createdMs = performance.now() - created;
+  const createdMs = Date.now() - created;
   const settleCreate = await waitUntil('all Idle after creation', async () => {
     const rs = await listRotations(ns);
     return rs.length === N && rs.every((r) => r.phase === 'Idle');
@@ -271,6 +446,7 @@ async function main(): Promise<void> {
     const list = await apps.listNamespacedDeployment({ namespace: ns });
     return list.items.every((d) => (d.status?.availableReplicas ?? 0) >= 1);
   });
+  const createdEnd = Date.now();
   const c1 = await apiserverCounts();
   figures.creation = {
     createObjectsS: createdMs / 1000,
@@ -280,14 +456,16 @@ async function main(): Promise<void> {
 
   // Idle: N JwtRotations, nothing to do.
   const i0 = await apiserverCounts();
+  const idleStart = Date.now();
   const cpuIdle0 = op.sample().cpuSeconds;
   await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+  const idleEnd = Date.now();
   const i1 = await apiserverCounts();
-  const idleWithOperator = delta(i0, i1);
   const idleCpu = op.sample().cpuSeconds - cpuIdle0;
 
   // A rotation on all at once.
   const r0 = await apiserverCounts();
+  const reconcile0 = await reconcileTotals(op.httpPort);
   const cpuR0 = op.sample().cpuSeconds;
   const before = new Map(
     (await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => [
@@ -295,7 +473,7 @@ async function main(): Promise<void> {
       d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'],
     ]),
   );
-  const requested = performance.now();
+  const requested = Date.now();
   await inBatches(
     Array.from({ length: N }, (_, i) => `app-${String(i)}`),
     20,
@@ -319,14 +497,15 @@ async function main(): Promise<void> {
         d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'] !==
         before.get(d.metadata?.name ?? ''),
     );
-  }).then(() => performance.now() - requested);
+  }).then(() => Date.now() - requested);
   await waitUntil('all rotations Completed', async () => {
     const rs = await listRotations(ns);
     return rs.every((r) => r.phase === 'Idle' && r.outcome === 'Completed' && r.request === 'bench');
   });
-  const rotationMs = performance.now() - requested;
+  const rotationEnd = Date.now();
+  const rotationMs = rotationEnd - requested;
   const r1 = await apiserverCounts();
-  const rotation = delta(r0, r1);
+  const reconcile1 = await reconcileTotals(op.httpPort);
   figures.rotation = {
     settledS: rotationMs / 1000,
     everyTemplatePatchedS: firstPatch / 1000,
@@ -336,27 +515,22 @@ async function main(): Promise<void> {
   const opFinal = op.sample();
   await stop(op);
 
-  // Idle without the operator: the background over the same window.
-  const b0 = await apiserverCounts();
-  await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
-  const b1 = await apiserverCounts();
-  const background = delta(b0, b1);
-
-  // The floor: the same writes by a minimal client, N at once.
+  // The floor: the same writes by a minimal client with its own identity, N at once.
   await makeObjects(floorNs, false);
   await waitUntil('floor Deployments available', async () => {
     const list = await apps.listNamespacedDeployment({ namespace: floorNs });
     return list.items.length === N && list.items.every((d) => (d.status?.availableReplicas ?? 0) >= 1);
   });
   const f0 = await apiserverCounts();
-  const floorStart = performance.now();
+  const floorStart = Date.now();
+  const floorCore = floorClient;
   await Promise.all(
     Array.from({ length: N }, async (_, i) => {
       const id = `app-${String(i)}`;
-      const s = await core.readNamespacedSecret({ namespace: floorNs, name: `${id}-jwt` });
+      const s = await floorCore.readNamespacedSecret({ namespace: floorNs, name: `${id}-jwt` });
       s.stringData = { JWT_SECRET_NEW: 'floor' };
-      await core.replaceNamespacedSecret({ namespace: floorNs, name: `${id}-jwt`, body: s });
-      await apps.patchNamespacedDeployment(
+      await floorCore.replaceNamespacedSecret({ namespace: floorNs, name: `${id}-jwt`, body: s });
+      await floorApps.patchNamespacedDeployment(
         {
           namespace: floorNs,
           name: id,
@@ -368,44 +542,63 @@ async function main(): Promise<void> {
       );
     }),
   );
-  const floorMs = performance.now() - floorStart;
+  const floorEnd = Date.now();
+  const floorMs = floorEnd - floorStart;
   const f1 = await apiserverCounts();
-  const floor = delta(f0, f1);
+  await auditFlushedPast(floorEnd);
 
   const ops = (c: Counts): Counts =>
     Object.fromEntries(
       Object.entries(c).filter(([k]) => /(jwtrotations|secrets|deployments|pods|events|leases)$/.test(k)),
     );
+  const idleMin = (idleEnd - idleStart) / 60_000;
+  const opCreation = opRequests(created, createdEnd);
+  const opIdle = opRequests(idleStart, idleEnd);
+  const opRotation = opRequests(requested, rotationEnd);
+  const floorRequests = auditCounts(who.floor.username, floorStart, floorEnd + 1);
+  const noWatch = (c: Counts): number => sum(c, (k) => !isWatch(k));
   figures.api = {
-    creationWindow: ops(delta(c0, c1)),
-    idlePerMinuteWithOperator: ops(idleWithOperator),
-    idlePerMinuteBackground: ops(background),
+    operatorRequests: {
+      creationWindow: opCreation,
+      idleWindow: opIdle,
+      rotationWindow: opRotation,
+    },
+    floorRequests,
+    apiserverRequestTotal: {
+      creationWindow: ops(delta(c0, c1)),
+      idleWindow: ops(delta(i0, i1)),
+      rotationWindow: ops(delta(r0, r1)),
+      floorWindow: ops(delta(f0, f1)),
+    },
     idleCpuS: idleCpu,
-    rotationWindow: ops(rotation),
-    floorWindow: ops(floor),
   };
-  const writes = (c: Counts): number =>
-    sum(c, (k) => /^(create|update|patch|delete) (secrets|deployments|jwtrotations|events)$/.test(k));
-  const reads = (c: Counts): number =>
-    sum(c, (k) => /^(get|list) (secrets|deployments|jwtrotations|pods)$/.test(k));
-  const idleMin = IDLE_WINDOW_MS / 60_000;
-  // The design's minimum per rotation (signingDelay 0, one target, Secret exists): Secret writes
-  // Rotate (dual key + backup create), signing date, Complete; template patches: dual-key roll and
-  // completion roll; status writes: DualKey, Monitoring, Completing, Idle; Events: RotationStarted,
-  // MonitoringStarted, CompletionStarted, RotationCompleted. Reads: none needed with watches.
-  const minimumWrites = 3 + 1 + 2 + 4 + 4;
+  // The design's minimum per rotation (one target, Secret and backup exist, zero-length gates): Secret
+  // replaces: dual key (publish), signing date, completion = 3; the backup's original key: 1 create;
+  // template patches: the dual-key roll, the signing-date roll, the completion roll = 3; status
+  // updates: DualKey, Monitoring, Completing, Idle = 4; Events: RotationStarted, MonitoringStarted,
+  // CompletionStarted, RotationCompleted = 4. Reads: none, with watches and a cache.
+  const minimum = { secretWrites: 3, backupWrites: 1, templatePatches: 3, statusWrites: 4, events: 4 };
+  const minimumWrites = Object.values(minimum).reduce((a, b) => a + b, 0);
+  const passes = reconcile1.passes - reconcile0.passes;
+  const passSeconds = reconcile1.seconds - reconcile0.seconds;
   figures.summary = {
     operatorPeakRssMiB: opFinal.rssPeakMiB,
     operatorCpuS: opFinal.cpuSeconds,
-    idleWritesPerMin: (writes(idleWithOperator) - writes(background)) / idleMin,
-    idleReadsPerMin: (reads(idleWithOperator) - reads(background)) / idleMin,
-    rotationWritesPerRotation: (writes(rotation) - writes(floor) + 2 * N) / N,
-    rotationRequestsPerRotation: (sum(ops(rotation)) - sum(ops(floor)) + 2 * N) / N,
+    idleOperatorWritesPerMin: sum(opIdle, isWrite) / idleMin,
+    idleOperatorReadsPerMin: sum(opIdle, (k) => !isWrite(k) && !isWatch(k)) / idleMin,
+    rotationOperatorRequestsPerRotation: noWatch(opRotation) / N,
+    rotationOperatorWritesPerRotation: sum(opRotation, isWrite) / N,
     minimumWritesPerRotation: minimumWrites,
+    writesToMinimumRatio: sum(opRotation, isWrite) / N / minimumWrites,
+    passesPerRotation: passes / N,
+    operatorPassMsPerRotation: (passSeconds * 1000) / N,
+    operatorMeanPassMs: passes > 0 ? (passSeconds * 1000) / passes : 0,
+    floorRequestsPerObject: noWatch(floorRequests) / N,
     floorAllTemplatesPatchedS: floorMs / 1000,
     operatorAllTemplatesPatchedS: firstPatch / 1000,
     ratioOperatorToFloor: firstPatch / floorMs,
   };
+  figures.minimum = minimum;
 
   for (const n of [ns, floorNs]) await core.deleteNamespace({ name: n }).catch(() => undefined);
 
@@ -423,15 +616,16 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.md`, md);
   const s = figures.summary as Record<string, number>;
   const row = (k: string, v: unknown): string =>
-    `| ${k.padEnd(34)} | ${String(typeof v === 'number' ? Math.round(v * 100) / 100 : v).padStart(12)} |`;
+    `| ${k.padEnd(36)} | ${String(typeof v === 'number' ? Math.round(v * 100) / 100 : v).padStart(12)} |`;
   process.stdout.write(
     [
       `N=${String(N)}`,
-      `| ${'figure'.padEnd(34)} | ${'value'.padStart(12)} |`,
-      `| ${'-'.repeat(34)} | ${'-'.repeat(12)} |`,
+      `| ${'figure'.padEnd(36)} | ${'value'.padStart(12)} |`,
+      `| ${'-'.repeat(36)} | ${'-'.repeat(12)} |`,
       row('creation settled (s)', (figures.creation as Record<string, number>).settledS),
       row('rotation of all settled (s)', (figures.rotation as Record<string, number>).settledS),
       ...Object.entries(s).map(([k, v]) => row(k, v)),
+      `operator requests in the rotation window: ${JSON.stringify(opRotation)}`,
       `written ${base}.json and .md`,
       '',
     ].join('\n'),

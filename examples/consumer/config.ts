@@ -17,6 +17,11 @@ export const JwtVars = {
   rotationDate: 'JWT_SECRET_ROTATION_DATE',
   expiration: 'JWT_EXPIRATION',
   refreshExpiration: 'JWT_REFRESH_EXPIRATION',
+  /**
+   * HMAC only: HS256 (the default), HS384 or HS512, as the JwtRotation's spec.algorithm says. Set by the
+   * workload (an env var), not by the operator's Secret: the algorithm is the application's choice.
+   */
+  algorithm: 'JWT_ALGORITHM',
   /** Asymmetric algorithms (RS256, ES256, EdDSA): PKCS#8 PEM private keys, in the same three slots. */
   privateKey: 'JWT_PRIVATE_KEY',
   privateCurrent: 'JWT_PRIVATE_KEY_CURRENT',
@@ -29,6 +34,10 @@ export const JwtVars = {
 } as const;
 
 export const JWT_VAR_NAMES: readonly string[] = Object.values(JwtVars);
+
+/** The HMAC algorithms (spec.algorithm HS256, HS384, HS512): the same key text, a different hash. */
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export type HmacAlgorithm = (typeof HMAC_ALGORITHMS)[number];
 
 /** The asymmetric JWT algorithms the operator makes keys for. */
 export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
@@ -52,11 +61,11 @@ export class JwtKey {
   readonly version: KeyVersion;
   readonly kid: string;
   /** The JWS `alg` this key signs or verifies. */
-  readonly alg: 'HS256' | AsymmetricAlgorithm;
+  readonly alg: HmacAlgorithm | AsymmetricAlgorithm;
   readonly #sign: Promise<CryptoKey> | KeyObject | undefined;
   readonly #verify: Promise<CryptoKey> | KeyObject;
 
-  constructor(secret: string, version: KeyVersion);
+  constructor(secret: string, version: KeyVersion, hmac?: HmacAlgorithm);
   constructor(
     secret: undefined,
     version: KeyVersion,
@@ -65,10 +74,13 @@ export class JwtKey {
   constructor(
     secret: string | undefined,
     version: KeyVersion,
-    asymmetric?: { alg: AsymmetricAlgorithm; kid: string; sign: KeyObject | undefined; verify: KeyObject },
+    option?:
+      | HmacAlgorithm
+      | { alg: AsymmetricAlgorithm; kid: string; sign: KeyObject | undefined; verify: KeyObject },
   ) {
     this.version = version;
-    if (asymmetric !== undefined) {
+    if (typeof option === 'object') {
+      const asymmetric = option;
       this.kid = asymmetric.kid;
       this.alg = asymmetric.alg;
       this.#sign = asymmetric.sign;
@@ -76,12 +88,12 @@ export class JwtKey {
       return;
     }
     this.kid = fingerprint(secret ?? '');
-    this.alg = 'HS256';
+    this.alg = option ?? 'HS256';
     // Imported once: jose would otherwise import raw bytes again on every sign and verify.
     const key = webcrypto.subtle.importKey(
       'raw',
       new TextEncoder().encode(secret),
-      { name: 'HMAC', hash: 'SHA-256' },
+      { name: 'HMAC', hash: `SHA-${this.alg.slice(2)}` },
       false,
       ['sign', 'verify'],
     );
@@ -128,9 +140,10 @@ export class JwtKey {
     return Promise.resolve(this.#verify);
   }
 
-  /** The HMAC key (HS256 keys only). */
+  /** The HMAC key (HS256, HS384, HS512 keys only). */
   hmacKey(): Promise<CryptoKey> {
-    if (this.alg !== 'HS256') return Promise.reject(new Error(`key ${this.kid} is not an HMAC key`));
+    if (!(HMAC_ALGORITHMS as readonly string[]).includes(this.alg))
+      return Promise.reject(new Error(`key ${this.kid} is not an HMAC key`));
     return this.#verify as Promise<CryptoKey>;
   }
 
@@ -182,13 +195,14 @@ export function parseJwtConfig(vars: Vars): JwtConfig {
   if (currentText === undefined) {
     throw new ConfigError(`Neither ${JwtVars.secret} nor ${JwtVars.current} is set`);
   }
-  const current = new JwtKey(currentText, 'current');
+  const alg = hmacAlgorithm(vars[JwtVars.algorithm]);
+  const current = new JwtKey(currentText, 'current', alg);
   const keys: JwtKey[] = [current];
 
   // The contract says JWT_SECRET equals JWT_SECRET_CURRENT during a rotation. If a hand-edited Secret breaks
   // that, keep accepting tokens signed with either rather than logging users out.
   if (secret !== undefined && secret !== currentText) {
-    keys.push(new JwtKey(secret, 'current'));
+    keys.push(new JwtKey(secret, 'current', alg));
     warnings.push(`${JwtVars.secret} differs from ${JwtVars.current}; both are accepted as the current key`);
   }
 
@@ -196,7 +210,7 @@ export function parseJwtConfig(vars: Vars): JwtConfig {
   let next: JwtKey | undefined;
   let rotationDate: Date | undefined;
   if (nextText !== undefined && nextText !== currentText) {
-    next = new JwtKey(nextText, 'new');
+    next = new JwtKey(nextText, 'new', alg);
     keys.push(next);
     rotationDate = parseRotationDate(vars[JwtVars.rotationDate], warnings);
   } else if (nextText !== undefined) {
@@ -215,6 +229,15 @@ export function parseJwtConfig(vars: Vars): JwtConfig {
     kind: 'hmac',
     unpublished: [],
   };
+}
+
+/** JWT_ALGORITHM for HMAC keys: HS256 when unset. */
+function hmacAlgorithm(text: string | undefined): HmacAlgorithm {
+  const value = nonEmpty(text) ?? 'HS256';
+  if ((HMAC_ALGORITHMS as readonly string[]).includes(value)) return value as HmacAlgorithm;
+  throw new ConfigError(
+    `${JwtVars.algorithm} must be one of ${HMAC_ALGORITHMS.join(', ')} for a JWT_SECRET key`,
+  );
 }
 
 /**

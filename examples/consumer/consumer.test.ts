@@ -203,6 +203,39 @@ describe('reference consumer: verification', () => {
     >;
     expect(header).to.deep.equal({ alg: 'HS256', typ: 'JWT', kid: fingerprint(NEW) });
   });
+
+  for (const alg of ['HS384', 'HS512'] as const) {
+    it(`signs and verifies ${alg} when JWT_ALGORITHM says so, and refuses the same key under another hash`, async () => {
+      const config = parseJwtConfig({ JWT_SECRET: OLD, JWT_ALGORITHM: alg });
+      const jwt = await issueToken(config.current, {
+        subject: 'carol',
+        use: 'access',
+        ttlSeconds: 60,
+        now: T0,
+      });
+      const header = JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()) as Record<
+        string,
+        string
+      >;
+      expect(header.alg).to.equal(alg);
+      expect((await verifyToken(config, jwt, 'access', T0)).result).to.equal('success');
+      // The key text is the same; a token signed HS256 with it is not an accepted token.
+      const hs256 = await issueToken(new JwtKey(OLD, 'current'), {
+        subject: 'carol',
+        use: 'access',
+        ttlSeconds: 60,
+        now: T0,
+      });
+      expect((await verifyToken(config, hs256, 'access', T0)).result).to.equal('rejected');
+      await selfTest(config, T0);
+    });
+  }
+
+  it('refuses an unknown JWT_ALGORITHM for a JWT_SECRET key, without echoing the key', () => {
+    expect(() => parseJwtConfig({ JWT_SECRET: OLD, JWT_ALGORITHM: 'none' }))
+      .to.throw(ConfigError, /JWT_ALGORITHM must be one of HS256, HS384, HS512/)
+      .and.satisfy((e: Error) => !e.message.includes(OLD));
+  });
 });
 
 describe('reference consumer: failure injection and sessions', () => {

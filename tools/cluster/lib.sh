@@ -36,7 +36,7 @@ check_cluster_dir() {
   for entry in "$CLUSTER_DIR"/* "$CLUSTER_DIR"/.[!.]*; do
     [ -e "$entry" ] || continue
     case "${entry##*/}" in
-      bin | etcd | kwok | node | logs | pids | pki | users | kubeconfig | *.kubeconfig | state.env | started-by-tests) ;;
+      bin | etcd | kwok | node | logs | pids | pki | users | kubeconfig | *.kubeconfig | state.env | started-by-tests | audit-policy.yaml) ;;
       *) say "refusing to delete $CLUSTER_DIR: it holds ${entry##*/}, which up.sh did not create"; exit 1 ;;
     esac
   done

@@ -18,6 +18,9 @@
 #                                (not root, no cgroups, or another worktree's real node is running);
 #                                =1 requires it; unset starts it when the machine has what it needs
 #   CLUSTER_NODE_BIN_DIR=<dir>   kubelet and kube-proxy from <dir> instead of tools/cluster/build-node.sh
+#   CLUSTER_AUDIT=1              the API server writes an audit log (logs/audit.log, JSON, one line per
+#                                request) of the requests ServiceAccounts make: the scale bench runs the
+#                                operator as one, to count its requests apart from kwok's and the controllers'
 set -euo pipefail
 # shellcheck source=tools/cluster/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
@@ -331,7 +334,29 @@ if [ "$REAL_NODE" = 1 ]; then
 else
   apiserver_net=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
 fi
+audit_flags=()
+if [ "${CLUSTER_AUDIT:-0}" = 1 ]; then
+  # Metadata only (who, verb, resource, namespace, name, code), at completion: one line per request.
+  # Only ServiceAccounts: the components and the tests' admin use certificates and are not logged.
+  cat >"$CLUSTER_DIR/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Metadata
+    userGroups: ['system:serviceaccounts']
+  - level: None
+POLICY
+  audit_flags=(
+    --audit-policy-file="$CLUSTER_DIR/audit-policy.yaml"
+    --audit-log-path="$LOG_DIR/audit.log"
+    --audit-log-format=json
+    --audit-log-maxsize=2048
+    --audit-log-maxbackup=1
+  )
+fi
 start_component kube-apiserver \
+  "${audit_flags[@]}" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   "${apiserver_net[@]}" \
   --secure-port="$API_PORT" \
