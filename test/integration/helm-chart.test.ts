@@ -139,6 +139,7 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     ['a watchNamespace that is no namespace name', { watchNamespace: 'Prod_1' }, /watchNamespace/],
     ['a string for httpPort', { httpPort: '8080' }, /httpPort.*(integer|number)/is],
     ['a bad scrape interval', { serviceMonitor: { interval: '30 seconds' } }, /serviceMonitor.*interval/is],
+    ['an unknown rbac.scope', { rbac: { scope: 'namespace' } }, /rbac.*scope.*(Cluster|one of)/is],
   ];
   for (const [what, values, message] of badValues) {
     it(`rejects ${what} with a message naming the value`, async () => {
@@ -302,6 +303,96 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
         expect(b?.roleRef?.name).to.equal(objects.find((o) => o.kind === role)?.metadata.name);
         expect(b?.subjects?.map((s) => `${s.kind}/${s.name}`)).to.deep.equal([`ServiceAccount/${sa}`]);
       }
+    }
+  });
+
+  it('rbac.scope Namespaced without watched namespaces fails, saying what to set', async () => {
+    const out = await template({ rbac: { scope: 'Namespaced' } });
+    expect(out.code).to.not.equal(0);
+    expect(out.stderr).to.include('rbac.scope=Namespaced').and.to.include('set watchNamespaces');
+  });
+
+  it('renders rbac.scope Namespaced as Roles in each watched namespace, accepted by the API server', async () => {
+    const other = await cluster.newNamespace('helm-watched');
+    const objects = await renderOk({
+      rbac: { scope: 'Namespaced' },
+      watchNamespace: other,
+      watchNamespaces: [ns, other], // a repeat: one Role per namespace all the same
+    });
+    const kinds = objects.map((o) => o.kind);
+    expect(kinds).to.not.include('ClusterRole');
+    expect(kinds).to.not.include('ClusterRoleBinding');
+    const where = (kind: string): string[] =>
+      objects.filter((o) => o.kind === kind).map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    expect(where('Role')).to.have.members([
+      `${other}/jwtr-jwt-rotation-operator`,
+      `${ns}/jwtr-jwt-rotation-operator`,
+      `${ns}/jwtr-jwt-rotation-operator-leader-election`,
+    ]);
+    expect(where('RoleBinding')).to.have.members(where('Role'));
+    const env = (
+      objects.find((o) => o.kind === 'Deployment')?.spec as {
+        template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+      }
+    ).template.spec.containers[0]?.env;
+    expect(env).to.deep.include.members([
+      { name: 'WATCH_NAMESPACE', value: other },
+      { name: 'WATCH_NAMESPACES', value: `${ns},${other}` },
+    ]);
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: objects.map((o) => stringify(o)).join('---\n'),
+    });
+    expect(applied.code, applied.stderr).to.equal(0);
+  });
+
+  it('namespaced: the chart, deploy/components/namespaced and the ClusterRole grant the same (but the CRD read)', async () => {
+    // An overlay of deploy/ with the component, next to it as a user's would be (kustomize refuses
+    // a base that contains its overlay, and paths outside the overlay that are not relative).
+    const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-kustomize-'));
+    const rel = path.relative(overlay, path.join(repoRoot, 'deploy'));
+    writeFileSync(
+      path.join(overlay, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: [rel],
+        components: [path.join(rel, 'components/namespaced')],
+      }),
+    );
+    const kustomized = await cluster.kubectl(['kustomize', overlay]);
+    expect(kustomized.code, kustomized.stderr).to.equal(0);
+    const fromDeploy = documents(kustomized.stdout);
+    const fromChart = await renderOk({ rbac: { scope: 'Namespaced' }, watchNamespaces: ['apps'] });
+    const clusterWide = documents(
+      (await cluster.kubectl(['kustomize', path.join(repoRoot, 'deploy')])).stdout,
+    ).find((o) => o.kind === 'ClusterRole');
+    const crdRead = (g: string): boolean => g.startsWith('apiextensions.k8s.io|');
+    const expected = grants(clusterWide?.rules ?? []).filter((g) => !crdRead(g));
+    expect(grants(clusterWide?.rules ?? []).filter(crdRead)).to.have.length(1);
+    for (const objects of [fromDeploy, fromChart]) {
+      const kinds = objects.map((o) => o.kind);
+      expect(kinds).to.not.include('ClusterRole');
+      expect(kinds).to.not.include('ClusterRoleBinding');
+      const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === 'apps');
+      expect(grants(role?.rules ?? [])).to.deep.equal(expected);
+      const binding = objects.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === 'apps');
+      expect(binding?.roleRef).to.deep.include({ kind: 'Role', name: role?.metadata.name });
+      const sa = (
+        objects.find((o) => o.kind === 'Deployment')?.spec as {
+          template: {
+            spec: { serviceAccountName: string; containers: { env: { name: string; value?: string }[] }[] };
+          };
+        }
+      ).template.spec;
+      expect(binding?.subjects?.map((s) => `${s.kind}/${s.name}`)).to.deep.equal([
+        `ServiceAccount/${sa.serviceAccountName}`,
+      ]);
+      // The Deployment watches exactly the namespace the Role is in.
+      const watched = sa.containers[0]?.env
+        .filter((e) => e.name === 'WATCH_NAMESPACE' || e.name === 'WATCH_NAMESPACES')
+        .flatMap((e) => (e.value ?? '').split(','))
+        .filter((n) => n !== '');
+      expect(watched).to.deep.equal(['apps']);
     }
   });
 

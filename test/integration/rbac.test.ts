@@ -1,11 +1,13 @@
 /**
  * The operator with the permissions deploy/operator.yaml grants and nothing more: a real
  * ServiceAccount token, bound by the manifests' ClusterRole and Role, through a whole rotation,
- * a rollback and leader election. A missing verb shows up here as a 403.
+ * a rollback and leader election. A missing verb shows up here as a 403; a verb granted beyond
+ * what the ClusterRole and Role say shows up as a request that should have been refused.
+ * (The namespaced mode, Roles only: rbac-namespaced.test.ts.)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
 import { repoRoot, waitFor, type TestCluster } from '../support/cluster.ts';
@@ -20,6 +22,7 @@ import {
 } from '../support/jwt-rotations.ts';
 import { startOperatorProcess } from '../support/operator.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
+import { serviceAccountAccess, statusOf, type ServiceAccountAccess } from '../support/service-account.ts';
 
 const RBAC_KINDS = [
   'Namespace',
@@ -36,6 +39,7 @@ describe('the operator under the RBAC of deploy/operator.yaml', function () {
   let cluster: TestCluster;
   let c: Clients;
   let kubeconfigPath: string;
+  let sa: ServiceAccountAccess;
 
   before(async () => {
     ({ cluster, c } = suite);
@@ -47,39 +51,8 @@ describe('the operator under the RBAC of deploy/operator.yaml', function () {
       input: manifests.map((m) => stringify(m)).join('---\n'),
     });
     expect(applied.code, applied.stderr).to.equal(0);
-    const token = await cluster.kubectl([
-      'create',
-      'token',
-      'jwt-rotation-operator',
-      '-n',
-      'jwt-rotation-system',
-      '--duration=1h',
-    ]);
-    expect(token.code, token.stderr).to.equal(0);
-
-    // The admin kubeconfig's server and CA, with the ServiceAccount's token instead of the admin cert.
-    const server = cluster.kubeConfig.getCurrentCluster();
-    kubeconfigPath = path.join(tmpdir(), `jwtr-sa-${String(process.pid)}.kubeconfig`);
-    writeFileSync(
-      kubeconfigPath,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'local',
-            cluster: {
-              server: server?.server,
-              'certificate-authority-data': server?.caData,
-              'certificate-authority': server?.caFile,
-            },
-          },
-        ],
-        users: [{ name: 'operator', user: { token: token.stdout.trim() } }],
-        contexts: [{ name: 'operator', context: { cluster: 'local', user: 'operator' } }],
-        'current-context': 'operator',
-      }),
-    );
+    sa = await serviceAccountAccess(cluster, 'jwt-rotation-operator', 'jwt-rotation-system');
+    kubeconfigPath = sa.kubeconfigPath;
   });
 
   it('rotates, rolls back and holds the leader Lease with exactly those permissions', async () => {
@@ -122,5 +95,50 @@ describe('the operator under the RBAC of deploy/operator.yaml', function () {
     } finally {
       await operator.stop();
     }
+  });
+  it('refuses a request outside the ClusterRole and the Role', async () => {
+    const ns = await cluster.newNamespace('rbac-refused');
+    // Granted, so the answers below are RBAC's and not a broken token's.
+    expect(await sa.can('list', 'secrets')).to.equal(true);
+    expect(await sa.can('get', 'configmaps', ns)).to.equal(true);
+    expect(await sa.can('get', 'leases.coordination.k8s.io', 'jwt-rotation-system')).to.equal(true);
+    // Not granted: SelfSubjectAccessReviews (kubectl auth can-i) ...
+    const refused: [verb: string, resource: string, namespace?: string][] = [
+      ['list', 'configmaps'],
+      ['list', 'configmaps', ns],
+      ['patch', 'pods', ns],
+      ['create', 'pods', ns],
+      ['get', 'leases.coordination.k8s.io', ns],
+      ['get', 'leases.coordination.k8s.io', 'kube-system'],
+      ['patch', 'jwtrotations.jwtrotation.io', ns],
+      ['delete', 'jwtrotations.jwtrotation.io', ns],
+      ['patch', 'secrets', ns],
+      ['delete', 'deployments.apps', ns],
+      ['list', 'customresourcedefinitions.apiextensions.k8s.io'],
+      ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
+      ['create', 'serviceaccounts/token', 'jwt-rotation-system'],
+      ['list', 'nodes'],
+    ];
+    for (const [verb, resource, namespace] of refused) {
+      expect(
+        await sa.can(verb, resource, namespace),
+        `${verb} ${resource} in ${namespace ?? 'every namespace'}`,
+      ).to.be.false;
+    }
+    // ... and the requests themselves, refused with 403 by the API server.
+    const core = sa.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const leases = sa.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    expect(await statusOf(core.listConfigMapForAllNamespaces()), 'list ConfigMaps cluster-wide').to.equal(
+      403,
+    );
+    expect(
+      await statusOf(core.patchNamespacedPod({ namespace: ns, name: 'any', body: {} })),
+      'patch a Pod',
+    ).to.equal(403);
+    expect(
+      await statusOf(leases.readNamespacedLease({ namespace: 'kube-system', name: 'kube-scheduler' })),
+      'read a Lease outside jwt-rotation-system',
+    ).to.equal(403);
+    expect(await statusOf(leases.listLeaseForAllNamespaces()), 'list Leases cluster-wide').to.equal(403);
   });
 });

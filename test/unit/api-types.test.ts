@@ -420,15 +420,10 @@ describe('the manifests that install the operator', () => {
     if (found === undefined) throw new Error(`deploy/operator.yaml has no ${kind}`);
     return found;
   };
-  const leastPrivilege = [
+  // Every rule but the CRD read is namespaced: the Roles of the namespaced mode grant exactly these.
+  const namespacedRules = [
     { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['jwtrotation.io'], resources: ['jwtrotations/status'], verbs: ['update'] },
-    {
-      apiGroups: ['apiextensions.k8s.io'],
-      resources: ['customresourcedefinitions'],
-      resourceNames: ['jwtrotations.jwtrotation.io'],
-      verbs: ['get'],
-    },
     {
       apiGroups: [''],
       resources: ['secrets'],
@@ -443,6 +438,13 @@ describe('the manifests that install the operator', () => {
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ];
+  const crdRead = {
+    apiGroups: ['apiextensions.k8s.io'],
+    resources: ['customresourcedefinitions'],
+    resourceNames: ['jwtrotations.jwtrotation.io'],
+    verbs: ['get'],
+  };
+  const leastPrivilege = [...namespacedRules, crdRead];
 
   it('deploy/operator.yaml holds the namespace, RBAC, Deployment and metrics Service', () => {
     expect(operator.map((m) => m.kind)).to.have.members([
@@ -475,12 +477,45 @@ describe('the manifests that install the operator', () => {
   });
 
   it('the Helm chart grants the same rules as deploy/operator.yaml', () => {
-    // The rules blocks of templates/rbac.yaml hold no templating, so they parse as YAML.
+    // The rules blocks of templates/rbac.yaml hold no templating but the include of the shared
+    // rules (the ClusterRole's and each namespaced Role's), so they parse as YAML.
     const rbac = read('charts', 'jwt-rotation-operator', 'templates', 'rbac.yaml');
-    const rules = [...rbac.matchAll(/^rules:\n((?: {2}.*\n|\s*\n)+)/gm)].map(
-      (m) => parse(`rules:\n${m[1] ?? ''}`) as unknown,
-    );
-    expect(rules).to.deep.equal([{ rules: leastPrivilege }, { rules: byKind('Role').rules }]);
+    const shared = /\{\{- define "jwt-rotation-operator\.rules" \}\}\n([\s\S]*?)\{\{- end \}\}/.exec(rbac);
+    const sharedRules = parse(`rules:\n${shared?.[1] ?? ''}`) as { rules: unknown[] };
+    const rules = [
+      ...rbac.matchAll(
+        /^rules:\n((?: {2}.*\n|\s*\n|\{\{- include "jwt-rotation-operator\.rules" \$?\.? ?\}\}\n)+)/gm,
+      ),
+    ].map((m) => {
+      const text = m[1] ?? '';
+      const included = /\{\{- include "jwt-rotation-operator\.rules"/.test(text);
+      const own = parse(`rules:\n${text.replace(/^\{\{- include .*\n/m, '')}`) as { rules: unknown[] | null };
+      return [...(included ? sharedRules.rules : []), ...(own.rules ?? [])];
+    });
+    // The namespaced Role, the ClusterRole, the leader-election Role.
+    expect(rules).to.deep.equal([namespacedRules, leastPrivilege, byKind('Role').rules]);
+  });
+
+  it('deploy/components/namespaced grants the same rules as a Role, and drops the cluster-wide grants', () => {
+    const dir = ['deploy', 'components', 'namespaced'];
+    const role = parseAllDocuments(read(...dir, 'role.yaml')).map((d) => d.toJS() as Manifest);
+    expect(role.map((m) => m.kind)).to.deep.equal(['Role', 'RoleBinding']);
+    expect(role[0]?.rules).to.deep.equal(namespacedRules);
+    expect(role[1]).to.deep.include({
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role[0]?.metadata.name },
+      subjects: [{ kind: 'ServiceAccount', name: 'jwt-rotation-operator', namespace: 'jwt-rotation-system' }],
+    });
+    expect(role[1]?.metadata.namespace).to.equal(role[0]?.metadata.namespace);
+    const component = parse(read(...dir, 'kustomization.yaml')) as {
+      kind: string;
+      patches: { patch: string }[];
+    };
+    expect(component.kind).to.equal('Component');
+    const deleted = component.patches
+      .map((p) => parse(p.patch) as unknown)
+      .filter((p): p is { kind: string } => typeof p === 'object' && p !== null && '$patch' in p)
+      .map((p) => p.kind);
+    expect(deleted).to.have.members(['ClusterRole', 'ClusterRoleBinding']);
   });
 
   it('runs as non-root with a read-only root filesystem, no capabilities, and probes /healthz on 8080', () => {

@@ -41,3 +41,8 @@ app.kubernetes.io/part-of: jwt-rotation-operator
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* The watched namespaces (watchNamespace, then watchNamespaces, without repeats) as a JSON array; [] for all. */}}
+{{- define "jwt-rotation-operator.watchNamespaces" -}}
+{{- prepend .Values.watchNamespaces .Values.watchNamespace | compact | uniq | toJson }}
+{{- end }}

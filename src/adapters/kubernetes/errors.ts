@@ -15,6 +15,10 @@ export function isConflict(error: unknown): boolean {
   return statusCode(error) === 409;
 }
 
+export function isForbidden(error: unknown): boolean {
+  return statusCode(error) === 403;
+}
+
 /**
  * A short description of an API error: the status code and the API server's message.
  * Never the request, which for Secrets carries key material.
