@@ -74,7 +74,8 @@ export function currentGate(ctx: Context): GateStatus | undefined {
         });
   const observation = input.gate;
   if (observation === undefined) {
-    return kept ?? (settledAt === undefined ? undefined : { rolloutSettledAt: settledAt });
+    // Before the first reading there is no gate status; the first reading then starts the clock.
+    return kept;
   }
   const checkedAt = toRfc3339(now);
   if (!observation.ok) {
