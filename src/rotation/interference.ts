@@ -23,6 +23,16 @@ export function rotationInFlight(ctx: Context): boolean {
   );
 }
 
+/** The Secret says a rotation's completion (operation Complete, one key) is being rolled out. */
+function completionInFlight(ctx: Context): boolean {
+  return (
+    ctx.operation === 'Complete' &&
+    ctx.operationId !== undefined &&
+    ctx.fp.JWT_SECRET_NEW === undefined &&
+    ctx.prev.lastRotation?.startedAt !== ctx.operationId
+  );
+}
+
 /** The fingerprint of the key this rotation started from, as the operator wrote it. */
 export function expectedOriginal(ctx: Context): string | undefined {
   return ctx.secret.annotations[SecretAnnotations.previousKey] ?? ctx.input.backup?.originalFingerprint;
@@ -49,9 +59,17 @@ export function signingSwitched(ctx: Context): boolean {
  * nothing rolled. Undefined when the Secret's keys are the ones the rotation wrote (or can be repaired).
  */
 export function handEditedKeys(ctx: Context): Stall | undefined {
-  if (!rotationInFlight(ctx)) return undefined;
   const { fp } = ctx;
   const slot = (name: string): string => keySlotName(ctx.spec.algorithm, name);
+  if (completionInFlight(ctx)) {
+    const known = knownNewKey(ctx);
+    if (known === undefined || fp.JWT_SECRET === undefined || fp.JWT_SECRET === known) return undefined;
+    return {
+      reason: ConditionReasons.KeyChangedByHand,
+      message: `${slot(SecretKeys.secret)} holds key ${fp.JWT_SECRET}, not the new key ${known} this completion rolls out; nothing is rolled until you put the key back, roll back (the original key comes from the backup Secret), or start an emergency rotation`,
+    };
+  }
+  if (!rotationInFlight(ctx)) return undefined;
   const original = expectedOriginal(ctx);
   const current = fp.JWT_SECRET_CURRENT;
   const fix =

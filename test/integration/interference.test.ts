@@ -19,7 +19,7 @@ import { issueToken, verifyToken } from '../../examples/consumer/tokens.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
-import { onKwok, waitFor, type TestCluster } from '../support/cluster.ts';
+import { waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
   createConsumerDeployment,
@@ -288,61 +288,44 @@ describe('someone else acts mid-rotation (real control plane)', function () {
     expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(dual.JWT_SECRET_NEW);
   });
 
-  it('a target that never becomes available: Stalled RolloutStalled, both keys kept; fixed, the rotation completes', async () => {
-    const ns = await cluster.newNamespace('target-unavailable');
-    namespaces.push(ns);
-    await c.apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: 'api' },
-        spec: {
-          replicas: 1,
-          progressDeadlineSeconds: 2,
-          selector: { matchLabels: { app: 'api' } },
-          template: {
-            metadata: { labels: { app: 'api' } },
-            spec: {
-              ...onKwok,
-              // No node has this label: the new pods stay Pending and the rollout never finishes.
-              nodeSelector: { ...onKwok.nodeSelector, 'example.com/nowhere': 'true' },
-              containers: [
-                {
-                  name: 'api',
-                  image: 'example.invalid/api:1',
-                  envFrom: [{ secretRef: { name: 'api-jwt' } }],
-                },
-              ],
-            },
-          },
-        },
-      },
-    });
-    await createJwtRotation(c, ns, 'api', spec);
-    await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
-    const original = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET ?? '';
-    await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
-    const stalled = await waitForStalled(ns, 'RolloutStalled');
-    expect(stalled.status?.phase).to.equal('DualKey');
-    await waitForEvent(ns, 'RolloutStalled');
-    const values = (await secretValues(c, ns, 'api-jwt')) ?? {};
-    expect(values.JWT_SECRET_CURRENT).to.equal(original);
-    expect(values.JWT_SECRET_ROTATION_DATE).to.equal('9999-12-31T23:59:59Z');
-
+  it('a target that never becomes available mid-rotation: Stalled RolloutStalled, the new key verify-only; fixed, the rotation completes', async () => {
+    const { ns, original } = await setUp('target-unavailable');
+    const dual = await holdInDualKey(ns);
+    // While the rollout is held: no node has this label, so the new pods stay Pending and the Deployment
+    // reports ProgressDeadlineExceeded once unpaused.
     await c.apps.patchNamespacedDeployment(
       {
         namespace: ns,
         name: 'api',
         body: {
           spec: {
-            template: { spec: { nodeSelector: { ...onKwok.nodeSelector, 'example.com/nowhere': null } } },
+            progressDeadlineSeconds: 2,
+            template: { spec: { nodeSelector: { 'example.com/nowhere': 'true' } } },
           },
         },
       },
       mergePatch,
     );
+    await pauseTarget(ns, false);
+    const stalled = await waitForStalled(ns, 'RolloutStalled');
+    expect(stalled.status?.phase).to.equal('DualKey');
+    await waitForEvent(ns, 'RolloutStalled');
+    const values = (await secretValues(c, ns, 'api-jwt')) ?? {};
+    expect(values.JWT_SECRET_CURRENT).to.equal(original);
+    expect(values.JWT_SECRET_NEW).to.equal(dual.JWT_SECRET_NEW);
+    expect(values.JWT_SECRET_ROTATION_DATE).to.equal('9999-12-31T23:59:59Z');
+
+    await c.apps.patchNamespacedDeployment(
+      {
+        namespace: ns,
+        name: 'api',
+        body: { spec: { template: { spec: { nodeSelector: { 'example.com/nowhere': null } } } } },
+      },
+      mergePatch,
+    );
     await patchSpec(c, ns, 'api', RELEASE_MONITORING);
     await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.lastRotation?.outcome === 'Completed', 120_000);
-    expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(values.JWT_SECRET_NEW);
+    expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(dual.JWT_SECRET_NEW);
   });
 
   it('the JwtRotation deleted mid-rotation: the Secret keeps every key that verifies issued tokens; re-created, it completes', async () => {
@@ -421,10 +404,10 @@ describe('someone else acts mid-rotation (real control plane)', function () {
       ...RELEASE_MONITORING,
       rollout: { signingDelay: '1s', pollInterval: '300ms' },
     });
-    let stop = false;
+    const state = { stop: false };
     let written = 0;
     const writer = (async (): Promise<void> => {
-      while (!stop) {
+      while (!state.stop) {
         written += 1;
         const value = String(written);
         await Promise.all([
@@ -477,7 +460,7 @@ describe('someone else acts mid-rotation (real control plane)', function () {
         180_000,
       );
     } finally {
-      stop = true;
+      state.stop = true;
       await writer;
     }
     const last = String(written);

@@ -183,6 +183,39 @@ describe('someone else acts mid-rotation (decision core)', () => {
     });
   });
 
+  describe('JWT_SECRET changed while Completing', () => {
+    const completing = (key: string): SecretView =>
+      aSecret({
+        fingerprints: { JWT_SECRET: key },
+        annotations: {
+          ...aSecret().annotations,
+          'jwtrotation.io/operation': 'Complete',
+          'jwtrotation.io/operation-id': STARTED,
+          'jwtrotation.io/trigger': 'Manual',
+          'jwtrotation.io/previous-key': OLD,
+        },
+      });
+    const status: JwtRotationStatus = { ...statusIn('DualKey'), phase: 'Completing' };
+
+    it('to another key: Failed, KeyChangedByHand, nothing rolled', () => {
+      const decision = decide(
+        anInput({ secret: completing(HAND), backup: BACKUP, resource: aJwtRotation({ status }) }),
+      );
+      expect(decision.status.phase).to.equal('Failed');
+      expect(stalled(decision)).to.include({ status: 'True', reason: 'KeyChangedByHand' });
+      expect(decision.actions).to.deep.equal([]);
+      expect(decision.status.newKeyFingerprint).to.equal(NEW);
+    });
+
+    it('left alone: Completing rolls the targets', () => {
+      const decision = decide(
+        anInput({ secret: completing(NEW), backup: BACKUP, resource: aJwtRotation({ status }) }),
+      );
+      expect(decision.status.phase).to.equal('Completing');
+      expect(decision.actions.map((a) => a.type)).to.deep.equal(['RollTargets']);
+    });
+  });
+
   describe('JWT_SECRET_CURRENT', () => {
     it('changed: Failed, KeyChangedByHand, nothing written; a rollback takes the original from the backup', () => {
       const input = anInput({
