@@ -328,6 +328,24 @@ describe('someone else acts mid-rotation (real control plane)', function () {
     expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(dual.JWT_SECRET_NEW);
   });
 
+  it('a target that is not available when a rotation is asked for: the checklist holds the start (PreflightFailed), the Secret untouched', async () => {
+    const { ns, original } = await setUp('target-unavailable-start');
+    await c.apps.patchNamespacedDeployment(
+      {
+        namespace: ns,
+        name: 'api',
+        body: { spec: { template: { spec: { nodeSelector: { 'example.com/nowhere': 'true' } } } } },
+      },
+      mergePatch,
+    );
+    await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
+    const stalled = await waitForStalled(ns, 'PreflightFailed');
+    expect(stalled.status?.phase).to.equal('Idle');
+    const values = (await secretValues(c, ns, 'api-jwt')) ?? {};
+    expect(values.JWT_SECRET).to.equal(original);
+    for (const key of ROTATION_KEYS) expect(values).to.not.have.property(key);
+  });
+
   it('the JwtRotation deleted mid-rotation: the Secret keeps every key that verifies issued tokens; re-created, it completes', async () => {
     const { ns, original } = await setUp('jwtrotation-deleted');
     const dual = await holdInMonitoring(ns);
