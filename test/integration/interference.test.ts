@@ -384,6 +384,9 @@ describe('someone else acts mid-rotation (real control plane)', function () {
     const after = (await secretValues(c, ns, 'api-jwt')) ?? {};
     expect(after.JWT_SECRET).to.equal(newKey);
     expect(await verifies(newKey, after)).to.equal(true);
+    // The garbage-collected backup was written again, so the original can still be rolled back to.
+    await waitForEvent(ns, 'BackupRestored');
+    expect((await secretValues(c, ns, BACKUP))?.JWT_SECRET_ORIGINAL).to.equal(original);
   });
 
   it('the namespace deleted mid-rotation: the operator forgets the JwtRotation, stays up and does not retry it forever', async () => {

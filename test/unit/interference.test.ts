@@ -78,6 +78,30 @@ describe('someone else acts mid-rotation (decision core)', () => {
       });
     });
 
+    it('before the signing switch, the next pass takes the new key as the one made, without another Event', () => {
+      const first = decide(
+        anInput({
+          secret: rotating({ fingerprints: { JWT_SECRET: OLD, JWT_SECRET_CURRENT: OLD } }),
+          backup: BACKUP,
+          resource: aJwtRotation({ status: statusIn('DualKey') }),
+        }),
+      );
+      expect(first.status.newKeyFingerprint).to.equal(undefined);
+      const next = decide(
+        anInput({
+          secret: rotating({
+            fingerprints: { JWT_SECRET: OLD, JWT_SECRET_CURRENT: OLD, JWT_SECRET_NEW: HAND },
+          }),
+          backup: BACKUP,
+          resource: aJwtRotation({ status: first.status }),
+        }),
+      );
+      expect(reasons(next)).to.not.include('KeyChangedByHand');
+      expect(reasons(next)).to.not.include('SecretRepaired');
+      expect(next.status.newKeyFingerprint).to.equal(HAND);
+      expect(next.actions.map((a) => a.type)).to.deep.equal(['RollTargets']);
+    });
+
     it('after the signing switch: Failed, NewKeyMissing, nothing written or rolled', () => {
       const decision = decide(
         anInput({

@@ -3,7 +3,7 @@
  * Requests first (emergency, rollback), then repairs of a Secret the operator did not write
  * (or that lost a value), the health gate, rolling the targets, and the signing date.
  */
-import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
+import { SecretAnnotations, SecretKeys, keySlotName } from '../../api/constants.ts';
 import { rollTargets, updateSecret } from '../actions.ts';
 import type { Context } from '../context.ts';
 import { holdForWindow } from '../window-hold.ts';
@@ -72,15 +72,17 @@ const restoreMissingValues: Policy = (ctx) => {
   if (fp.JWT_SECRET === undefined) set[SecretKeys.secret] = { copy: 'JWT_SECRET_CURRENT' };
   if (currentLost) set[SecretKeys.current] = { copy: 'JWT_SECRET' };
   if (newLost) set[SecretKeys.new] = { generate: spec.secretLength };
+  const restored = Object.keys(set).filter((key) => key !== SecretKeys.new);
+  const message = newLost
+    ? `${keySlotName(spec.algorithm, SecretKeys.new)} was removed from Secret ${spec.secretName} before any consumer signed with it: a new key is made and published for verification only` +
+      (restored.length > 0 ? `; restored ${restored.join(', ')}` : '')
+    : `Restored ${restored.join(', ')} in Secret ${spec.secretName}`;
   return {
     phase: 'DualKey',
     actions: [updateSecret(ctx, set, [], {})],
-    events: [
-      warning(
-        EventReasons.SecretRepaired,
-        `Restored ${Object.keys(set).join(', ')} in Secret ${spec.secretName}`,
-      ),
-    ],
+    // The lost key is no longer this rotation's new key: the next pass records the one made here.
+    ...(newLost ? { status: { newKeyFingerprint: undefined } } : {}),
+    events: [warning(EventReasons.SecretRepaired, message)],
     requeueAfterMs: 0,
   };
 };
