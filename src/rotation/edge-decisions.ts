@@ -8,7 +8,7 @@ import { mergeConditions, turnedTo } from './conditions.ts';
 import { normal, warning } from './events.ts';
 import { withFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
-import type { DecideInput, Decision } from './model.ts';
+import type { DecideInput, Decision, EventSpec } from './model.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import type { ResolvedSpec } from './spec.ts';
 import { RESYNC_MS } from './status.ts';
@@ -74,15 +74,24 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
       observedGeneration: generation,
       conditions,
     }),
-    events: [
-      ...seenEvents,
-      normal(
-        EventReasons.SecretCreated,
-        `Created Secret ${spec.secretName} with a new ${describeNewKey(spec)}`,
-      ),
-    ],
+    events: [...seenEvents, createdEvent(spec, prev)],
     requeueAfterMs: 0,
   };
+}
+
+/**
+ * SecretCreated for a first Secret; a Warning SecretRecreated when status shows the Secret held keys
+ * before (it was deleted and nothing kept them): tokens they signed stop verifying as the targets roll.
+ */
+function createdEvent(spec: ResolvedSpec, prev: JwtRotationStatus): EventSpec {
+  const created = `Created Secret ${spec.secretName} with a new ${describeNewKey(spec)}`;
+  const lost = [prev.currentKeyFingerprint, prev.newKeyFingerprint].filter((k) => k !== undefined);
+  if (lost.length === 0) return normal(EventReasons.SecretCreated, created);
+  return warning(
+    EventReasons.SecretRecreated,
+    `Secret ${spec.secretName} was deleted and no copy of its keys is kept. ${created}; the targets are rolled onto it, ` +
+      `so tokens signed with key ${lost.join(' or ')} stop verifying`,
+  );
 }
 
 /**

@@ -99,6 +99,11 @@ export type StalledReason = (typeof STALLED_REASONS)[number];
 export const EventReasons = {
   /** The Secret was missing and was created with a new key. */
   SecretCreated: 'SecretCreated',
+  /**
+   * The Secret, which held keys (status shows them), was deleted and nothing kept them (no rotation in
+   * flight with a backup): created again with a new key; tokens the deleted keys signed stop verifying.
+   */
+  SecretRecreated: 'SecretRecreated',
   /** The TTL values were written to the Secret. */
   SecretUpdated: 'SecretUpdated',
   /** Request values present when the operator first saw the JwtRotation were recorded, not acted on. */

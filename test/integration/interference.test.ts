@@ -89,10 +89,14 @@ describe('someone else acts mid-rotation (real control plane)', function () {
     await pauseTarget(ns, true);
     await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
     await waitForPhase(c, ns, 'api', 'DualKey');
-    return waitFor('the dual-key Secret and the backup', async () => {
+    // Held once the operator wrote the dual-key Secret and the backup and set the target's template to
+    // the revision that verifies the new key (the paused Deployment does not roll it out).
+    return waitFor('the dual-key Secret, the backup, and the target set to verify the new key', async () => {
       const values = await secretValues(c, ns, 'api-jwt');
       const backup = await secretValues(c, ns, BACKUP);
-      return values?.JWT_SECRET_NEW !== undefined && backup !== undefined ? values : undefined;
+      const newKey = values?.JWT_SECRET_NEW;
+      if (newKey === undefined || backup === undefined) return undefined;
+      return (await templateRevision(ns))?.includes(fingerprint(newKey)) ? values : undefined;
     });
   }
 
@@ -254,6 +258,16 @@ describe('someone else acts mid-rotation (real control plane)', function () {
       await waitForEvent(ns, 'SecretRestoredFromBackup');
       expect(await templateRevision(ns)).to.match(new RegExp(`^${fingerprint(original)}/`));
     });
+  });
+
+  it('the Secret deleted in Idle: created again with a new key, and a Warning names the lost key (SecretRecreated)', async () => {
+    const { ns, original } = await setUp('secret-deleted-idle');
+    await c.core.deleteNamespacedSecret({ namespace: ns, name: 'api-jwt' });
+    const event = await waitForEvent(ns, 'SecretRecreated');
+    expect(event.type).to.equal('Warning');
+    expect(event.message).to.include(fingerprint(original));
+    const values = await waitFor('the Secret to be back', () => secretValues(c, ns, 'api-jwt'));
+    expect(values.JWT_SECRET).to.not.equal(original);
   });
 
   it('the backup Secret deleted mid-rotation: written again from JWT_SECRET_CURRENT (BackupRestored); a later rollback still works', async () => {
@@ -460,7 +474,7 @@ describe('someone else acts mid-rotation (real control plane)', function () {
             mergePatch,
           ),
         ]);
-        await new Promise((resolve) => setTimeout(resolve, 20)); // pacing, not a wait for an outcome
+        await new Promise((resolve) => setTimeout(resolve, 50)); // pacing, not a wait for an outcome
       }
     })();
     const conflicts = (pattern: RegExp): number =>

@@ -323,6 +323,24 @@ describe('someone else acts mid-rotation (decision core)', () => {
   });
 
   describe('the Secret deleted', () => {
+    it('never created before (no key in status): SecretCreated, Normal', () => {
+      const decision = decide(anInput({ secret: undefined, resource: aJwtRotation({ status: {} }) }));
+      expect(reasons(decision)).to.deep.equal(['SecretCreated']);
+    });
+
+    it('mid-rotation without a backup (an adopted rotation): a new key, SecretRecreated names both lost keys', () => {
+      const decision = decide(
+        anInput({
+          secret: undefined,
+          resource: aJwtRotation({ status: statusIn('Monitoring', { currentKeyFingerprint: OLD }) }),
+        }),
+      );
+      expect(reasons(decision)).to.include('SecretRecreated');
+      expect(decision.events.find((e) => e.reason === 'SecretRecreated')?.message)
+        .to.include(OLD)
+        .and.include(NEW);
+    });
+
     it('mid-rotation, with the backup: recreated with the original key as a rollback (SecretRestoredFromBackup)', () => {
       const decision = decide(
         anInput({
@@ -387,11 +405,17 @@ describe('someone else acts mid-rotation (decision core)', () => {
       });
     });
 
-    it('in Idle: created with a new key, as before (the backup holds an older key, not the one in use)', () => {
+    it('in Idle: created with a new key (the backup holds an older key, not the one in use), with a Warning', () => {
       const decision = decide(
-        anInput({ secret: undefined, backup: BACKUP, resource: aJwtRotation({ status: { phase: 'Idle' } }) }),
+        anInput({
+          secret: undefined,
+          backup: BACKUP,
+          resource: aJwtRotation({ status: { phase: 'Idle', currentKeyFingerprint: NEW } }),
+        }),
       );
-      expect(reasons(decision)).to.include('SecretCreated');
+      expect(reasons(decision)).to.deep.equal(['SecretRecreated']);
+      expect(decision.events[0]?.type).to.equal('Warning');
+      expect(decision.events[0]?.message).to.include(NEW);
       const create = decision.actions[0];
       expect(create?.type === 'CreateSecret' && create.data.JWT_SECRET).to.deep.equal({ generate: 64 });
     });
