@@ -8,7 +8,7 @@ import { mergeConditions, turnedTo } from './conditions.ts';
 import { normal, warning } from './events.ts';
 import { withFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
-import type { DecideInput, Decision } from './model.ts';
+import type { DecideInput, Decision, EventSpec } from './model.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import type { ResolvedSpec } from './spec.ts';
 import { RESYNC_MS } from './status.ts';
@@ -32,6 +32,8 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
       requeueAfterMs: RESYNC_MS,
     };
   }
+  const restored = restoreFromBackup(input, spec, prev, seenEvents);
+  if (restored) return restored;
   const creating = `Creating Secret ${spec.secretName}`;
   const conditions = mergeConditions(
     prev.conditions,
@@ -72,13 +74,114 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
       observedGeneration: generation,
       conditions,
     }),
-    events: [
-      ...seenEvents,
-      normal(
-        EventReasons.SecretCreated,
-        `Created Secret ${spec.secretName} with a new ${describeNewKey(spec)}`,
-      ),
+    events: [...seenEvents, createdEvent(spec, prev)],
+    requeueAfterMs: 0,
+  };
+}
+
+/**
+ * SecretCreated for a first Secret; a Warning SecretRecreated when status shows the Secret held keys
+ * before (it was deleted and nothing kept them): tokens they signed stop verifying as the targets roll.
+ */
+function createdEvent(spec: ResolvedSpec, prev: JwtRotationStatus): EventSpec {
+  const created = `Created Secret ${spec.secretName} with a new ${describeNewKey(spec)}`;
+  const lost = [prev.currentKeyFingerprint, prev.newKeyFingerprint].filter((k) => k !== undefined);
+  if (lost.length === 0) return normal(EventReasons.SecretCreated, created);
+  return warning(
+    EventReasons.SecretRecreated,
+    `Secret ${spec.secretName} was deleted and no copy of its keys is kept. ${created}; the targets are rolled onto it, ` +
+      `so tokens signed with key ${lost.join(' or ')} stop verifying`,
+  );
+}
+
+/**
+ * The Secret was deleted while a rotation was in flight (status says so) and the backup still holds
+ * the original key: recreate the Secret with that key, as a rollback, rather than with a new key that
+ * no token verifies against. The targets are then rolled back to it (RollingBack) and the outcome is
+ * recorded as RolledBack with reason SecretRestoredFromBackup. Tokens signed with the rotation's new
+ * key after the signing switch no longer verify once a pod restarts; the Event says so.
+ */
+function restoreFromBackup(
+  input: DecideInput,
+  spec: ResolvedSpec,
+  prev: JwtRotationStatus,
+  seenEvents: Decision['events'],
+): Decision | undefined {
+  const backup = input.backup;
+  // A rotation in flight: a phase other than Idle that names the rotation's start.
+  if (
+    backup?.originalFingerprint === undefined ||
+    prev.phase === 'Idle' ||
+    prev.rotationStartedAt === undefined
+  ) {
+    return undefined;
+  }
+  const now = input.now;
+  const generation = input.resource.metadata.generation ?? 0;
+  const name = input.resource.metadata.name ?? '';
+  const id = prev.rotationStartedAt ?? toRfc3339(now);
+  const withdrawn = prev.newKeyFingerprint;
+  const message =
+    `Secret ${spec.secretName} was deleted during the rotation; recreated with the original key ` +
+    `${backup.originalFingerprint} from the backup Secret, and the targets are rolled back to it` +
+    (withdrawn === undefined
+      ? ''
+      : `. Tokens signed with the new key ${withdrawn} verify only on pods that still hold it`);
+  const conditions = mergeConditions(
+    prev.conditions,
+    [
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: EventReasons.SecretRestoredFromBackup,
+        message,
+      },
+      {
+        type: 'Reconciling',
+        status: 'True',
+        reason: EventReasons.SecretRestoredFromBackup,
+        message,
+      },
+      {
+        type: 'Stalled',
+        status: 'False',
+        reason: ConditionReasons.NotStalled,
+        message: 'Making progress or idle',
+      },
     ],
+    generation,
+    now,
+  );
+  return {
+    notices: [],
+    actions: [
+      {
+        type: 'CreateSecret',
+        data: {
+          [SecretKeys.secret]: { original: true },
+          [SecretKeys.expiration]: { literal: spec.tokenTTL },
+          [SecretKeys.refreshExpiration]: { literal: spec.refreshTokenTTL },
+        },
+        annotations: dropUndefined<Record<string, string>>({
+          [SecretAnnotations.managedBy]: name,
+          [SecretAnnotations.operation]: 'Rollback',
+          [SecretAnnotations.operationId]: id,
+          [SecretAnnotations.trigger]: 'Rollback',
+          [SecretAnnotations.previousKey]: withdrawn,
+          [SecretAnnotations.keyCreatedAt]: backup.keyCreatedAt ?? toRfc3339(now),
+        }),
+      },
+    ],
+    status: dropUndefined<JwtRotationStatus>({
+      ...prev,
+      phase: 'RollingBack',
+      observedGeneration: generation,
+      rotationStartedAt: id,
+      rotationDate: undefined,
+      monitoringStartedAt: undefined,
+      conditions,
+    }),
+    events: [...seenEvents, warning(EventReasons.SecretRestoredFromBackup, message)],
     requeueAfterMs: 0,
   };
 }

@@ -2,6 +2,7 @@
 import { SecretKeys, keySlotName } from '../api/constants.ts';
 import type { Phase } from '../api/types.ts';
 import type { Context } from './context.ts';
+import { handEditedKeys, repairableLoss } from './interference.ts';
 import type { Stall } from './phase-result.ts';
 import { ConditionReasons } from './reasons.ts';
 
@@ -10,6 +11,10 @@ export type ObservedPhase = { phase: Exclude<Phase, 'Failed'> } | { phase: 'Fail
 export function observePhase(ctx: Context): ObservedPhase {
   const { fp, prev, operation, operationId } = ctx;
   const slot = (name: string): string => keySlotName(ctx.spec.algorithm, name);
+  // Someone else edited the keys of the rotation in flight (./interference.ts).
+  const edited = handEditedKeys(ctx);
+  if (edited) return { phase: 'Failed', stalled: edited };
+  if (repairableLoss(ctx)) return { phase: 'DualKey' };
   if (fp.JWT_SECRET_NEW !== undefined) {
     if (fp.JWT_SECRET_CURRENT === undefined) {
       return {

@@ -29,8 +29,16 @@ export const ConditionReasons = {
    * than letters, digits and . _ : + @ -). Nothing is done until it is fixed.
    */
   InvalidRequest: 'InvalidRequest',
-  /** JWT_SECRET_NEW is set but JWT_SECRET_CURRENT is missing. */
+  /** JWT_SECRET_NEW is set but JWT_SECRET_CURRENT is missing (and JWT_SECRET is not the original to restore it from). */
   SecretInconsistent: 'SecretInconsistent',
+  /**
+   * Mid-rotation, a key was changed by hand: JWT_SECRET_CURRENT is not the original key the rotation
+   * started from, or JWT_SECRET_NEW is not the key consumers were told to sign with. Nothing is
+   * written or rolled until a human puts it back, rolls back or starts an emergency rotation.
+   */
+  KeyChangedByHand: 'KeyChangedByHand',
+  /** JWT_SECRET_NEW was removed after the signing switch: consumers may have signed with it. */
+  NewKeyMissing: 'NewKeyMissing',
   /** The Secret has no JWT_SECRET and is not in the dual-key shape. */
   KeyMissing: 'KeyMissing',
   /** A listed target does not exist. */
@@ -74,6 +82,8 @@ export const STALLED_REASONS = [
   ConditionReasons.SecretTypeNotManaged,
   ConditionReasons.InvalidRequest,
   ConditionReasons.SecretInconsistent,
+  ConditionReasons.KeyChangedByHand,
+  ConditionReasons.NewKeyMissing,
   ConditionReasons.KeyMissing,
   ConditionReasons.TargetNotFound,
   ConditionReasons.RolloutStalled,
@@ -89,6 +99,11 @@ export type StalledReason = (typeof STALLED_REASONS)[number];
 export const EventReasons = {
   /** The Secret was missing and was created with a new key. */
   SecretCreated: 'SecretCreated',
+  /**
+   * The Secret, which held keys (status shows them), was deleted and nothing kept them (no rotation in
+   * flight with a backup): created again with a new key; tokens the deleted keys signed stop verifying.
+   */
+  SecretRecreated: 'SecretRecreated',
   /** The TTL values were written to the Secret. */
   SecretUpdated: 'SecretUpdated',
   /** Request values present when the operator first saw the JwtRotation were recorded, not acted on. */
@@ -99,6 +114,15 @@ export const EventReasons = {
   RotationAdopted: 'RotationAdopted',
   /** A missing rotation value was restored in the Secret. */
   SecretRepaired: 'SecretRepaired',
+  /** JWT_SECRET_NEW was changed by hand before the signing switch: the new value is published instead. */
+  KeyChangedByHand: 'KeyChangedByHand',
+  /** The backup Secret was deleted mid-rotation and written again with the original key. */
+  BackupRestored: 'BackupRestored',
+  /**
+   * The managed Secret was deleted mid-rotation: recreated with the original key from the backup and the
+   * targets rolled back to it (also the outcome's reason in status.lastRotation).
+   */
+  SecretRestoredFromBackup: 'SecretRestoredFromBackup',
   /** Targets were rolled onto the Secret's current revision. */
   TargetsRolled: 'TargetsRolled',
   /** Every pod verifies the new key: the signing date was set. */

@@ -272,7 +272,7 @@ describe('decide: the rotation core', () => {
           status: world.status,
         },
         secret: world.secretView(),
-        backup: undefined,
+        backup: world.input().backup,
         targets: [
           aTarget({
             revision: world.targets[0]?.revision,

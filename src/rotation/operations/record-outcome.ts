@@ -25,7 +25,10 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
     reason: ctx.secret.annotations[SecretAnnotations.request]?.startsWith('rollback=')
       ? 'RollbackRequested'
       : outcome === 'RolledBack'
-        ? 'HealthGateFailed'
+        ? // A rollback without a request and with trigger Rollback: the Secret was recreated from the backup.
+          ctx.trigger === 'Rollback' && annotations[SecretAnnotations.request] === undefined
+          ? EventReasons.SecretRestoredFromBackup
+          : 'HealthGateFailed'
         : ctx.trigger === 'Emergency'
           ? 'EmergencyRotation'
           : 'RotationCompleted',

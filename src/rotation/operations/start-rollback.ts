@@ -25,11 +25,21 @@ export interface RollbackCause {
 
 /** The fingerprint of the key a rollback would restore, if one is retained. */
 export function originalKey(ctx: Context): string | undefined {
+  return fromCurrent(ctx) ? ctx.fp.JWT_SECRET_CURRENT : ctx.input.backup?.originalFingerprint;
+}
+
+/**
+ * The original is read from JWT_SECRET_CURRENT in the dual-key shape, unless the backup holds another
+ * key (JWT_SECRET_CURRENT was changed by hand): then from the backup.
+ */
+function fromCurrent(ctx: Context): boolean {
   const { fp, input } = ctx;
-  const dual = fp.JWT_SECRET_NEW !== undefined;
-  return dual && fp.JWT_SECRET_CURRENT !== undefined
-    ? fp.JWT_SECRET_CURRENT
-    : input.backup?.originalFingerprint;
+  const backedUp = input.backup?.originalFingerprint;
+  return (
+    fp.JWT_SECRET_NEW !== undefined &&
+    fp.JWT_SECRET_CURRENT !== undefined &&
+    (backedUp === undefined || backedUp === fp.JWT_SECRET_CURRENT)
+  );
 }
 
 /**
@@ -40,7 +50,6 @@ export function originalKey(ctx: Context): string | undefined {
 export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
   const { fp, input, now, spec } = ctx;
   const dual = fp.JWT_SECRET_NEW !== undefined;
-  const fromCurrent = dual && fp.JWT_SECRET_CURRENT !== undefined;
   const original = originalKey(ctx);
   if (original === undefined) {
     return {
@@ -72,7 +81,7 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
     actions: [
       updateSecret(
         ctx,
-        { [SecretKeys.secret]: fromCurrent ? { copy: 'JWT_SECRET_CURRENT' } : { original: true } },
+        { [SecretKeys.secret]: fromCurrent(ctx) ? { copy: 'JWT_SECRET_CURRENT' } : { original: true } },
         ROTATION_KEYS,
         annotations,
       ),

@@ -3,7 +3,7 @@
  * Requests first (emergency, rollback), then repairs of a Secret the operator did not write
  * (or that lost a value), the health gate, rolling the targets, and the signing date.
  */
-import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
+import { SecretAnnotations, SecretKeys, keySlotName } from '../../api/constants.ts';
 import { rollTargets, updateSecret } from '../actions.ts';
 import type { Context } from '../context.ts';
 import { holdForWindow } from '../window-hold.ts';
@@ -21,6 +21,12 @@ import {
 import { describeTargets, everyPodVerifies, targetRollouts } from '../targets.ts';
 import { isSigningScheduled, NOT_SCHEDULED } from '../revision.ts';
 import { unlistedConsumersBlock } from '../consumers.ts';
+import {
+  backupLost,
+  newKeyReplacedBeforeSwitch,
+  rotationInFlight,
+  signingSwitched,
+} from '../interference.ts';
 import { parseInstant, toRfc3339 } from '../time.ts';
 
 /** A dual-key Secret the operator did not write: take it over as a rotation in flight. */
@@ -34,6 +40,8 @@ const adoptDualKeySecret: Policy = (ctx) => {
         [SecretAnnotations.operationId]: toRfc3339(ctx.now),
         [SecretAnnotations.trigger]: 'Manual',
         [SecretAnnotations.managedBy]: ctx.name,
+        // The original of this rotation is the key in JWT_SECRET_CURRENT, not what an earlier operation replaced.
+        [SecretAnnotations.previousKey]: ctx.fp.JWT_SECRET_CURRENT ?? null,
       }),
     ],
     events: [
@@ -47,31 +55,46 @@ const adoptDualKeySecret: Policy = (ctx) => {
 };
 
 /**
- * The rotation date or JWT_SECRET went missing: put them back. A lost date becomes the verify-only
- * placeholder, which is safe whatever the pods hold: the switch is then made again.
+ * The rotation date, JWT_SECRET, JWT_SECRET_CURRENT or (before the signing switch) JWT_SECRET_NEW went
+ * missing: put them back. A lost date becomes the verify-only placeholder, which is safe whatever the
+ * pods hold: the switch is then made again. A lost JWT_SECRET_CURRENT is copied from JWT_SECRET, which
+ * observePhase checked still holds the original key. A lost JWT_SECRET_NEW that no consumer signed with
+ * is replaced by a new key, published for verification only (the rotation goes on from there).
  */
 const restoreMissingValues: Policy = (ctx) => {
   const { spec, secret, fp } = ctx;
+  const newLost = fp.JWT_SECRET_NEW === undefined && rotationInFlight(ctx) && !signingSwitched(ctx);
   const dateMissing = parseInstant(secret.rotationDate) === undefined;
-  if (!dateMissing && fp.JWT_SECRET !== undefined) return undefined;
-  const set: Record<string, { literal: string } | { copy: KeySlot }> = {};
-  if (dateMissing) set[SecretKeys.rotationDate] = { literal: NOT_SCHEDULED };
+  const currentLost = fp.JWT_SECRET_CURRENT === undefined && fp.JWT_SECRET !== undefined;
+  if (!dateMissing && fp.JWT_SECRET !== undefined && !currentLost && !newLost) return undefined;
+  const set: Record<string, { literal: string } | { copy: KeySlot } | { generate: number }> = {};
+  if (dateMissing || newLost) set[SecretKeys.rotationDate] = { literal: NOT_SCHEDULED };
   if (fp.JWT_SECRET === undefined) set[SecretKeys.secret] = { copy: 'JWT_SECRET_CURRENT' };
+  if (currentLost) set[SecretKeys.current] = { copy: 'JWT_SECRET' };
+  if (newLost) set[SecretKeys.new] = { generate: spec.secretLength };
+  const restored = Object.keys(set).filter((key) => key !== SecretKeys.new);
+  const message = newLost
+    ? `${keySlotName(spec.algorithm, SecretKeys.new)} was removed from Secret ${spec.secretName} before any consumer signed with it: a new key is made and published for verification only` +
+      (restored.length > 0 ? `; restored ${restored.join(', ')}` : '')
+    : `Restored ${restored.join(', ')} in Secret ${spec.secretName}`;
   return {
     phase: 'DualKey',
     actions: [updateSecret(ctx, set, [], {})],
-    events: [
-      warning(
-        EventReasons.SecretRepaired,
-        `Restored ${Object.keys(set).join(', ')} in Secret ${spec.secretName}`,
-      ),
-    ],
+    // The lost key is no longer this rotation's new key: the next pass records the one made here.
+    ...(newLost ? { status: { newKeyFingerprint: undefined } } : {}),
+    events: [warning(EventReasons.SecretRepaired, message)],
     requeueAfterMs: 0,
   };
 };
 
 /** Before any progress: repairs, then the health gate. */
-const DUAL_KEY_CHECKS: readonly Policy[] = [adoptDualKeySecret, restoreMissingValues, healthBreach];
+const DUAL_KEY_CHECKS: readonly Policy[] = [
+  adoptDualKeySecret,
+  restoreMissingValues,
+  newKeyReplacedBeforeSwitch,
+  backupLost,
+  healthBreach,
+];
 
 export function dualKey(ctx: Context): PhaseResult {
   return (

@@ -2,6 +2,7 @@
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { gateInterval } from '../gate-policy.ts';
+import { heldRotationStatus, isHandEditStall } from '../interference.ts';
 import { NO_ORIGINAL_KEY, startRollback } from '../operations/start-rollback.ts';
 import type { PhaseResult, Stall } from '../phase-result.ts';
 import { isOneOf } from '../../api/types.ts';
@@ -60,5 +61,12 @@ export function failed(ctx: Context, stalled: Stall): PhaseResult {
       events: [warning(EventReasons.RollbackImpossible, NO_ORIGINAL_KEY)],
     };
   };
-  return firstThatApplies(ctx, [emergencyRequested, rollbackToBackup]) ?? { phase: 'Failed', stalled };
+  return (
+    firstThatApplies(ctx, [emergencyRequested, rollbackToBackup]) ?? {
+      phase: 'Failed',
+      stalled,
+      // A hand edit stops a rotation that resumes once the keys are put back: keep what identifies it.
+      ...(isHandEditStall(stalled) ? { status: heldRotationStatus(ctx) } : {}),
+    }
+  );
 }

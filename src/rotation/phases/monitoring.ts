@@ -3,6 +3,7 @@ import type { Context } from '../context.ts';
 import { formatDuration } from '../duration.ts';
 import { percent } from '../format.ts';
 import { currentGate, gateInterval, healthBreach } from '../gate-policy.ts';
+import { backupLost } from '../interference.ts';
 import { oldKeyTokensExpireAt, startCompletion } from '../operations/start-completion.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { ConditionReasons } from '../reasons.ts';
@@ -11,7 +12,8 @@ import { parseInstant, toRfc3339 } from '../time.ts';
 
 export function monitoring(ctx: Context): PhaseResult {
   return (
-    firstThatApplies(ctx, MID_ROTATION_REQUESTS) ?? answerRotateDuringRotation(ctx, monitoringProgress(ctx))
+    firstThatApplies(ctx, MID_ROTATION_REQUESTS) ??
+    answerRotateDuringRotation(ctx, backupLost(ctx) ?? monitoringProgress(ctx))
   );
 }
 
