@@ -110,7 +110,11 @@ export async function startOperator(
     onAttemptFailed: (receiver, attempt, error) =>
       logger.warn('notification attempt failed', { receiver, attempt, error }),
   });
-  const liveSecrets = new KubernetesSecretStore(core, config.fieldManager, wrote);
+  const conflicted = (kind: string): void => {
+    metrics.conflicted(kind);
+    logger.debug('409 Conflict from another writer; written again on a fresh read', { kind });
+  };
+  const liveSecrets = new KubernetesSecretStore(core, config.fieldManager, wrote, conflicted);
   const liveWorkloads = new KubernetesWorkloads(objects, core, config.fieldManager, wrote);
   const liveResources = new KubernetesJwtRotationStore(
     custom,
@@ -119,6 +123,7 @@ export async function startOperator(
       await operator.writeStatus(r, s);
     },
     wrote,
+    conflicted,
   );
   const reconciler = new Reconciler({
     clock,
@@ -152,6 +157,11 @@ export async function startOperator(
       workers: config.workers,
       onError: (key, error, retryInMs) =>
         logger.warn('reconcile failed; retrying', { key, error: describeError(error), retryInMs }),
+      // A JwtRotation deleted while its pass ran: that pass reported its phase after the deletion.
+      onDropped: (key) => {
+        const [namespace = '', name = ''] = key.split('/');
+        metrics.forget(namespace, name);
+      },
     },
   );
 

@@ -28,6 +28,7 @@ export class OperatorMetrics {
   private readonly phase: Gauge<'namespace' | 'name' | 'phase'>;
   private readonly rotations: Counter<'namespace' | 'name' | 'outcome'>;
   private readonly reconcileDuration: Histogram<'result'>;
+  private readonly conflicts: Counter<'kind'>;
   private readonly reconcileErrors: Counter<'namespace' | 'name'>;
   private readonly nextRotation: Gauge<'namespace' | 'name'>;
   private readonly gateReading: Gauge<'namespace' | 'name' | 'reading'>;
@@ -79,6 +80,12 @@ export class OperatorMetrics {
       labelNames: ['kind', 'namespace'],
       registers,
     });
+    this.conflicts = new Counter({
+      name: 'jwtrotation_api_conflicts_total',
+      help: 'Writes refused with 409 Conflict because someone else changed the object, retried at once on a fresh read, by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
     this.leader = new Gauge({
       name: 'jwtrotation_leader',
       help: '1 while this replica holds the leader Lease (or runs without leader election), else 0.',
@@ -126,5 +133,10 @@ export class OperatorMetrics {
 
   wrote(kind: string, namespace: string): void {
     this.writes.inc({ kind, namespace });
+  }
+
+  /** A 409 met and retried on a fresh read (kind: secret, status). */
+  conflicted(kind: string): void {
+    this.conflicts.inc({ kind });
   }
 }

@@ -5,6 +5,12 @@
  * a key that comes due while all are busy waits its turn, first come first served.
  */
 import type { Clock, Timer } from '../platform/clock.ts';
+import { ConflictError } from '../platform/conflict.ts';
+
+/** Conflicts in a row retried soon, before they back off like other failures. */
+const CONFLICT_FAST_RETRIES = 5;
+/** The wait before such a retry (at most retryBaseMs), jittered by ±50%. */
+const CONFLICT_RETRY_MS = 100;
 
 /** What a pass asks for: look again after this many milliseconds, or forget the key. */
 export type PassResult = { requeueAfterMs: number } | 'forget';
@@ -16,6 +22,8 @@ interface WorkQueueOptions {
   /** Most passes at once (default: no limit). */
   workers?: number;
   onError: (key: string, error: unknown, retryInMs: number) => void;
+  /** A key forgotten while its pass ran is dropped once that pass ended (what the pass reported is stale). */
+  onDropped?: (key: string) => void;
 }
 
 interface Entry {
@@ -129,7 +137,12 @@ export class WorkQueue {
       next = result === 'forget' ? 'forget' : result.requeueAfterMs;
     } catch (error) {
       entry.failures += 1;
-      const backoff = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (entry.failures - 1));
+      // A conflict means "read again and decide again", not a fault: the first few are retried soon
+      // (jittered, so two writers fall out of step), and only a run of them backs off like an error.
+      const conflict = error instanceof ConflictError && entry.failures <= CONFLICT_FAST_RETRIES;
+      const backoff = conflict
+        ? Math.min(this.options.retryBaseMs, CONFLICT_RETRY_MS) * (0.5 + Math.random())
+        : Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (entry.failures - 1));
       try {
         this.options.onError(key, error, backoff);
       } catch {
@@ -144,6 +157,7 @@ export class WorkQueue {
     const rerun = this.wasAskedAgain(entry);
     if ((next === 'forget' || this.wasForgotten(entry)) && !rerun) {
       this.entries.delete(key);
+      if (this.wasForgotten(entry)) this.options.onDropped?.(key);
     } else {
       this.enqueue(key, rerun || next === 'forget' ? 0 : next);
     }

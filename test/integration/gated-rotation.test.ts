@@ -94,7 +94,8 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     e.setNewShare(0.5);
 
     // Past minDuration, with half the traffic on the new key: no completion.
-    const monitoring = await waitForPhase(c, ns, 'api', 'Monitoring');
+    // Generous: on a loaded machine kwok's pods and the rolls take longer than the default wait.
+    const monitoring = await waitForPhase(c, ns, 'api', 'Monitoring', () => true, 240_000);
     const started = Date.parse(monitoring.status?.monitoringStartedAt ?? '');
     await waitFor('minDuration to pass with readings', async () => {
       const r = await getJwtRotation(c, ns, 'api');

@@ -184,6 +184,7 @@ describe('OperatorMetrics', () => {
     metrics.reconciled(0.01, 'success');
     metrics.reconciled(0.01, 'error', { namespace: 'default', name: 'api' });
     metrics.wrote('secret-update', 'default');
+    metrics.conflicted('secret');
     metrics.setLeader(true);
 
     const labels = new Set<string>();

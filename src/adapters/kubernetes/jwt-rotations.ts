@@ -10,6 +10,7 @@ export class KubernetesJwtRotationStore {
     private readonly api: CustomObjectsApi,
     private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<void>,
     private readonly onWrite: (kind: string, namespace: string, name: string) => void,
+    private readonly onConflict: (kind: string) => void = () => undefined,
   ) {}
 
   async get(namespace: string, name: string): Promise<JwtRotation | undefined> {
@@ -27,8 +28,58 @@ export class KubernetesJwtRotationStore {
     }
   }
 
+  /**
+   * Writes status, guarded by the resourceVersion the pass read. When that write is refused and the
+   * object changed only where the pass did not look (another writer's labels, say: the same
+   * generation, annotations and status), the decision still holds and the write is made again on
+   * the fresh resourceVersion. Anything else is the caller's failure, and the next pass decides again.
+   */
   async writeStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<void> {
-    await this.statusWriter(resource, status);
-    this.onWrite('status', resource.metadata.namespace ?? '', resource.metadata.name ?? '');
+    const namespace = resource.metadata.namespace ?? '';
+    const name = resource.metadata.name ?? '';
+    let target = resource;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.statusWriter(target, status);
+        break;
+      } catch (error) {
+        if (attempt >= STATUS_RETRIES) throw error;
+        const fresh = await this.get(namespace, name);
+        if (
+          fresh === undefined ||
+          fresh.metadata.resourceVersion === target.metadata.resourceVersion ||
+          !onlyOthersChanged(resource, fresh)
+        )
+          throw error;
+        this.onConflict('status');
+        target = fresh;
+      }
+    }
+    this.onWrite('status', namespace, name);
   }
+}
+
+const STATUS_RETRIES = 5;
+
+/** Same generation, annotations (the requests), status and no deletion: what a pass decides on. */
+function onlyOthersChanged(before: JwtRotation, after: JwtRotation): boolean {
+  const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+  return (
+    after.metadata.deletionTimestamp === undefined &&
+    after.metadata.uid === before.metadata.uid &&
+    after.metadata.generation === before.metadata.generation &&
+    same(after.metadata.annotations ?? {}, before.metadata.annotations ?? {}) &&
+    same(after.status ?? {}, before.status ?? {})
+  );
+}
+
+/** JSON with object keys sorted, so that key order does not count as a change. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
 }

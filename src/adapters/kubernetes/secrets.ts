@@ -4,7 +4,13 @@
  * which gives them only to the executor.
  */
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { MANAGED_LABEL, MANAGED_LABEL_VALUE, WATCH_LABEL, WATCH_LABEL_VALUE } from '../../api/constants.ts';
+import {
+  GROUP,
+  MANAGED_LABEL,
+  MANAGED_LABEL_VALUE,
+  WATCH_LABEL,
+  WATCH_LABEL_VALUE,
+} from '../../api/constants.ts';
 import { ConflictError } from '../../platform/conflict.ts';
 import { isConflict, isNotFound } from './errors.ts';
 
@@ -32,6 +38,7 @@ export class KubernetesSecretStore {
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
     private readonly onWrite: (kind: string, namespace: string, name: string) => void,
+    private readonly onConflict: (kind: string) => void = () => undefined,
   ) {}
 
   async get(namespace: string, name: string): Promise<ReadSecret | undefined> {
@@ -61,22 +68,45 @@ export class KubernetesSecretStore {
     await this.createObject(managedSecret(namespace, name, content));
   }
 
-  /** Replaces the Secret; ConflictError if it changed since it was read (resourceVersion). */
+  /**
+   * Replaces the Secret; ConflictError if it changed since it was read (resourceVersion).
+   *
+   * When the 409 comes from a change to what the operator does not own (another writer's labels or
+   * annotations, not the values, the type or the operator's own jwtrotation.io/ annotations), the
+   * decision that led here still holds: the write is made again on the fresh object, keeping the
+   * other writer's change. Up to MERGE_RETRIES times; anything else is the caller's conflict.
+   */
   async replace(current: ReadSecret, content: Content): Promise<void> {
-    const read = this.objects.get(current);
+    let read = this.objects.get(current);
     if (read === undefined) throw new Error('replace needs a Secret read through this store');
-    const next: V1Secret = {
-      ...read,
-      // The watch label brings a Secret the operator did not create (adopted) into its cache.
-      metadata: {
-        ...read.metadata,
-        labels: { ...read.metadata?.labels, [WATCH_LABEL]: WATCH_LABEL_VALUE },
-        annotations: content.annotations,
-      },
-      data: encodeData(content.values),
-    };
-    delete next.stringData;
-    await this.replaceObject(next);
+    const first = read;
+    for (let attempt = 0; ; attempt++) {
+      const next: V1Secret = {
+        ...read,
+        // The watch label brings a Secret the operator did not create (adopted) into its cache.
+        metadata: {
+          ...read.metadata,
+          labels: { ...read.metadata?.labels, [WATCH_LABEL]: WATCH_LABEL_VALUE },
+          annotations:
+            read === first
+              ? content.annotations
+              : { ...othersOf(read.metadata?.annotations), ...ownOf(content.annotations) },
+        },
+        data: encodeData(content.values),
+      };
+      delete next.stringData;
+      try {
+        await this.replaceObject(next);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MERGE_RETRIES) throw error;
+        const namespace = read.metadata?.namespace ?? '';
+        const fresh = await this.core.readNamespacedSecret({ namespace, name: read.metadata?.name ?? '' });
+        if (!onlyOthersChanged(first, fresh)) throw error;
+        this.onConflict('secret');
+        read = fresh;
+      }
+    }
   }
 
   /**
@@ -147,6 +177,32 @@ export class KubernetesSecretStore {
     }
     this.onWrite('secret-update', namespace, name);
   }
+}
+
+/** Retries of a replace whose 409 came from another writer's labels or annotations only. */
+const MERGE_RETRIES = 5;
+const OWN_PREFIX = `${GROUP}/`;
+
+function ownOf(annotations: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k.startsWith(OWN_PREFIX)));
+}
+
+function othersOf(annotations: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => !k.startsWith(OWN_PREFIX)));
+}
+
+/** Whether only what the operator does not own changed between two reads of a Secret. */
+function onlyOthersChanged(before: V1Secret, after: V1Secret): boolean {
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const sorted = (o: Record<string, string>): [string, string][] =>
+    Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+  return (
+    after.metadata?.deletionTimestamp === undefined &&
+    after.metadata?.uid === before.metadata?.uid &&
+    after.type === before.type &&
+    same(sorted(decodeData(after)), sorted(decodeData(before))) &&
+    same(sorted(ownOf(after.metadata?.annotations)), sorted(ownOf(before.metadata?.annotations)))
+  );
 }
 
 /** The decoded string values of a Secret. */
