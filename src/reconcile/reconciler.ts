@@ -7,6 +7,7 @@ import { decide } from '../rotation/decide.ts';
 import type { Decision, GateObservation, Notice } from '../rotation/model.ts';
 import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
+import { canonical } from '../platform/canonical.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
 import type { NotificationTarget, ReconcilerDeps } from './ports.ts';
@@ -182,16 +183,4 @@ function wouldWrite(previous: JwtRotationStatus, decision: Decision): boolean {
 function changedFields(a: JwtRotationStatus, b: JwtRotationStatus): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof JwtRotationStatus>;
   return [...keys].filter((k) => canonical(a[k]) !== canonical(b[k])).sort();
-}
-
-/** JSON with sorted keys, so equal status compares equal whatever order its fields came in. */
-export function canonical(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
 }

@@ -4,7 +4,7 @@
  */
 import { SecretAnnotations, SecretKeys, keySlotName } from '../api/constants.ts';
 import type { JwtRotationStatus } from '../api/types.ts';
-import { mergeConditions, turnedTo } from './conditions.ts';
+import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import { normal, warning } from './events.ts';
 import { withFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
@@ -37,16 +37,7 @@ export function createSecretDecision(input: DecideInput, spec: ResolvedSpec): De
   const creating = `Creating Secret ${spec.secretName}`;
   const conditions = mergeConditions(
     prev.conditions,
-    [
-      { type: 'Ready', status: 'False', reason: ConditionReasons.CreatingSecret, message: creating },
-      { type: 'Reconciling', status: 'True', reason: ConditionReasons.CreatingSecret, message: creating },
-      {
-        type: 'Stalled',
-        status: 'False',
-        reason: ConditionReasons.NotStalled,
-        message: 'Making progress or idle',
-      },
-    ],
+    progressing(ConditionReasons.CreatingSecret, creating),
     generation,
     now,
   );
@@ -129,26 +120,7 @@ function restoreFromBackup(
       : `. Tokens signed with the new key ${withdrawn} verify only on pods that still hold it`);
   const conditions = mergeConditions(
     prev.conditions,
-    [
-      {
-        type: 'Ready',
-        status: 'False',
-        reason: EventReasons.SecretRestoredFromBackup,
-        message,
-      },
-      {
-        type: 'Reconciling',
-        status: 'True',
-        reason: EventReasons.SecretRestoredFromBackup,
-        message,
-      },
-      {
-        type: 'Stalled',
-        status: 'False',
-        reason: ConditionReasons.NotStalled,
-        message: 'Making progress or idle',
-      },
-    ],
+    progressing(EventReasons.SecretRestoredFromBackup, message),
     generation,
     now,
   );
@@ -184,6 +156,20 @@ function restoreFromBackup(
     events: [...seenEvents, warning(EventReasons.SecretRestoredFromBackup, message)],
     requeueAfterMs: 0,
   };
+}
+
+/** The conditions of a pass that is making progress: not Ready, Reconciling, not Stalled. */
+function progressing(reason: string, message: string): ConditionSpec[] {
+  return [
+    { type: 'Ready', status: 'False', reason, message },
+    { type: 'Reconciling', status: 'True', reason, message },
+    {
+      type: 'Stalled',
+      status: 'False',
+      reason: ConditionReasons.NotStalled,
+      message: 'Making progress or idle',
+    },
+  ];
 }
 
 export function invalidSpecDecision(input: DecideInput, message: string): Decision {

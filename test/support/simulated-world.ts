@@ -24,7 +24,7 @@ import type {
 import { plannedWrites, type ReadSecrets, type Write } from '../../src/reconcile/execute.ts';
 import { decideInput, type ObservedWorkload } from '../../src/reconcile/gather.ts';
 import { ConflictError, type SecretRecord } from '../../src/reconcile/ports.ts';
-import { canonical } from '../../src/reconcile/reconciler.ts';
+import { canonical } from '../../src/platform/canonical.ts';
 import { keyScheme, parseJwks, viewSecret, type Jwks } from '../../src/reconcile/secret-data.ts';
 import { JWKS_DATA_KEY } from '../../src/api/constants.ts';
 import { generateKey, isAsymmetric, type KeyScheme } from '../../src/platform/keys.ts';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { canonical } from '../../src/reconcile/reconciler.ts';
+import { canonical } from '../../src/platform/canonical.ts';
 
 describe('canonical', () => {
   it('is equal for objects with the same content in a different key order', () => {

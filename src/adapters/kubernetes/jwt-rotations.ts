@@ -2,6 +2,7 @@
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../api/constants.ts';
 import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
+import { canonical } from '../../platform/canonical.ts';
 import { isNotFound } from './errors.ts';
 
 /** Implements JwtRotationStore of src/reconcile/ports.ts. */
@@ -63,23 +64,12 @@ const STATUS_RETRIES = 5;
 
 /** Same generation, annotations (the requests), status and no deletion: what a pass decides on. */
 function onlyOthersChanged(before: JwtRotation, after: JwtRotation): boolean {
-  const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+  const same = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
   return (
     after.metadata.deletionTimestamp === undefined &&
     after.metadata.uid === before.metadata.uid &&
     after.metadata.generation === before.metadata.generation &&
     same(after.metadata.annotations ?? {}, before.metadata.annotations ?? {}) &&
     same(after.status ?? {}, before.status ?? {})
-  );
-}
-
-/** JSON with object keys sorted, so that key order does not count as a change. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
   );
 }

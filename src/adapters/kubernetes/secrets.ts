@@ -11,6 +11,7 @@ import {
   WATCH_LABEL,
   WATCH_LABEL_VALUE,
 } from '../../api/constants.ts';
+import { canonical } from '../../platform/canonical.ts';
 import { ConflictError } from '../../platform/conflict.ts';
 import { isConflict, isNotFound } from './errors.ts';
 
@@ -193,15 +194,12 @@ function othersOf(annotations: Readonly<Record<string, string>> | undefined): Re
 
 /** Whether only what the operator does not own changed between two reads of a Secret. */
 function onlyOthersChanged(before: V1Secret, after: V1Secret): boolean {
-  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-  const sorted = (o: Record<string, string>): [string, string][] =>
-    Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
   return (
     after.metadata?.deletionTimestamp === undefined &&
     after.metadata?.uid === before.metadata?.uid &&
     after.type === before.type &&
-    same(sorted(decodeData(after)), sorted(decodeData(before))) &&
-    same(sorted(ownOf(after.metadata?.annotations)), sorted(ownOf(before.metadata?.annotations)))
+    canonical(decodeData(after)) === canonical(decodeData(before)) &&
+    canonical(ownOf(after.metadata?.annotations)) === canonical(ownOf(before.metadata?.annotations))
   );
 }
 
