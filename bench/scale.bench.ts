@@ -1,13 +1,17 @@
 /**
  * The operator at scale on the local control plane (kwok pods), as the image runs it
- * (`node dist/main.js`). Prints a table and writes bench/results/<date>-N<n>.json and .md.
+ * (`node dist/main.js`, with the Dockerfile's ENV). Prints a table and writes bench/results/<date>-N<n>.json and .md.
  * Reports figures; asserts nothing.
  *
  *   CLUSTER_REAL_NODE=0 CLUSTER_AUDIT=1 npm run cluster:up
  *   BENCH_N=100 npm run bench
  *
- * Per N: N namespaces' worth of objects in one namespace (a Secret, a one-replica Deployment on the
- * kwok node and a JwtRotation each, zero-length gates). Measured:
+ * Settings: BENCH_N, BENCH_IDLE_MS (idle window, default 60 s), BENCH_QPS and BENCH_BURST (the
+ * operator's KUBE_API_QPS/KUBE_API_BURST, default its own 20/30; 0 lifts the limit), BENCH_TIMEOUT_MS,
+ * BENCH_LOG_LEVEL (the operator's log goes to <cluster>/logs/bench-operator.log).
+ *
+ * Per N: N objects in one namespace (a Secret, a one-replica Deployment on the kwok node and a
+ * JwtRotation each, zero-length gates). Measured:
  * - settling after creation (all Idle with a key), and after a rotation requested on all at once
  *   (all Idle with lastRotation Completed);
  * - the operator's peak RSS (VmHWM) and CPU seconds (utime + stime), from /proc;
@@ -15,26 +19,37 @@
  *   ServiceAccount deploy/operator.yaml creates, with its ClusterRole, and the cluster logs the
  *   requests of ServiceAccounts only (CLUSTER_AUDIT=1), so kwok's and the controllers' are apart;
  *   beside it, the API server's whole apiserver_request_total by verb and resource per window;
- * - the operator-side time per rotation: its reconcile passes (jwtrotation_reconcile_duration_seconds,
- *   read from its /metrics), which run from reading the changed objects to the last write;
+ * - an idle window once the operator has stopped writing (the pods coming up after creation are
+ *   written into status first);
+ * - requests per rotation against the design's minimum, counted by bench/minimum.ts;
+ * - the operator's own time: per pass until its decision (jwtrotation_reconcile_decide_seconds),
+ *   the wait for a worker, and the pass time without the client-side rate limit's waits;
  * - the floor: a minimal client doing one Secret update and one pod-template patch per target for N
- *   objects at once, timed until every Deployment's template is patched, beside the operator's time
- *   for the same step (request to every template patched).
+ *   objects at once, timed until every Deployment's template is patched, without a limit and under
+ *   the operator's client-side limit, beside the operator's time for the same step (request to
+ *   every template patched).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { limitedClient, TokenBucket } from '../src/adapters/kubernetes/rate-limit.ts';
+import { DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS } from '../src/config.ts';
+import type { JwtRotationSpec } from '../src/api/types.ts';
+import { designMinimum } from './minimum.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clusterDir = path.resolve(root, process.env.CLUSTER_DIR ?? '.cluster');
 const kubeconfigPath = path.join(clusterDir, 'kubeconfig');
 const N = Number(process.env.BENCH_N ?? '100');
 const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? '60000');
+/** KUBE_API_QPS and KUBE_API_BURST for the operator, and the same limit for the limited floor client. */
+const QPS = process.env.BENCH_QPS;
+const BURST = process.env.BENCH_BURST;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? String(Math.max(300_000, N * 1_000)));
 const GROUP = 'jwtrotation.io';
 const VERSION = 'v1alpha1';
@@ -251,17 +266,49 @@ const isWrite = (k: string): boolean => /^(create|update|patch|delete) /.test(k)
 const isWatch = (k: string): boolean => k.startsWith('watch ');
 
 /** The operator's reconcile histogram: passes and their total seconds, from its /metrics. */
-async function reconcileTotals(port: number): Promise<{ passes: number; seconds: number }> {
+interface OperatorTotals {
+  passes: number;
+  seconds: number;
+  throttledSeconds: number;
+  writes: number;
+  decideSeconds: number;
+  decisions: number;
+  queueWaitSeconds: number;
+  queueStarts: number;
+}
+
+/** The operator's own counters, from its /metrics. */
+async function reconcileTotals(port: number): Promise<OperatorTotals> {
   const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
-  let passes = 0;
-  let seconds = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('jwtrotation_reconcile_duration_seconds_count'))
-      passes += Number(line.split(' ').at(-1));
-    if (line.startsWith('jwtrotation_reconcile_duration_seconds_sum'))
-      seconds += Number(line.split(' ').at(-1));
-  }
-  return { passes, seconds };
+  const total = (prefix: string): number =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(prefix))
+      .reduce((a, line) => a + Number(line.split(' ').at(-1)), 0);
+  return {
+    passes: total('jwtrotation_reconcile_duration_seconds_count'),
+    seconds: total('jwtrotation_reconcile_duration_seconds_sum'),
+    throttledSeconds: total('jwtrotation_api_client_throttled_seconds_total '),
+    writes: total('jwtrotation_api_writes_total{'),
+    decideSeconds: total('jwtrotation_reconcile_decide_seconds_sum'),
+    decisions: total('jwtrotation_reconcile_decide_seconds_count'),
+    queueWaitSeconds: total('jwtrotation_queue_wait_seconds_sum'),
+    queueStarts: total('jwtrotation_queue_wait_seconds_count'),
+  };
+}
+
+/** Until the operator has written nothing for `quietMs` (it has caught up with what creation started). */
+async function quiesce(port: number, quietMs = 5_000): Promise<void> {
+  let last = (await reconcileTotals(port)).writes;
+  let since = performance.now();
+  await waitUntil('the operator to stop writing', async () => {
+    const now = (await reconcileTotals(port)).writes;
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    }
+    return performance.now() - since >= quietMs;
+  });
 }
 
 interface Proc {
@@ -269,20 +316,45 @@ interface Proc {
   httpPort: number;
   sample(): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number };
 }
+/**
+ * The environment the image gives the process: the `ENV` lines of the Dockerfile's last stage
+ * (`KEY=value` pairs; PATH is left as it is here).
+ */
+function imageEnv(): Record<string, string> {
+  const text = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  const last = text.slice(text.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const line of last.split('\n').filter((l) => l.startsWith('ENV '))) {
+    for (const pair of line.slice(4).trim().split(/\s+/)) {
+      const [key = '', ...value] = pair.split('=');
+      if (key !== '' && key !== 'PATH') env[key] = value.join('=');
+    }
+  }
+  return env;
+}
+
 function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
   const child = spawn(process.execPath, [path.join(root, 'dist/main.js')], {
     env: {
       ...process.env,
+      ...imageEnv(),
       KUBECONFIG: kubeconfig,
       WATCH_NAMESPACES: namespace,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      // The operator's defaults unless the run sets them.
+      ...(QPS === undefined ? {} : { KUBE_API_QPS: QPS }),
+      ...(BURST === undefined ? {} : { KUBE_API_BURST: BURST }),
       LEADER_ELECTION: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
+  // The operator's log, for a run to be read afterwards.
+  const log = createWriteStream(path.join(clusterDir, 'logs', 'bench-operator.log'));
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   const tick = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || '100');
   const sample = (): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number } => {
     const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
@@ -297,12 +369,18 @@ function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
   };
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (d: Buffer) => {
+    const read = (d: Buffer): void => {
+      // Kept only until the operator has started (for the error below); the log file has the rest.
+      if (out.length > 1_000_000) return;
       out += d.toString();
       const started = out.split('\n').find((l) => l.includes('"operator started"'));
-      if (started !== undefined)
+      if (started !== undefined) {
+        out = '';
+        child.stdout.off('data', read);
         resolve({ child, sample, httpPort: (JSON.parse(started) as { httpPort: number }).httpPort });
-    });
+      }
+    };
+    child.stdout.on('data', read);
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', () => {
       reject(new Error(`operator exited:\n${out.slice(-2000)}`));
@@ -428,7 +506,8 @@ async function main(): Promise<void> {
   kubectl('apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds'));
   kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/jwtrotations.jwtrotation.io');
   const who = await identities();
-  floorClient = who.floor.kc.makeApiClient(k8s.CoreV1Api);
+  const floorCore = who.floor.kc.makeApiClient(k8s.CoreV1Api);
+  floorClient = floorCore;
   const floorApps = who.floor.kc.makeApiClient(k8s.AppsV1Api);
   const opRequests = (from: number, to: number): Counts => auditCounts(who.operator.username, from, to);
 
@@ -454,7 +533,9 @@ async function main(): Promise<void> {
     ...op.sample(),
   };
 
-  // Idle: N JwtRotations, nothing to do.
+  // Idle: N JwtRotations, nothing to do, once the operator has caught up with the creation (the
+  // Deployments' pods coming up after a JwtRotation was first seen are written into its status).
+  await quiesce(op.httpPort);
   const i0 = await apiserverCounts();
   const idleStart = Date.now();
   const cpuIdle0 = op.sample().cpuSeconds;
@@ -521,30 +602,76 @@ async function main(): Promise<void> {
     const list = await apps.listNamespacedDeployment({ namespace: floorNs });
     return list.items.length === N && list.items.every((d) => (d.status?.availableReplicas ?? 0) >= 1);
   });
+  /**
+   * One Secret update and one template patch per object, N at once; the time until all are patched.
+   * A request refused with 429 (the API server's priority and fairness) is made again after its
+   * Retry-After, as client-go does, and counted.
+   */
+  const floorRound = async (
+    floorCore: k8s.CoreV1Api,
+    floorApps: k8s.AppsV1Api,
+    value: string,
+  ): Promise<{ start: number; end: number; refused429: number }> => {
+    let refused429 = 0;
+    const retrying = async <T>(request: () => Promise<T>): Promise<T> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await request();
+        } catch (error) {
+          const e = error as { code?: number; headers?: Record<string, string> };
+          if (e.code !== 429 || attempt >= 20) throw error;
+          refused429 += 1;
+          const after = Number(e.headers?.['retry-after'] ?? '1');
+          await new Promise((r) => setTimeout(r, (Number.isFinite(after) ? after : 1) * 1000));
+        }
+      }
+    };
+    const start = Date.now();
+    await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const id = `app-${String(i)}`;
+        const s = await retrying(() =>
+          floorCore.readNamespacedSecret({ namespace: floorNs, name: `${id}-jwt` }),
+        );
+        s.stringData = { JWT_SECRET_NEW: value };
+        await retrying(() =>
+          floorCore.replaceNamespacedSecret({ namespace: floorNs, name: `${id}-jwt`, body: s }),
+        );
+        await retrying(() =>
+          floorApps.patchNamespacedDeployment(
+            {
+              namespace: floorNs,
+              name: id,
+              body: {
+                spec: {
+                  template: { metadata: { annotations: { 'jwtrotation.io/secret-revision': value } } },
+                },
+              },
+            },
+            mergePatch,
+          ),
+        );
+      }),
+    );
+    return { start, end: Date.now(), refused429 };
+  };
   const f0 = await apiserverCounts();
-  const floorStart = Date.now();
-  const floorCore = floorClient;
-  await Promise.all(
-    Array.from({ length: N }, async (_, i) => {
-      const id = `app-${String(i)}`;
-      const s = await floorCore.readNamespacedSecret({ namespace: floorNs, name: `${id}-jwt` });
-      s.stringData = { JWT_SECRET_NEW: 'floor' };
-      await floorCore.replaceNamespacedSecret({ namespace: floorNs, name: `${id}-jwt`, body: s });
-      await floorApps.patchNamespacedDeployment(
-        {
-          namespace: floorNs,
-          name: id,
-          body: {
-            spec: { template: { metadata: { annotations: { 'jwtrotation.io/secret-revision': 'floor' } } } },
-          },
-        },
-        mergePatch,
-      );
-    }),
-  );
-  const floorEnd = Date.now();
+  const floor = await floorRound(floorCore, floorApps, 'floor');
+  const floorStart = floor.start;
+  const floorEnd = floor.end;
   const floorMs = floorEnd - floorStart;
   const f1 = await apiserverCounts();
+  // The same client under the operator's client-side limit (its defaults, or BENCH_QPS/BENCH_BURST).
+  const bucket = new TokenBucket(
+    Number(QPS ?? DEFAULT_KUBE_API_QPS),
+    Number(BURST ?? DEFAULT_KUBE_API_BURST),
+  );
+  const limited = await floorRound(
+    limitedClient(who.floor.kc, k8s.CoreV1Api, bucket),
+    limitedClient(who.floor.kc, k8s.AppsV1Api, bucket),
+    'floor-limited',
+  );
+  const limitedFloorMs = limited.end - limited.start;
   await auditFlushedPast(floorEnd);
 
   const ops = (c: Counts): Counts =>
@@ -572,31 +699,45 @@ async function main(): Promise<void> {
     },
     idleCpuS: idleCpu,
   };
-  // The design's minimum per rotation (one target, Secret and backup exist, zero-length gates): Secret
-  // replaces: dual key (publish), signing date, completion = 3; the backup's original key: 1 create;
-  // template patches: the dual-key roll, the signing-date roll, the completion roll = 3; status
-  // updates: DualKey, Monitoring, Completing, Idle = 4; Events: RotationStarted, MonitoringStarted,
-  // CompletionStarted, RotationCompleted = 4. Reads: none, with watches and a cache.
-  const minimum = { secretWrites: 3, backupWrites: 1, templatePatches: 3, statusWrites: 4, events: 4 };
-  const minimumWrites = Object.values(minimum).reduce((a, b) => a + b, 0);
+  // The design's minimum per rotation, counted by running the same rotation through the decision
+  // core in the simulated world (bench/minimum.ts), where every rollout is seen once, finished.
+  const minimum = designMinimum(spec('app-0-jwt', 'app-0') as unknown as JwtRotationSpec);
   const passes = reconcile1.passes - reconcile0.passes;
   const passSeconds = reconcile1.seconds - reconcile0.seconds;
+  const throttledSeconds = reconcile1.throttledSeconds - reconcile0.throttledSeconds;
+  const perRotation = noWatch(opRotation) / N;
   figures.summary = {
     operatorPeakRssMiB: opFinal.rssPeakMiB,
     operatorCpuS: opFinal.cpuSeconds,
     idleOperatorWritesPerMin: sum(opIdle, isWrite) / idleMin,
     idleOperatorReadsPerMin: sum(opIdle, (k) => !isWrite(k) && !isWatch(k)) / idleMin,
-    rotationOperatorRequestsPerRotation: noWatch(opRotation) / N,
+    rotationOperatorRequestsPerRotation: perRotation,
     rotationOperatorWritesPerRotation: sum(opRotation, isWrite) / N,
-    minimumWritesPerRotation: minimumWrites,
-    writesToMinimumRatio: sum(opRotation, isWrite) / N / minimumWrites,
+    rotationOperatorReadsPerRotation: sum(opRotation, (k) => !isWrite(k) && !isWatch(k)) / N,
+    designMinimumRequestsPerRotation: minimum.total,
+    requestsToMinimumRatio: perRotation / minimum.total,
     passesPerRotation: passes / N,
-    operatorPassMsPerRotation: (passSeconds * 1000) / N,
     operatorMeanPassMs: passes > 0 ? (passSeconds * 1000) / passes : 0,
+    operatorMeanPassMsWithoutThrottle: passes > 0 ? ((passSeconds - throttledSeconds) * 1000) / passes : 0,
+    operatorThrottledSPerRotation: throttledSeconds / N,
+    operatorMeanDecideMs:
+      ((reconcile1.decideSeconds - reconcile0.decideSeconds) * 1000) /
+      Math.max(1, reconcile1.decisions - reconcile0.decisions),
+    operatorMeanQueueWaitMs:
+      ((reconcile1.queueWaitSeconds - reconcile0.queueWaitSeconds) * 1000) /
+      Math.max(1, reconcile1.queueStarts - reconcile0.queueStarts),
     floorRequestsPerObject: noWatch(floorRequests) / N,
     floorAllTemplatesPatchedS: floorMs / 1000,
+    floorLimitedAllTemplatesPatchedS: limitedFloorMs / 1000,
+    floorRefused429: floor.refused429,
+    floorLimitedRefused429: limited.refused429,
     operatorAllTemplatesPatchedS: firstPatch / 1000,
     ratioOperatorToFloor: firstPatch / floorMs,
+    ratioOperatorToLimitedFloor: firstPatch / limitedFloorMs,
+  };
+  figures.clientLimit = {
+    qps: Number(QPS ?? DEFAULT_KUBE_API_QPS),
+    burst: Number(BURST ?? DEFAULT_KUBE_API_BURST),
   };
   figures.minimum = minimum;
 
@@ -611,7 +752,8 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}`);
+  const limit = QPS === undefined && BURST === undefined ? '' : `-qps${QPS ?? ''}-burst${BURST ?? ''}`;
+  const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}${limit}`);
   writeFileSync(`${base}.json`, JSON.stringify(figures, null, 2) + '\n');
   writeFileSync(`${base}.md`, md);
   const s = figures.summary as Record<string, number>;

@@ -27,6 +27,13 @@ export interface Config {
     | undefined;
 }
 
+/**
+ * The client-side rate limit's defaults: controller-runtime's, inside the API server's default
+ * priority-and-fairness share for a ServiceAccount's requests (docs/operations.md, "Scale").
+ */
+export const DEFAULT_KUBE_API_QPS = 20;
+export const DEFAULT_KUBE_API_BURST = 30;
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // An empty value means "not set": charts often render `value: ""`.
   const text = (name: string, fallback: string): string => env[name] || fallback;
@@ -62,8 +69,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // Label selector syntax: key=value, key!=value, key in (a,b), key notin (a), key, !key, comma-separated.
   if (shardSelector !== '' && !/^[A-Za-z0-9_./\-=!(), ]+$/.test(shardSelector))
     throw new Error(`SHARD_SELECTOR must be a label selector, got "${shardSelector}"`);
-  const kubeApiQps = int('KUBE_API_QPS', 20, 0, 10_000);
-  const kubeApiBurst = int('KUBE_API_BURST', 30, 1, 10_000);
+  const kubeApiQps = int('KUBE_API_QPS', DEFAULT_KUBE_API_QPS, 0, 10_000);
+  const kubeApiBurst = int('KUBE_API_BURST', DEFAULT_KUBE_API_BURST, 1, 10_000);
   if (kubeApiQps > 0 && kubeApiBurst < 1) throw new Error('KUBE_API_BURST must be at least 1');
   const retryBaseMs = int('RETRY_BASE_MS', 500, 1);
   const retryMaxMs = int('RETRY_MAX_MS', 60_000, 1);

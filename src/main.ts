@@ -3,7 +3,7 @@
  * its work queue and the watch are built here and passed down; nothing else makes them.
  */
 import * as k8s from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION } from './api/constants.ts';
+import { BACKUP_SECRET_SUFFIX, GROUP, PLURAL, VERSION } from './api/constants.ts';
 import { KubernetesConfigMapStore } from './adapters/kubernetes/configmaps.ts';
 import { describeError, isForbidden, isNotFound } from './adapters/kubernetes/errors.ts';
 import { KubernetesEventRecorder } from './adapters/kubernetes/events.ts';
@@ -12,10 +12,13 @@ import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
 import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
 import { CachedSecretStore, CachedWorkloads } from './adapters/kubernetes/cached-stores.ts';
-import { ClusterCache, selects } from './adapters/kubernetes/cluster-cache.ts';
+import { ClusterCache, selects, type CachedKind } from './adapters/kubernetes/cluster-cache.ts';
+import type { WatchedObject } from './adapters/kubernetes/informers.ts';
+import type { WriteListener } from './adapters/kubernetes/write-listener.ts';
 import { limitedClient, TokenBucket } from './adapters/kubernetes/rate-limit.ts';
 import type { WorkloadLike } from './rotation/rollout.ts';
-import { WakeIndex } from './reconcile/wake-index.ts';
+import { readRefs, WakeIndex } from './reconcile/wake-index.ts';
+import { objectRef, OwnWrites } from './reconcile/own-writes.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
 import { WebhookNotifier } from './adapters/notify/webhook-notifier.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
@@ -28,6 +31,12 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { OperatorMetrics } from './platform/metrics.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { WorkQueue } from './reconcile/queue.ts';
+
+/**
+ * How long a write of the operator may wait for its watch event before passes read the API server
+ * instead (a watch that is down, or one that listed again past that write).
+ */
+const OWN_WRITE_MAX_WAIT_MS = 10_000;
 
 interface RunningOperator {
   port: number;
@@ -47,16 +56,38 @@ export async function startOperator(
   kubeConfig.loadFromDefault();
   // Every request of a pass takes a token (KUBE_API_QPS, KUBE_API_BURST); the watches and the Lease
   // renewals do not, so a busy operator can neither starve its leadership nor miss events.
-  const bucket = new TokenBucket(config.kubeApiQps, config.kubeApiBurst);
+  const metrics = new OperatorMetrics();
+  const bucket = new TokenBucket(config.kubeApiQps, config.kubeApiBurst, (seconds) => {
+    metrics.throttled(seconds);
+  });
   const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket);
   const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket);
   const objects = limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket);
-  const metrics = new OperatorMetrics();
   // Test-only: JWTR_FAULT_EXIT_AFTER_WRITES makes the process exit right after a write (off unless set).
   const faults = faultSwitchFromEnv(process.env);
   if (faults !== undefined)
     logger.warn('fault switch on: the operator exits after a write', { env: FAULT_ENV });
-  const wrote = (kind: string, namespace: string, name: string): void => {
+  // The operator's writes that its watches have not shown yet (src/reconcile/own-writes.ts).
+  const cache: { current?: ClusterCache } = {};
+  const ownWrites = new OwnWrites(
+    () => performance.now(),
+    OWN_WRITE_MAX_WAIT_MS,
+    (ref) => {
+      const [kind = '', namespace = ''] = ref.split('/');
+      return kind === 'JwtRotation' || (cache.current?.watches(kind, namespace) ?? false);
+    },
+    (ref, wrote, cached) => {
+      metrics.ownWriteLate(ref.split('/')[0] ?? '');
+      logger.debug('own write not seen by the watch in time; the pass reads from the API server', {
+        object: ref,
+        wrote: wrote ?? '(deleted)',
+        cached: cached ?? '(absent)',
+      });
+    },
+  );
+  const wrote: WriteListener = (kind, namespace, name, written) => {
+    if (written !== undefined)
+      ownWrites.wrote(objectRef(written.kind, namespace, name), written.resourceVersion);
     metrics.wrote(kind, namespace);
     faults?.afterWrite(kind, namespace, name);
   };
@@ -75,7 +106,6 @@ export async function startOperator(
   const queue: { current?: WorkQueue } = {};
   const wake = (key: string): void => queue.current?.enqueue(key);
   // From a changed Secret, workload or pod to the JwtRotations waiting on it.
-  const cache: { current?: ClusterCache } = {};
   const index = new WakeIndex(
     selects,
     (kind, namespace, name) => cache.current?.get<WorkloadLike>(kind, namespace, name)?.found,
@@ -86,6 +116,10 @@ export async function startOperator(
     { namespaces: config.watchNamespaces, labelSelector: config.shardSelector },
     (type, namespace, name, resource) => {
       const key = `${namespace}/${name}`;
+      ownWrites.observed(
+        objectRef('JwtRotation', namespace, name),
+        type === 'DELETED' ? null : (resource.metadata.resourceVersion ?? ''),
+      );
       if (type === 'DELETED') {
         index.remove(key);
         queue.current?.forget(key);
@@ -100,7 +134,11 @@ export async function startOperator(
     kubeConfig,
     logger,
     config.watchNamespaces,
-    (kind, namespace, name, object) => {
+    (kind, namespace, name, object, deleted) => {
+      ownWrites.observed(
+        objectRef(kind, namespace, name),
+        deleted ? null : (object.metadata?.resourceVersion ?? ''),
+      );
       for (const key of index.keysFor(kind, namespace, name, object)) wake(key);
     },
   );
@@ -120,7 +158,7 @@ export async function startOperator(
     custom,
     async (r, s) => {
       await bucket.take(); // the framework's status helper has its own HTTP client
-      await operator.writeStatus(r, s);
+      return operator.writeStatus(r, s);
     },
     wrote,
     conflicted,
@@ -129,15 +167,27 @@ export async function startOperator(
     clock,
     logger,
     metrics,
-    // A pass reads the caches; one that would write reads again from the API server (`live`).
+    // A pass reads the caches, once they show its own last writes (`freshness`); `live` reads the
+    // API server, for a write the watch has not shown in time and for the signing switch's pods.
     resources: {
       get: async (namespace, name) =>
         operator.cached(namespace, name) ?? (await liveResources.get(namespace, name)),
       writeStatus: (r, s) => liveResources.writeStatus(r, s),
     },
-    secrets: new CachedSecretStore(cache.current, liveSecrets),
+    secrets: new CachedSecretStore(cache.current, liveSecrets, (name) => name.endsWith(BACKUP_SECRET_SUFFIX)),
     workloads: new CachedWorkloads(cache.current, liveWorkloads),
     live: { resources: liveResources, secrets: liveSecrets, workloads: liveWorkloads },
+    freshness: {
+      check: (resource) =>
+        ownWrites.check(readRefs(resource), (ref) => {
+          const [kind = '', namespace = '', name = ''] = ref.split('/');
+          const found =
+            kind === 'JwtRotation'
+              ? operator.cached(namespace, name)
+              : cache.current?.get<WatchedObject>(kind as CachedKind, namespace, name)?.found;
+          return found?.metadata?.resourceVersion;
+        }),
+    },
     events: new KubernetesEventRecorder(core, clock, wrote),
     gate: new PrometheusGateReader(),
     newKey: generateKey,
@@ -158,6 +208,9 @@ export async function startOperator(
       onError: (key, error, retryInMs) =>
         logger.warn('reconcile failed; retrying', { key, error: describeError(error), retryInMs }),
       // A JwtRotation deleted while its pass ran: that pass reported its phase after the deletion.
+      onStarted: (waited) => {
+        metrics.waitedForWorker(waited);
+      },
       onDropped: (key) => {
         const [namespace = '', name = ''] = key.split('/');
         metrics.forget(namespace, name);

@@ -67,8 +67,10 @@ export const SecretKeys = {
 export const BACKUP_ORIGINAL_KEY = 'JWT_SECRET_ORIGINAL';
 
 /** Name of the backup Secret for a JwtRotation. */
+export const BACKUP_SECRET_SUFFIX = '-jwtrotation-backup';
+
 export function backupSecretName(jwtRotationName: string): string {
-  return `${jwtRotationName}-jwtrotation-backup`;
+  return `${jwtRotationName}${BACKUP_SECRET_SUFFIX}`;
 }
 
 /**

@@ -29,6 +29,11 @@ export class OperatorMetrics {
   private readonly rotations: Counter<'namespace' | 'name' | 'outcome'>;
   private readonly reconcileDuration: Histogram<'result'>;
   private readonly conflicts: Counter<'kind'>;
+  private readonly lateOwnWrites: Counter<'kind'>;
+  private readonly throttledRequests: Counter;
+  private readonly decideDuration: Histogram;
+  private readonly queueWait: Histogram;
+  private readonly throttledSeconds: Counter;
   private readonly reconcileErrors: Counter<'namespace' | 'name'>;
   private readonly nextRotation: Gauge<'namespace' | 'name'>;
   private readonly gateReading: Gauge<'namespace' | 'name' | 'reading'>;
@@ -54,6 +59,18 @@ export class OperatorMetrics {
       help: 'Time one reconcile pass took, by result (success, error).',
       labelNames: ['result'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.decideDuration = new Histogram({
+      name: 'jwtrotation_reconcile_decide_seconds',
+      help: "Time from a pass's start to its decision, before any write: reading the caches and deciding (the operator's own time).",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'jwtrotation_queue_wait_seconds',
+      help: 'Time a JwtRotation that came due waited for a free worker (WORKERS) before its pass started.',
+      buckets: [0, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
       registers,
     });
     this.reconcileErrors = new Counter({
@@ -84,6 +101,22 @@ export class OperatorMetrics {
       name: 'jwtrotation_api_conflicts_total',
       help: 'Writes refused with 409 Conflict because someone else changed the object, retried at once on a fresh read, by kind.',
       labelNames: ['kind'],
+      registers,
+    });
+    this.lateOwnWrites = new Counter({
+      name: 'jwtrotation_own_writes_late_total',
+      help: 'Writes of the operator that its watch did not show within 10 s, so a pass read the API server instead of its caches, by kind of object.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.throttledRequests = new Counter({
+      name: 'jwtrotation_api_client_throttled_total',
+      help: 'Requests to the Kubernetes API that waited for the client-side rate limit (KUBE_API_QPS, KUBE_API_BURST).',
+      registers,
+    });
+    this.throttledSeconds = new Counter({
+      name: 'jwtrotation_api_client_throttled_seconds_total',
+      help: 'Time requests to the Kubernetes API spent waiting for the client-side rate limit, summed.',
       registers,
     });
     this.leader = new Gauge({
@@ -127,6 +160,16 @@ export class OperatorMetrics {
     if (result === 'error' && resource) this.reconcileErrors.inc(resource);
   }
 
+  /** A pass reached its decision this long after it started. */
+  decided(seconds: number): void {
+    this.decideDuration.observe(seconds);
+  }
+
+  /** A pass started after waiting this long for a worker. */
+  waitedForWorker(seconds: number): void {
+    this.queueWait.observe(seconds);
+  }
+
   setLeader(leading: boolean): void {
     this.leader.set(leading ? 1 : 0);
   }
@@ -138,5 +181,16 @@ export class OperatorMetrics {
   /** A 409 met and retried on a fresh read (kind: secret, status). */
   conflicted(kind: string): void {
     this.conflicts.inc({ kind });
+  }
+
+  /** A request waited this long for the client-side rate limit. */
+  throttled(seconds: number): void {
+    this.throttledRequests.inc();
+    this.throttledSeconds.inc(seconds);
+  }
+
+  /** A write of the operator its watch did not show in time (kind: Secret, Deployment, JwtRotation, ...). */
+  ownWriteLate(kind: string): void {
+    this.lateOwnWrites.inc({ kind });
   }
 }

@@ -6,7 +6,7 @@ import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/const
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
 import type { DecideInput, DeliveryObservation, GateObservation, PodView } from '../rotation/model.ts';
-import { referencesSecret, viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
+import { viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import { scheduleBase } from '../rotation/schedule.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
 import { nextCronTime } from './cron.ts';
@@ -113,17 +113,14 @@ async function unlistedConsumers(
 ): Promise<{ kind: TargetKind; name: string; workload: WorkloadLike }[]> {
   const all = await Promise.all(
     TARGET_KINDS.map(async (kind) =>
-      (await deps.workloads.list(namespace, kind)).map((workload) => ({
+      (await deps.workloads.listReferencing(namespace, kind, secretName)).map((workload) => ({
         kind,
         name: workload.metadata?.name ?? '',
         workload,
       })),
     ),
   );
-  return all
-    .flat()
-    .filter((c) => referencesSecret(c.workload, secretName))
-    .filter((c) => !listed.some((t) => t.kind === c.kind && t.name === c.name));
+  return all.flat().filter((c) => !listed.some((t) => t.kind === c.kind && t.name === c.name));
 }
 
 async function readGate(

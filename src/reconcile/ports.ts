@@ -16,6 +16,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { KeyScheme } from '../platform/keys.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
+import type { Freshness } from './own-writes.ts';
 
 export { ConflictError } from '../platform/conflict.ts';
 
@@ -78,8 +79,8 @@ export interface SecretStore {
 
 export interface Workloads {
   get(namespace: string, kind: TargetKind, name: string): Promise<WorkloadLike | undefined>;
-  /** Every workload of this kind in the namespace, to find those that read a Secret. */
-  list(namespace: string, kind: TargetKind): Promise<WorkloadLike[]>;
+  /** Every workload of this kind in the namespace whose pod template reads the Secret. */
+  listReferencing(namespace: string, kind: TargetKind, secretName: string): Promise<WorkloadLike[]>;
   /**
    * The workload's pods that have not finished (by its selector, old ReplicaSets included), each
    * with the value of `annotation` it was created with.
@@ -178,8 +179,10 @@ export interface ReconcilerDeps {
   notifier?: Notifier | undefined;
   /**
    * The same stores reading the API server, when `resources`, `secrets` and `workloads` read
-   * informer caches: a pass that would write anything reads again from these and decides again,
-   * so every write is decided on live reads (docs/architecture.md, "Reads from the caches").
+   * informer caches: read when the caches have not shown the operator's own last write in time
+   * (`freshness`), and for the pods of a decision that rests on them (Decision.restsOnPods).
    */
-  live?: Pick<ReconcilerDeps, 'resources' | 'secrets' | 'workloads'>;
+  live?: Pick<ReconcilerDeps, 'resources' | 'secrets' | 'workloads'> | undefined;
+  /** Whether the caches show the operator's own writes to what this JwtRotation reads (./own-writes.ts). */
+  freshness?: { check(resource: JwtRotation): Freshness } | undefined;
 }

@@ -24,6 +24,8 @@ interface WorkQueueOptions {
   onError: (key: string, error: unknown, retryInMs: number) => void;
   /** A key forgotten while its pass ran is dropped once that pass ended (what the pass reported is stale). */
   onDropped?: (key: string) => void;
+  /** A pass starts after its key waited this many seconds for a free worker (0 when one was free). */
+  onStarted?: (waitedSeconds: number) => void;
 }
 
 interface Entry {
@@ -43,6 +45,8 @@ export class WorkQueue {
   private running = 0;
   /** Keys that came due while every worker was busy, in order. */
   private readonly ready = new Set<string>();
+  /** When each key in `ready` came due (performance.now(), for the metrics). */
+  private readonly readySince = new Map<string, number>();
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -77,6 +81,7 @@ export class WorkQueue {
     entry.timer = undefined;
     entry.dueAt = undefined;
     this.ready.delete(key);
+    this.readySince.delete(key);
     // A running pass keeps its entry, so a new enqueue cannot start a second pass beside it.
     if (entry.running) entry.forgotten = true;
     else this.entries.delete(key);
@@ -85,6 +90,7 @@ export class WorkQueue {
   stop(): void {
     this.stopped = true;
     this.ready.clear();
+    this.readySince.clear();
     for (const entry of this.entries.values()) entry.timer?.cancel();
   }
 
@@ -125,8 +131,12 @@ export class WorkQueue {
     }
     if (this.running >= (this.options.workers ?? Number.POSITIVE_INFINITY)) {
       this.ready.add(key);
+      if (!this.readySince.has(key)) this.readySince.set(key, performance.now());
       return;
     }
+    const since = this.readySince.get(key);
+    this.readySince.delete(key);
+    this.options.onStarted?.(since === undefined ? 0 : (performance.now() - since) / 1000);
     this.running += 1;
     entry.running = true;
     entry.dirty = false;

@@ -4,19 +4,34 @@
  */
 import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
-import type { Decision, GateObservation, Notice } from '../rotation/model.ts';
+import type { GateObservation, Notice } from '../rotation/model.ts';
 import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { canonical } from '../platform/canonical.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
-import type { NotificationTarget, ReconcilerDeps } from './ports.ts';
+import type { GateReader, NotificationTarget, ReconcilerDeps, Workloads } from './ports.ts';
 import type { PassResult } from './queue.ts';
 
 /** Shortest wait before looking again after a pass that changed nothing. */
 const MIN_IDLE_REQUEUE_MS = 1000;
+/**
+ * A pass that found its own last write not yet in the watch caches looks again after this long at
+ * the latest; the watch event that brings the write wakes it sooner.
+ */
+const OWN_WRITE_RECHECK_MS = 1000;
+/**
+ * A status change that only reports progress (pod counts per target, condition messages) is
+ * written at most this often per JwtRotation: a rollout moves pods one by one, and each pod's
+ * watch event would otherwise cost a status write (at 1,000 rotating JwtRotations, a 1 s interval
+ * still spent most of the request budget on them). Any other change is written at once.
+ */
+export const PROGRESS_WRITE_INTERVAL_MS = 5000;
 
 export class Reconciler {
+  /** When each JwtRotation's status was last written by this process (clock time). */
+  private readonly statusWrittenAt = new Map<string, number>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(namespace: string, name: string): Promise<PassResult> {
@@ -34,25 +49,50 @@ export class Reconciler {
 
   private async pass(namespace: string, name: string): Promise<PassResult> {
     const { deps } = this;
+    const started = performance.now();
     let resource = await deps.resources.get(namespace, name);
     if (resource === undefined) {
       deps.metrics.forget(namespace, name);
+      this.statusWrittenAt.delete(`${namespace}/${name}`);
       return 'forget';
     }
     // No finalizer: deleting a JwtRotation leaves its Secret as it is, which is always a
     // working state (the dual-key shape keeps both keys); the backup goes with its owner.
     if (resource.metadata.deletionTimestamp !== undefined) return 'forget';
 
-    let gathered = await gather(resource, deps);
-    let decision = decide(gathered.input);
     const log = deps.logger.child({ namespace, name });
-    if (deps.live !== undefined && wouldWrite(resource.status ?? {}, decision)) {
-      // Read from caches, which may lag: decide again on live reads before writing anything.
-      const confirmed = await this.confirm(namespace, name, gathered.input.gate);
-      if (confirmed === undefined) return 'forget';
-      ({ resource, gathered, decision } = confirmed);
+    // Reads come from watch caches (docs/architecture.md, "Reads from the caches"): first make sure
+    // they show this operator's own last writes.
+    let source = deps;
+    const freshness = deps.freshness?.check(resource) ?? 'fresh';
+    if (freshness === 'pending') {
+      log.debug('waiting for the watch to show own write', {
+        resourceVersion: resource.metadata.resourceVersion,
+      });
+      return { requeueAfterMs: OWN_WRITE_RECHECK_MS };
+    }
+    if (freshness === 'stale' && deps.live !== undefined) {
+      log.debug('own write not seen by the watch in time; reading from the API server');
+      source = liveDeps(deps, deps.live);
+      const live = await source.resources.get(namespace, name);
+      if (live === undefined || live.metadata.deletionTimestamp !== undefined) return 'forget';
+      resource = live;
     }
 
+    let gathered = await gather(resource, source);
+    let decision = decide(gathered.input);
+    if (decision.restsOnPods && freshness !== 'stale' && deps.live !== undefined) {
+      // The signing switch: decide again on the pods as the API server lists them now.
+      const pods: ReconcilerDeps = {
+        ...source,
+        workloads: withLivePods(source.workloads, deps.live.workloads),
+        gate: reuse(gathered.input.gate, source.gate),
+      };
+      gathered = await gather(resource, pods);
+      decision = decide(gathered.input);
+    }
+
+    deps.metrics.decided((performance.now() - started) / 1000);
     if (decision.actions.length > 0) {
       log.info('acting', {
         phase: decision.status.phase,
@@ -62,9 +102,20 @@ export class Reconciler {
     }
 
     const previous = resource.status ?? {};
-    const statusChanged = canonical(previous) !== canonical(decision.status);
+    const key = `${namespace}/${name}`;
+    let statusChanged = canonical(previous) !== canonical(decision.status);
+    let progressDue: number | undefined;
+    if (statusChanged && decision.actions.length === 0 && decision.events.length === 0) {
+      const wait =
+        (this.statusWrittenAt.get(key) ?? -Infinity) + PROGRESS_WRITE_INTERVAL_MS - deps.clock.now();
+      if (wait > 0 && onlyProgressDiffers(previous, decision.status)) {
+        statusChanged = false;
+        progressDue = wait;
+      }
+    }
     if (statusChanged) {
       await deps.resources.writeStatus(resource, decision.status);
+      this.statusWrittenAt.set(key, deps.clock.now());
       log.debug('status written', { changed: changedFields(previous, decision.status) });
       if (previous.phase !== decision.status.phase) {
         log.info('phase changed', { from: previous.phase ?? 'none', phase: decision.status.phase });
@@ -104,6 +155,10 @@ export class Reconciler {
       phase: decision.status.phase,
       wrote: !wroteNothing,
     });
+    if (progressDue !== undefined) {
+      log.debug('progress not written yet', { inMs: Math.round(progressDue) });
+      return { requeueAfterMs: Math.min(progressDue, decision.requeueAfterMs) };
+    }
     return {
       requeueAfterMs: wroteNothing
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
@@ -139,24 +194,6 @@ export class Reconciler {
     });
   }
 
-  /** The pass again on live reads (the Prometheus reading of the first look is reused). */
-  private async confirm(
-    namespace: string,
-    name: string,
-    gate: GateObservation | undefined,
-  ): Promise<
-    { resource: JwtRotation; gathered: Awaited<ReturnType<typeof gather>>; decision: Decision } | undefined
-  > {
-    const { deps } = this;
-    const { live: stores, ...rest } = deps;
-    const live: ReconcilerDeps = { ...rest, ...stores };
-    if (gate !== undefined) live.gate = { read: () => Promise.resolve(gate) };
-    const resource = await live.resources.get(namespace, name);
-    if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) return undefined;
-    const gathered = await gather(resource, live);
-    return { resource, gathered, decision: decide(gathered.input) };
-  }
-
   private report(namespace: string, name: string, status: JwtRotationStatus): void {
     const next = parseInstant(status.nextRotationAt);
     this.deps.metrics.report({
@@ -170,13 +207,39 @@ export class Reconciler {
   }
 }
 
-/** Whether a pass with this decision writes anything: an action, the status, or an Event. */
-function wouldWrite(previous: JwtRotationStatus, decision: Decision): boolean {
-  return (
-    decision.actions.length > 0 ||
-    decision.events.length > 0 ||
-    canonical(previous) !== canonical(decision.status)
-  );
+/** The dependencies with every read made from the API server. */
+function liveDeps(deps: ReconcilerDeps, live: NonNullable<ReconcilerDeps['live']>): ReconcilerDeps {
+  return { ...deps, ...live, live: undefined };
+}
+
+/** These workloads, with their pods listed from `live`. */
+function withLivePods(cached: Workloads, live: Workloads): Workloads {
+  return {
+    get: (...args) => cached.get(...args),
+    listReferencing: (...args) => cached.listReferencing(...args),
+    listPods: (...args) => live.listPods(...args),
+    setTemplateAnnotation: (...args) => cached.setTemplateAnnotation(...args),
+  };
+}
+
+/** A gate reader that answers with this pass's reading (the gate is not asked twice in one pass). */
+function reuse(reading: GateObservation | undefined, reader: GateReader): GateReader {
+  return reading === undefined ? reader : { read: () => Promise.resolve(reading) };
+}
+
+/**
+ * Whether two statuses differ only in what reports progress and no decision reads back: the
+ * per-target pod counts (status.targets) and the conditions' messages.
+ */
+export function onlyProgressDiffers(a: JwtRotationStatus, b: JwtRotationStatus): boolean {
+  const strip = (s: JwtRotationStatus): unknown => ({
+    ...s,
+    targets: undefined,
+    conditions: s.conditions?.map((c) =>
+      Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'message')),
+    ),
+  });
+  return canonical(strip(a)) === canonical(strip(b));
 }
 
 /** Top-level status fields that differ, for the debug log. */

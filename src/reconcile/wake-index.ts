@@ -11,6 +11,7 @@
 import { backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
 import { referencesSecret, type WorkloadLike } from '../rotation/rollout.ts';
+import { objectRef, type ObjectRef } from './own-writes.ts';
 
 interface Entry {
   key: string;
@@ -71,7 +72,7 @@ export class WakeIndex {
     name: string,
     object: { metadata?: { labels?: Record<string, string> | undefined } | undefined },
   ): string[] {
-    const found = new Set(this.byRef.get(`${kind}/${namespace}/${name}`));
+    const found = new Set(this.byRef.get(objectRef(kind, namespace, name)));
     if (kind === 'Secret') return [...found];
     const inNamespace = [...(this.byNamespace.get(namespace) ?? [])].flatMap((k) => {
       const e = this.entries.get(k);
@@ -101,13 +102,32 @@ export class WakeIndex {
   }
 }
 
-function refs(entry: Entry, name: string): string[] {
+function refs(entry: Entry, name: string): ObjectRef[] {
   return [
-    `Secret/${entry.namespace}/${entry.secretName}`,
-    `Secret/${entry.namespace}/${backupSecretName(name)}`,
+    objectRef('Secret', entry.namespace, entry.secretName),
+    objectRef('Secret', entry.namespace, backupSecretName(name)),
     ...entry.targets
       .filter((t) => TARGET_KINDS.includes(t.kind))
-      .map((t) => `${t.kind}/${entry.namespace}/${t.name}`),
+      .map((t) => objectRef(t.kind, entry.namespace, t.name)),
+  ];
+}
+
+/** The objects a pass over this JwtRotation reads from the watch caches, itself included. */
+export function readRefs(resource: JwtRotation): ObjectRef[] {
+  const namespace = resource.metadata.namespace ?? '';
+  const name = resource.metadata.name ?? '';
+  return [
+    objectRef('JwtRotation', namespace, name),
+    ...refs(
+      {
+        key: '',
+        namespace,
+        secretName: resource.spec.secretName,
+        targets: resource.spec.targets ?? [],
+        rotating: false,
+      },
+      name,
+    ),
   ];
 }
 

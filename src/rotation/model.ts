@@ -169,4 +169,10 @@ export interface Decision {
   notices: Notice[];
   /** When to look again even if nothing changes, in milliseconds. */
   requeueAfterMs: number;
+  /**
+   * The decision's safety rests on what every pod runs (the signing switch: no consumer may sign
+   * with the new key before every pod verifies it). The shell reads the pods from the API server
+   * and decides again before acting on it, as a watch cache may not show a pod created a moment ago.
+   */
+  restsOnPods?: true;
 }

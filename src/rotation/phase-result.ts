@@ -25,4 +25,6 @@ export interface PhaseResult {
   stalled?: Stall | undefined;
   /** What the rotation is doing now, for the Ready and Reconciling messages. */
   progress?: string;
+  /** See Decision.restsOnPods. */
+  restsOnPods?: true;
 }

@@ -132,19 +132,25 @@ const progressByKind: Record<TargetKind, (w: WorkloadLike) => Progress> = {
 
 /** Whether any container, init container or volume of the pod template reads the named Secret. */
 export function referencesSecret(w: WorkloadLike, secretName: string): boolean {
+  return secretsReferenced(w).includes(secretName);
+}
+
+/** Every Secret a workload's pod template reads: envFrom, env, secret volumes and projected sources. */
+export function secretsReferenced(w: WorkloadLike): string[] {
   const pod = w.spec?.template?.spec;
-  const containers = [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])];
-  const inContainers = containers.some(
-    (c) =>
-      (c.envFrom ?? []).some((e) => e.secretRef?.name === secretName) ||
-      (c.env ?? []).some((e) => e.valueFrom?.secretKeyRef?.name === secretName),
-  );
-  const inVolumes = (pod?.volumes ?? []).some(
-    (v) =>
-      v.secret?.secretName === secretName ||
-      (v.projected?.sources ?? []).some((source) => source.secret?.name === secretName),
-  );
-  return inContainers || inVolumes;
+  const names = new Set<string>();
+  const add = (name: string | undefined): void => {
+    if (name !== undefined && name !== '') names.add(name);
+  };
+  for (const c of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) {
+    for (const e of c.envFrom ?? []) add(e.secretRef?.name);
+    for (const e of c.env ?? []) add(e.valueFrom?.secretKeyRef?.name);
+  }
+  for (const v of pod?.volumes ?? []) {
+    add(v.secret?.secretName);
+    for (const source of v.projected?.sources ?? []) add(source.secret?.name);
+  }
+  return [...names];
 }
 
 /** The TargetView of a workload read from the cluster, or of one that was not found. */

@@ -99,6 +99,7 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     events: [...events, ...noticed.events],
     notices: noticed.notices,
     requeueAfterMs: clampRequeue(Math.min(result.requeueAfterMs ?? RESYNC_MS, reminderWait(ctx, status))),
+    ...(result.restsOnPods ? { restsOnPods: true as const } : {}),
   };
 }
 

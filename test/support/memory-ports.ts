@@ -116,7 +116,7 @@ export class MemoryWorkloads implements Workloads {
   }
 
   /** Only the listed targets exist: nothing else in the namespace reads the Secret. */
-  list(): Promise<WorkloadLike[]> {
+  listReferencing(): Promise<WorkloadLike[]> {
     return Promise.resolve([]);
   }
 

@@ -185,6 +185,10 @@ describe('OperatorMetrics', () => {
     metrics.reconciled(0.01, 'error', { namespace: 'default', name: 'api' });
     metrics.wrote('secret-update', 'default');
     metrics.conflicted('secret');
+    metrics.ownWriteLate('Secret');
+    metrics.throttled(0.05);
+    metrics.decided(0.001);
+    metrics.waitedForWorker(0);
     metrics.setLeader(true);
 
     const labels = new Set<string>();

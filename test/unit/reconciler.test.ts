@@ -4,13 +4,19 @@
  * repairing a Secret, and a write that loses to another writer.
  */
 import { expect } from 'chai';
-import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
+import type { JwtRotation, JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
 import { PrometheusGateReader } from '../../src/adapters/prometheus/gate-reader.ts';
 import { ConflictError, type SecretContent, type SecretRecord } from '../../src/reconcile/ports.ts';
-import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import {
+  onlyProgressDiffers,
+  PROGRESS_WRITE_INTERVAL_MS,
+  Reconciler,
+} from '../../src/reconcile/reconciler.ts';
 import type { PrometheusSettings } from '../../src/rotation/spec.ts';
 import { SECOND, T0 } from '../support/builders.ts';
-import { MemorySecrets, memoryDeps } from '../support/memory-ports.ts';
+import { MemorySecrets, MemoryWorkloads, memoryDeps } from '../support/memory-ports.ts';
+import type { PodView } from '../../src/rotation/model.ts';
+import type { WorkloadLike } from '../../src/rotation/rollout.ts';
 
 const spec = (extra: Partial<JwtRotationSpec> = {}): JwtRotationSpec => ({
   secretName: 'api-jwt',
@@ -223,6 +229,209 @@ describe('the reconciler over in-memory ports', () => {
       await w.passes(1);
       expect(w.status()?.phase).to.equal('DualKey');
       expect(deps.secrets.values('default', 'api-jwt')).to.have.property('JWT_SECRET_NEW');
+    });
+  });
+
+  describe('reads from watch caches', () => {
+    const noGate = spec({ monitoring: { minDuration: '0s', maxDuration: '60s' } });
+    /** Counts the reads of these stores. */
+    function counted(deps: ReturnType<typeof memoryDeps>) {
+      const reads = { value: 0 };
+      const count =
+        <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+        (...args: A): Promise<R> => {
+          reads.value++;
+          return fn(...args);
+        };
+      const { resources, secrets, workloads } = deps;
+      return {
+        reads,
+        stores: {
+          resources: {
+            get: count(resources.get.bind(resources)),
+            writeStatus: resources.writeStatus.bind(resources),
+          },
+          secrets: Object.assign(Object.create(secrets) as MemorySecrets, {
+            get: count(secrets.get.bind(secrets)),
+          }),
+          workloads: Object.assign(Object.create(workloads) as MemoryWorkloads, {
+            get: count(workloads.get.bind(workloads)),
+            listReferencing: count(workloads.listReferencing.bind(workloads)),
+            listPods: count(workloads.listPods.bind(workloads)),
+          }),
+        },
+      };
+    }
+
+    it('while its own last write is not in the caches, a pass reads nothing, writes nothing and looks again within a second', async () => {
+      const deps = memoryDeps('api-jwt', T0);
+      const w = world(noGate, deps);
+      await w.passes(3);
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      const { reads, stores } = counted(deps);
+      const checked: string[] = [];
+      const pending = {
+        ...deps,
+        ...stores,
+        freshness: {
+          check: (r: JwtRotation) => {
+            checked.push(r.metadata.name ?? '');
+            return 'pending' as const;
+          },
+        },
+      };
+      const before = { statusWrites: deps.resources.statusWrites, events: deps.events.recorded.length };
+      const result = await new Reconciler(pending).reconcile('default', 'api');
+      expect(checked).to.deep.equal(['api']);
+      expect(result).to.deep.equal({ requeueAfterMs: 1000 });
+      expect(reads.value, 'reads beyond the JwtRotation itself').to.equal(1);
+      expect(deps.resources.statusWrites).to.equal(before.statusWrites);
+      expect(deps.events.recorded.length).to.equal(before.events);
+      expect(deps.secrets.values('default', 'api-jwt')).not.to.have.property('JWT_SECRET_NEW');
+    });
+
+    it('when its own write has not come back in time, a pass reads the API server (live) instead of the caches', async () => {
+      const deps = memoryDeps('api-jwt', T0);
+      const w = world(noGate, deps);
+      await w.passes(3);
+      // The cache still shows the JwtRotation without the request; the API server has it.
+      const cached = structuredClone(w.current());
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      const stale = {
+        ...deps,
+        resources: {
+          get: () => Promise.resolve(structuredClone(cached)),
+          writeStatus: deps.resources.writeStatus.bind(deps.resources),
+        },
+        live: { resources: deps.resources, secrets: deps.secrets, workloads: deps.workloads },
+        freshness: { check: () => 'stale' as const },
+      };
+      await new Reconciler(stale).reconcile('default', 'api');
+      expect(w.status()?.phase, 'decided on the live JwtRotation, which asks to rotate').to.equal('DualKey');
+      // The same pass on the cached copy alone would have stayed Idle.
+      const deps2 = memoryDeps('api-jwt', T0);
+      const w2 = world(noGate, deps2);
+      await w2.passes(3);
+      const cached2 = structuredClone(w2.current());
+      w2.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await new Reconciler({
+        ...deps2,
+        resources: {
+          get: () => Promise.resolve(structuredClone(cached2)),
+          writeStatus: deps2.resources.writeStatus.bind(deps2.resources),
+        },
+        freshness: { check: () => 'fresh' as const },
+      }).reconcile('default', 'api');
+      expect(w2.status()?.phase).to.equal('Idle');
+    });
+
+    it('decides the signing switch again on the pods the API server lists, not on the cached ones', async () => {
+      /** The API server's view: beside the target's pod, one started before the new key existed. */
+      class LivePods extends MemoryWorkloads {
+        override async listPods(namespace: string, workload: WorkloadLike): Promise<PodView[]> {
+          return [...(await super.listPods(namespace, workload)), { name: 'api-old', revision: undefined }];
+        }
+      }
+      const deps = memoryDeps('api-jwt', T0);
+      const live = new LivePods('api-jwt');
+      // Both views share the template revisions; only the pods differ.
+      Object.defineProperty(live, 'revisions', { value: deps.workloads.revisions });
+      const reconciler = new Reconciler({
+        ...deps,
+        live: { resources: deps.resources, secrets: deps.secrets, workloads: live },
+        freshness: { check: () => 'fresh' as const },
+      });
+      const w = world(noGate, deps);
+      const passes = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          await reconciler.reconcile('default', 'api');
+          deps.clock.advance(SECOND);
+        }
+      };
+      await passes(3);
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await passes(10);
+      expect(w.status()?.phase).to.equal('DualKey');
+      expect(
+        w.status()?.rotationDate,
+        'no signing date while a live pod does not verify the new key',
+      ).to.equal(undefined);
+      expect(deps.secrets.values('default', 'api-jwt')?.JWT_SECRET_ROTATION_DATE).to.match(/^9999/);
+      // With the cached pods only, the same passes schedule signing.
+      const deps2 = memoryDeps('api-jwt', T0);
+      const w2 = world(noGate, deps2);
+      await w2.passes(3);
+      w2.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await w2.passes(10);
+      expect(w2.status()?.rotationDate).to.be.a('string');
+    });
+  });
+
+  describe('progress in status', () => {
+    it('writes a change of pod counts alone at most once every PROGRESS_WRITE_INTERVAL_MS, and writes it once that has passed', async () => {
+      class TwoPods extends MemoryWorkloads {
+        extra = false;
+        override async listPods(namespace: string, workload: WorkloadLike): Promise<PodView[]> {
+          const pods = await super.listPods(namespace, workload);
+          return this.extra ? [...pods, { name: 'api-1', revision: pods[0]?.revision }] : pods;
+        }
+      }
+      const deps = { ...memoryDeps('api-jwt', T0), workloads: new TwoPods('api-jwt') };
+      const w = world(spec({ monitoring: { minDuration: '0s', maxDuration: '60s' } }), deps);
+      await w.pass();
+      await w.pass();
+      expect(w.status()?.phase).to.equal('Idle');
+      expect(w.status()?.targets?.[0]?.pods).to.equal(1);
+      const writes = deps.resources.statusWrites;
+      deps.workloads.extra = true;
+      deps.clock.advance(300);
+      const result = await w.pass();
+      expect(deps.resources.statusWrites, 'not written within the interval').to.equal(writes);
+      expect(result)
+        .to.have.property('requeueAfterMs')
+        .that.is.at.most(PROGRESS_WRITE_INTERVAL_MS - 300);
+      deps.clock.advance(PROGRESS_WRITE_INTERVAL_MS - 300);
+      await w.pass();
+      expect(deps.resources.statusWrites).to.equal(writes + 1);
+      expect(w.status()?.targets?.[0]?.pods).to.equal(2);
+    });
+
+    it('writes any other change at once', async () => {
+      const deps = memoryDeps('api-jwt', T0);
+      const w = world(spec({ monitoring: { minDuration: '0s', maxDuration: '60s' } }), deps);
+      await w.pass();
+      await w.pass();
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      const writes = deps.resources.statusWrites;
+      await w.pass();
+      expect(deps.resources.statusWrites).to.equal(writes + 1);
+      expect(w.status()?.phase).to.equal('DualKey');
+    });
+
+    it('counts as progress only the per-target counts and the condition messages', () => {
+      const base = {
+        phase: 'Idle',
+        targets: [{ kind: 'Deployment', name: 'api', pods: 1 }],
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'Idle', message: 'a', lastTransitionTime: 't' },
+        ],
+      } as JwtRotationStatus;
+      const counts = {
+        ...base,
+        targets: [{ kind: 'Deployment', name: 'api', pods: 2 }],
+      } as JwtRotationStatus;
+      const message = {
+        ...base,
+        conditions: [{ ...base.conditions?.[0], message: 'b' }],
+      } as JwtRotationStatus;
+      const reason = {
+        ...base,
+        conditions: [{ ...base.conditions?.[0], reason: 'DualKey' }],
+      } as JwtRotationStatus;
+      expect(onlyProgressDiffers(base, counts)).to.equal(true);
+      expect(onlyProgressDiffers(base, message)).to.equal(true);
+      expect(onlyProgressDiffers(base, reason)).to.equal(false);
+      expect(onlyProgressDiffers(base, { ...base, phase: 'DualKey' })).to.equal(false);
     });
   });
 });

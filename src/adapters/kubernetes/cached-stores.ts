@@ -9,7 +9,9 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { TargetKind } from '../../api/types.ts';
 import type { PodView } from '../../rotation/model.ts';
 import type { WorkloadLike } from '../../rotation/rollout.ts';
-import { selects, type ClusterCache } from './cluster-cache.ts';
+import { ConflictError } from '../../platform/conflict.ts';
+import type { ClusterCache } from './cluster-cache.ts';
+import type { WatchedObject } from './informers.ts';
 import type { KubernetesSecretStore } from './secrets.ts';
 import type { KubernetesWorkloads } from './workloads.ts';
 
@@ -17,21 +19,42 @@ type SecretRecord = ReturnType<KubernetesSecretStore['record']>;
 
 /** Implements SecretStore of src/reconcile/ports.ts over the cache. */
 export class CachedSecretStore {
+  /** Secrets the cache wrongly showed as absent (a create failed with 409): read live until seen. */
+  private readonly readLive = new Set<string>();
+
   constructor(
     private readonly cache: ClusterCache,
     private readonly live: KubernetesSecretStore,
+    /**
+     * Secrets that exist only as the operator writes them, always with the watch label (the backup
+     * Secrets): absent from a cache that has listed means absent, with no GET.
+     */
+    private readonly alwaysLabelled: (name: string) => boolean = () => false,
   ) {}
 
   async get(namespace: string, name: string): Promise<SecretRecord | undefined> {
-    const cached = this.cache.get<V1Secret>('Secret', namespace, name)?.found;
-    if (cached !== undefined) return this.live.record(cached);
+    const cached = this.cache.get<V1Secret>('Secret', namespace, name);
+    const key = `${namespace}/${name}`;
+    if (cached?.found !== undefined) {
+      this.readLive.delete(key);
+      return this.live.record(cached.found);
+    }
+    if (cached !== undefined && this.alwaysLabelled(name) && !this.readLive.has(key)) return undefined;
     // Not labelled (yet), not watched, or not listed yet: ask the API server.
     return this.live.get(namespace, name);
   }
 
   create: KubernetesSecretStore['create'] = (...args) => this.live.create(...args);
   replace: KubernetesSecretStore['replace'] = (...args) => this.live.replace(...args);
-  writeOwned: KubernetesSecretStore['writeOwned'] = (...args) => this.live.writeOwned(...args);
+  writeOwned: KubernetesSecretStore['writeOwned'] = async (owner, namespace, name, content, existing) => {
+    try {
+      await this.live.writeOwned(owner, namespace, name, content, existing);
+    } catch (error) {
+      // It exists although the cache does not hold it (someone took its label off): read it live.
+      if (existing === undefined && error instanceof ConflictError) this.readLive.add(`${namespace}/${name}`);
+      throw error;
+    }
+  };
   delete: KubernetesSecretStore['delete'] = (...args) => this.live.delete(...args);
 }
 
@@ -48,15 +71,24 @@ export class CachedWorkloads {
     return this.live.get(namespace, kind, name);
   }
 
-  async list(namespace: string, kind: TargetKind): Promise<WorkloadLike[]> {
-    return this.cache.list<WorkloadLike>(kind, namespace) ?? (await this.live.list(namespace, kind));
+  async listReferencing(namespace: string, kind: TargetKind, secretName: string): Promise<WorkloadLike[]> {
+    return (
+      this.cache.workloadsReading<WorkloadLike & WatchedObject>(kind, namespace, secretName) ??
+      (await this.live.listReferencing(namespace, kind, secretName))
+    );
   }
 
   async listPods(namespace: string, workload: WorkloadLike, annotation: string): Promise<PodView[]> {
-    const pods = this.cache.list<V1Pod>('Pod', namespace);
+    const selector = workload.spec?.selector;
+    // An empty selector selects nothing here, as the live store lists no pods for it.
+    if (
+      Object.keys(selector?.matchLabels ?? {}).length === 0 &&
+      (selector?.matchExpressions ?? []).length === 0
+    )
+      return [];
+    const pods = this.cache.podsSelectedBy<V1Pod & WatchedObject>(namespace, selector);
     if (pods === undefined) return this.live.listPods(namespace, workload, annotation);
     return pods
-      .filter((p) => selects(workload.spec?.selector, p.metadata?.labels))
       .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
       .map((p) => ({ name: p.metadata?.name ?? '', revision: p.metadata?.annotations?.[annotation] }));
   }

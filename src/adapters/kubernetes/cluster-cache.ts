@@ -13,6 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import { WATCH_LABEL, WATCH_LABEL_VALUE } from '../../api/constants.ts';
 import type { TargetKind } from '../../api/types.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { secretsReferenced } from '../../rotation/rollout.ts';
 import { ResilientInformer, type WatchedObject } from './informers.ts';
 
 export type CachedKind = 'Secret' | 'Pod' | TargetKind;
@@ -21,6 +22,8 @@ type Listed<T> = Promise<{ metadata?: { resourceVersion?: string | undefined }; 
 
 interface Resource<T extends WatchedObject> {
   kind: CachedKind;
+  /** Drops what no pass reads (see ResilientInformer's `trim`). */
+  trim?: (object: T) => void;
   /** The path segment before the plural: `/api/v1` or `/apis/apps/v1`. */
   prefix: string;
   plural: string;
@@ -29,15 +32,64 @@ interface Resource<T extends WatchedObject> {
   listIn: (namespace: string, labelSelector: string | undefined) => Listed<T>;
 }
 
+/**
+ * Object names in a namespace by an index key, kept up to date from the watch events, so a pass finds
+ * a target's pods and a Secret's readers without scanning every object of the namespace.
+ */
+export class NameIndex {
+  private readonly names = new Map<string, Set<string>>();
+  private readonly keysOf = new Map<string, readonly string[]>();
+
+  /** Indexes `name` under these keys (and no longer under the ones it had). */
+  set(namespace: string, name: string, keys: readonly string[]): void {
+    this.delete(namespace, name);
+    this.keysOf.set(`${namespace}/${name}`, keys);
+    for (const key of keys) {
+      const at = `${namespace}\n${key}`;
+      let set = this.names.get(at);
+      if (set === undefined) this.names.set(at, (set = new Set()));
+      set.add(name);
+    }
+  }
+
+  delete(namespace: string, name: string): void {
+    const id = `${namespace}/${name}`;
+    for (const key of this.keysOf.get(id) ?? []) {
+      const at = `${namespace}\n${key}`;
+      const set = this.names.get(at);
+      set?.delete(name);
+      if (set?.size === 0) this.names.delete(at);
+    }
+    this.keysOf.delete(id);
+  }
+
+  get(namespace: string, key: string): ReadonlySet<string> {
+    return this.names.get(`${namespace}\n${key}`) ?? EMPTY;
+  }
+}
+const EMPTY: ReadonlySet<string> = new Set();
+
+type Selector = Parameters<typeof selects>[0];
+
 export class ClusterCache {
   private readonly informers = new Map<CachedKind, Map<string, ResilientInformer<WatchedObject>>>();
+  /** Pods by `label=value`. */
+  private readonly podsByLabel = new NameIndex();
+  /** Workloads of each kind by the Secrets their pod templates read. */
+  private readonly bySecret = new Map<CachedKind, NameIndex>();
 
   constructor(
     kubeConfig: k8s.KubeConfig,
     logger: Logger,
     /** Watched namespaces; empty for every namespace. */
     private readonly namespaces: readonly string[],
-    onChange: (kind: CachedKind, namespace: string, name: string, object: WatchedObject) => void,
+    onChange: (
+      kind: CachedKind,
+      namespace: string,
+      name: string,
+      object: WatchedObject,
+      deleted: boolean,
+    ) => void,
   ) {
     const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
@@ -56,6 +108,7 @@ export class ClusterCache {
         kind: 'Deployment',
         prefix: '/apis/apps/v1',
         plural: 'deployments',
+        trim: dropManagedFields,
         listAll: (s) => apps.listDeploymentForAllNamespaces(sel(s)),
         listIn: (namespace, s) => apps.listNamespacedDeployment({ namespace, ...sel(s) }),
       },
@@ -63,6 +116,7 @@ export class ClusterCache {
         kind: 'StatefulSet',
         prefix: '/apis/apps/v1',
         plural: 'statefulsets',
+        trim: dropManagedFields,
         listAll: (s) => apps.listStatefulSetForAllNamespaces(sel(s)),
         listIn: (namespace, s) => apps.listNamespacedStatefulSet({ namespace, ...sel(s) }),
       },
@@ -70,6 +124,7 @@ export class ClusterCache {
         kind: 'DaemonSet',
         prefix: '/apis/apps/v1',
         plural: 'daemonsets',
+        trim: dropManagedFields,
         listAll: (s) => apps.listDaemonSetForAllNamespaces(sel(s)),
         listIn: (namespace, s) => apps.listNamespacedDaemonSet({ namespace, ...sel(s) }),
       },
@@ -77,6 +132,7 @@ export class ClusterCache {
         kind: 'Pod',
         prefix: '/api/v1',
         plural: 'pods',
+        trim: trimPod,
         listAll: (s) => core.listPodForAllNamespaces(sel(s)),
         listIn: (namespace, s) => core.listNamespacedPod({ namespace, ...sel(s) }),
       },
@@ -93,9 +149,13 @@ export class ClusterCache {
             path: scope === '' ? `${r.prefix}/${r.plural}` : `${r.prefix}/namespaces/${scope}/${r.plural}`,
             list: () => (scope === '' ? r.listAll(r.labelSelector) : r.listIn(scope, r.labelSelector)),
             labelSelector: r.labelSelector,
+            trim: r.trim,
             logger,
-            onChange: (object) => {
-              onChange(r.kind, object.metadata?.namespace ?? '', object.metadata?.name ?? '', object);
+            onChange: (object, deleted) => {
+              const namespace = object.metadata?.namespace ?? '';
+              const name = object.metadata?.name ?? '';
+              this.index(r.kind, namespace, name, object, deleted);
+              onChange(r.kind, namespace, name, object, deleted);
             },
           }),
         );
@@ -110,6 +170,73 @@ export class ClusterCache {
 
   async stop(): Promise<void> {
     await Promise.all([...this.informers.values()].flatMap((m) => [...m.values()].map((i) => i.stop())));
+  }
+
+  private index(
+    kind: CachedKind,
+    namespace: string,
+    name: string,
+    object: WatchedObject,
+    deleted: boolean,
+  ): void {
+    if (kind === 'Secret') return;
+    if (kind === 'Pod') {
+      if (deleted) this.podsByLabel.delete(namespace, name);
+      else
+        this.podsByLabel.set(
+          namespace,
+          name,
+          Object.entries(object.metadata?.labels ?? {}).map(([k, v]) => `${k}=${v}`),
+        );
+      return;
+    }
+    let index = this.bySecret.get(kind);
+    if (index === undefined) this.bySecret.set(kind, (index = new NameIndex()));
+    if (deleted) index.delete(namespace, name);
+    else index.set(namespace, name, secretsReferenced(object));
+  }
+
+  /**
+   * The cached pods of the namespace that the selector selects; undefined when pods of this namespace
+   * are not cached. Looked up by the selector's rarest label, then checked against the whole selector.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the kind's type
+  podsSelectedBy<T extends WatchedObject>(namespace: string, selector: Selector): T[] | undefined {
+    const informer = this.informer('Pod', namespace);
+    if (informer === undefined) return undefined;
+    const pairs = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) =>
+      this.podsByLabel.get(namespace, `${k}=${v}`),
+    );
+    const candidates =
+      pairs.length === 0
+        ? informer.list(namespace)
+        : [...pairs.reduce((a, b) => (b.size < a.size ? b : a))].flatMap((n) => {
+            const pod = informer.get(namespace, n);
+            return pod === undefined ? [] : [pod];
+          });
+    return candidates.filter((p) => selects(selector, p.metadata?.labels)) as T[];
+  }
+
+  /** The cached workloads of this kind in the namespace that read the Secret; undefined when not cached. */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the kind's type
+  workloadsReading<T extends WatchedObject>(
+    kind: CachedKind,
+    namespace: string,
+    secretName: string,
+  ): T[] | undefined {
+    const informer = this.informer(kind, namespace);
+    if (informer === undefined) return undefined;
+    const names = this.bySecret.get(kind)?.get(namespace, secretName) ?? EMPTY;
+    return [...names].flatMap((n) => {
+      const w = informer.get(namespace, n);
+      return w === undefined ? [] : [w as T];
+    });
+  }
+
+  /** Whether a watch covers this kind in this namespace (listed or not yet). */
+  watches(kind: string, namespace: string): boolean {
+    const byScope = this.informers.get(kind as CachedKind);
+    return byScope?.has(this.namespaces.length === 0 ? '' : namespace) ?? false;
   }
 
   /** The informer holding `namespace`'s objects of this kind, once it has listed; undefined otherwise. */
@@ -135,6 +262,35 @@ export class ClusterCache {
   list<T>(kind: CachedKind, namespace: string): T[] | undefined {
     return this.informer(kind, namespace)?.list(namespace) as T[] | undefined;
   }
+}
+
+/**
+ * Workloads are patched, never replaced from the cache, so what the API server records of who set
+ * which field (often the largest part of the object) is not needed.
+ * Secrets are not trimmed: a Secret write is a replace of the object read, which keeps every field.
+ */
+export function dropManagedFields(object: WatchedObject): void {
+  const metadata = object.metadata as { managedFields?: unknown } | undefined;
+  if (metadata !== undefined) delete metadata.managedFields;
+}
+
+/**
+ * A pod as the passes read it: its name, labels and annotations (the revision it was started from;
+ * the selector that finds it), whether it is being deleted, and its phase. The rest (spec, the
+ * container statuses, managedFields) is most of a pod and is dropped.
+ */
+export function trimPod(object: WatchedObject): void {
+  const pod = object as {
+    metadata?: Record<string, unknown>;
+    spec?: unknown;
+    status?: { phase?: string | undefined } & Record<string, unknown>;
+  };
+  if (pod.metadata !== undefined) {
+    const { name, namespace, uid, resourceVersion, labels, annotations, deletionTimestamp } = pod.metadata;
+    pod.metadata = { name, namespace, uid, resourceVersion, labels, annotations, deletionTimestamp };
+  }
+  delete pod.spec;
+  if (pod.status !== undefined) pod.status = { phase: pod.status.phase };
 }
 
 /** Whether a label selector (matchLabels and matchExpressions) selects these labels. */

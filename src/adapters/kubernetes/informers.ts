@@ -48,6 +48,13 @@ export interface InformerOptions<T extends WatchedObject> {
   /** Called for every object added, changed or deleted (deleted: true). */
   onChange: (object: T, deleted: boolean) => void;
   /**
+   * Drops, in place, what no reader of this cache needs, before onChange sees the object. The
+   * informer keeps the very object it passes to its callbacks (client-node 1.4 cache.js,
+   * addOrUpdateObject), so this is what the cache holds; were that to change, the cache would only
+   * hold more.
+   */
+  trim?: ((object: T) => void) | undefined;
+  /**
    * First wait before a restart (default 250 ms); doubled after each failed one up to maxBackoffMs
    * (default 5 s: a watch is one request, and the wait bounds how late the operator notices that
    * the API server is back).
@@ -76,6 +83,7 @@ export class ResilientInformer<T extends WatchedObject> {
       options.labelSelector,
     );
     const changed = (deleted: boolean) => (object: k8s.KubernetesObject) => {
+      options.trim?.(object as unknown as T);
       if (!this.stopped) options.onChange(object as unknown as T, deleted);
     };
     this.informer.on('add', changed(false));

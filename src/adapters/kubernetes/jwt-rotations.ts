@@ -4,13 +4,15 @@ import { GROUP, PLURAL, VERSION } from '../../api/constants.ts';
 import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
 import { canonical } from '../../platform/canonical.ts';
 import { isNotFound } from './errors.ts';
+import type { WriteListener } from './write-listener.ts';
 
 /** Implements JwtRotationStore of src/reconcile/ports.ts. */
 export class KubernetesJwtRotationStore {
   constructor(
     private readonly api: CustomObjectsApi,
-    private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<void>,
-    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
+    /** Writes the status subresource; resolves to the resourceVersion the API server gave the object. */
+    private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<string>,
+    private readonly onWrite: WriteListener,
     private readonly onConflict: (kind: string) => void = () => undefined,
   ) {}
 
@@ -39,9 +41,10 @@ export class KubernetesJwtRotationStore {
     const namespace = resource.metadata.namespace ?? '';
     const name = resource.metadata.name ?? '';
     let target = resource;
+    let resourceVersion: string;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.statusWriter(target, status);
+        resourceVersion = await this.statusWriter(target, status);
         break;
       } catch (error) {
         if (attempt >= STATUS_RETRIES) throw error;
@@ -56,7 +59,7 @@ export class KubernetesJwtRotationStore {
         target = fresh;
       }
     }
-    this.onWrite('status', namespace, name);
+    this.onWrite('status', namespace, name, { kind: 'JwtRotation', resourceVersion });
   }
 }
 

@@ -17,6 +17,8 @@ export class TokenBucket {
   constructor(
     private readonly qps: number,
     private readonly burst: number,
+    /** Told how long each request that had to wait waited, in seconds (for the metrics). */
+    private readonly onWait: (seconds: number) => void = () => undefined,
   ) {
     this.tokens = burst;
   }
@@ -30,10 +32,12 @@ export class TokenBucket {
       return;
     }
     this.throttled += 1;
+    const since = performance.now();
     await new Promise<void>((resolve) => {
       this.waiters.push(resolve);
       this.schedule();
     });
+    this.onWait((performance.now() - since) / 1000);
   }
 
   private refill(): void {

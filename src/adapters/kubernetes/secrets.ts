@@ -14,6 +14,7 @@ import {
 import { canonical } from '../../platform/canonical.ts';
 import { ConflictError } from '../../platform/conflict.ts';
 import { isConflict, isNotFound } from './errors.ts';
+import type { WriteListener } from './write-listener.ts';
 
 /** A Secret as read (the shape of SecretRecord in src/reconcile/ports.ts). */
 interface ReadSecret {
@@ -38,7 +39,7 @@ export class KubernetesSecretStore {
   constructor(
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
-    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
+    private readonly onWrite: WriteListener,
     private readonly onConflict: (kind: string) => void = () => undefined,
   ) {}
 
@@ -147,26 +148,35 @@ export class KubernetesSecretStore {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    this.onWrite('secret-delete', namespace, name);
+    this.onWrite('secret-delete', namespace, name, { kind: 'Secret', resourceVersion: null });
   }
 
   private async createObject(secret: V1Secret): Promise<void> {
     const namespace = secret.metadata?.namespace ?? '';
+    let created: V1Secret;
     try {
-      await this.core.createNamespacedSecret({ namespace, body: secret, fieldManager: this.fieldManager });
+      created = await this.core.createNamespacedSecret({
+        namespace,
+        body: secret,
+        fieldManager: this.fieldManager,
+      });
     } catch (error) {
       if (isConflict(error))
         throw new ConflictError(`Secret ${secret.metadata?.name ?? ''} appeared meanwhile`);
       throw error;
     }
-    this.onWrite('secret-create', namespace, secret.metadata?.name ?? '');
+    this.onWrite('secret-create', namespace, secret.metadata?.name ?? '', {
+      kind: 'Secret',
+      resourceVersion: created.metadata?.resourceVersion ?? '',
+    });
   }
 
   private async replaceObject(secret: V1Secret): Promise<void> {
     const namespace = secret.metadata?.namespace ?? '';
     const name = secret.metadata?.name ?? '';
+    let replaced: V1Secret;
     try {
-      await this.core.replaceNamespacedSecret({
+      replaced = await this.core.replaceNamespacedSecret({
         namespace,
         name,
         body: secret,
@@ -176,7 +186,10 @@ export class KubernetesSecretStore {
       if (isConflict(error)) throw new ConflictError(`Secret ${name} changed since it was read`);
       throw error;
     }
-    this.onWrite('secret-update', namespace, name);
+    this.onWrite('secret-update', namespace, name, {
+      kind: 'Secret',
+      resourceVersion: replaced.metadata?.resourceVersion ?? '',
+    });
   }
 }
 

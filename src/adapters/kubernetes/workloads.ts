@@ -10,8 +10,9 @@ import {
 } from '@kubernetes/client-node';
 import type { TargetKind } from '../../api/types.ts';
 import type { PodView } from '../../rotation/model.ts';
-import type { WorkloadLike } from '../../rotation/rollout.ts';
+import { referencesSecret, type WorkloadLike } from '../../rotation/rollout.ts';
 import { isNotFound } from './errors.ts';
+import type { WriteListener } from './write-listener.ts';
 
 type Workload = KubernetesObject & WorkloadLike;
 
@@ -21,7 +22,7 @@ export class KubernetesWorkloads {
     private readonly objects: KubernetesObjectApi,
     private readonly core: CoreV1Api,
     private readonly fieldManager: string,
-    private readonly onWrite: (kind: string, namespace: string, name: string) => void,
+    private readonly onWrite: WriteListener,
   ) {}
 
   async get(namespace: string, kind: TargetKind, name: string): Promise<Workload | undefined> {
@@ -37,10 +38,10 @@ export class KubernetesWorkloads {
     }
   }
 
-  /** Every workload of this kind in the namespace (to find the ones that read a Secret). */
-  async list(namespace: string, kind: TargetKind): Promise<Workload[]> {
+  /** Every workload of this kind in the namespace whose pod template reads the Secret. */
+  async listReferencing(namespace: string, kind: TargetKind, secretName: string): Promise<Workload[]> {
     const list = await this.objects.list<Workload>('apps/v1', kind, namespace);
-    return list.items;
+    return list.items.filter((w) => referencesSecret(w, secretName));
   }
 
   /**
@@ -71,7 +72,7 @@ export class KubernetesWorkloads {
       metadata: { name, namespace },
       spec: { template: { metadata: { annotations: { [key]: value } } } },
     };
-    await this.objects.patch(
+    const patched = await this.objects.patch(
       patch,
       undefined,
       undefined,
@@ -79,7 +80,10 @@ export class KubernetesWorkloads {
       undefined,
       PatchStrategy.MergePatch,
     );
-    this.onWrite('workload-patch', namespace, name);
+    this.onWrite('workload-patch', namespace, name, {
+      kind,
+      resourceVersion: (patched as KubernetesObject).metadata?.resourceVersion ?? '',
+    });
   }
 }
 

@@ -152,8 +152,11 @@ export class JwtRotationOperator extends Operator {
     return server.replace(/\/+$/, '') + path;
   }
 
-  /** Replaces the status subresource, guarded by the resourceVersion the pass read. */
-  async writeStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<void> {
+  /**
+   * Replaces the status subresource, guarded by the resourceVersion the pass read; resolves to the
+   * object's new resourceVersion.
+   */
+  async writeStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<string> {
     const meta = ResourceMetaImpl.createWithPlural(PLURAL, {
       apiVersion: API_VERSION,
       kind: KIND,
@@ -169,5 +172,6 @@ export class JwtRotationOperator extends Operator {
         `status of ${resource.metadata.namespace ?? ''}/${resource.metadata.name ?? ''} not written (conflict or API error)`,
       );
     }
+    return written.resourceVersion;
   }
 }

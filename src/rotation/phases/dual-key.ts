@@ -165,6 +165,7 @@ function scheduleSigning(ctx: Context): PhaseResult {
     ],
     progress: `Handing the signing date ${date} to the targets`,
     requeueAfterMs: 0,
+    restsOnPods: true,
   };
 }
 
