@@ -22,7 +22,7 @@ describe('the local control plane', function () {
     expect(node.metadata?.annotations?.['kwok.x-k8s.io/node']).to.equal('fake');
     expect(node.spec?.taints ?? []).to.deep.equal([kwokTaint]);
     // From tools/cluster/kwok-node.yaml, kept by kwok's node-initialize stage, which adds the address.
-    expect(node.status?.allocatable).to.include({ cpu: '32', memory: '128Gi', pods: '12000' });
+    expect(node.status?.allocatable).to.include({ cpu: '32', memory: '128Gi', pods: '12k' });
     expect(node.status?.addresses).to.deep.include({ type: 'InternalIP', address: '10.0.0.1' });
 
     const res = await cluster.kubectl(['get', 'nodes', '-o', 'name']);

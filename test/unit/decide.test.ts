@@ -525,6 +525,22 @@ describe('decide: the rotation core', () => {
       });
     }
 
+    it('records an emergency rotation requested in the same second as the rollback before it finished', () => {
+      const world = rollbackFrom('DualKey');
+      // The rollback and the emergency rotation after it happen within one second of the clock.
+      const second = Math.floor(world.now / 1000) * 1000;
+      world.now = second;
+      for (let i = 0; i < 10 && world.status?.lastRotation?.outcome !== 'RolledBack'; i++) world.pass();
+      expect(world.status?.lastRotation?.outcome).to.equal('RolledBack');
+      world.annotations['jwtrotation.io/emergency-rotate'] = 'leak';
+      for (let i = 0; i < 10; i++) {
+        world.now = Math.min(world.now + 10, second + 999);
+        world.pass();
+      }
+      expect(world.status?.lastRotation).to.include({ trigger: 'Emergency', outcome: 'Completed' });
+      expect(world.status?.lastRotation?.startedAt).to.not.equal(world.status?.history?.[1]?.startedAt);
+    });
+
     it('restores the original key after completion while it is retained, once per value', () => {
       const world = idleWorld();
       const original = world.secret?.values.JWT_SECRET;

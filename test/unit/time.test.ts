@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseInstant, toRfc3339 } from '../../src/rotation/time.ts';
+import { newOperationId, parseInstant, toRfc3339 } from '../../src/rotation/time.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -49,5 +49,18 @@ describe('parseInstant', () => {
   it('reads back what toRfc3339 wrote, to the whole second', () => {
     const at = T0 + 12 * 3_600_000 + 34 * 60_000 + 56_789;
     expect(parseInstant(toRfc3339(at))).to.equal(at - 789);
+  });
+});
+
+describe('newOperationId', () => {
+  const t = Date.parse('2026-11-30T17:42:27.250Z');
+  it('is the start time in whole seconds when no operation had it', () => {
+    expect(newOperationId(t, [undefined, '2026-11-30T17:42:26Z'])).to.equal('2026-11-30T17:42:27Z');
+  });
+  it('carries milliseconds when the one before started in the same second, one past any taken', () => {
+    expect(newOperationId(t, ['2026-11-30T17:42:27Z'])).to.equal('2026-11-30T17:42:27.250Z');
+    expect(newOperationId(t, ['2026-11-30T17:42:27Z', '2026-11-30T17:42:27.250Z'])).to.equal(
+      '2026-11-30T17:42:27.251Z',
+    );
   });
 });

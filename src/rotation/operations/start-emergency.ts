@@ -8,7 +8,7 @@ import type { PhaseResult } from '../phase-result.ts';
 import { skippedChecklist } from '../preflight.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
-import { toRfc3339 } from '../time.ts';
+import { newOperationId } from '../time.ts';
 
 /**
  * The runbook's emergency procedure: a new key at once, no dual-key phase. The replaced key is
@@ -17,7 +17,7 @@ import { toRfc3339 } from '../time.ts';
 export function startEmergency(ctx: Context, request: Request): PhaseResult {
   const { now, spec, fp } = ctx;
   const skipped = skippedChecklist();
-  const id = toRfc3339(now);
+  const id = newOperationId(now, [ctx.operationId, ctx.prev.lastRotation?.startedAt]);
   const requester = requesterOfRequest(ctx.input.resource.metadata, request);
   const compromised = fp.JWT_SECRET ?? '(none)';
   const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];

@@ -7,7 +7,7 @@ import { warning } from '../events.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
-import { toRfc3339 } from '../time.ts';
+import { newOperationId, toRfc3339 } from '../time.ts';
 
 /** The one message for "no original key to roll back to", wherever a rollback is refused for it. */
 export const NO_ORIGINAL_KEY =
@@ -59,7 +59,10 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
     };
   }
   const midRotation = cause.midRotation;
-  const id = midRotation && ctx.operationId !== undefined ? ctx.operationId : toRfc3339(now);
+  const id =
+    midRotation && ctx.operationId !== undefined
+      ? ctx.operationId
+      : newOperationId(now, [ctx.operationId, ctx.prev.lastRotation?.startedAt]);
   const withdrawn = dual ? fp.JWT_SECRET_NEW : fp.JWT_SECRET;
   const requester = requesterOfRequest(ctx.input.resource.metadata, cause.request);
   const annotations: Record<string, string | null> = {

@@ -8,7 +8,7 @@ import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
 import { NOT_SCHEDULED } from '../revision.ts';
-import { toRfc3339 } from '../time.ts';
+import { newOperationId } from '../time.ts';
 
 /**
  * Runbook phase 1: keep the original in the backup Secret, then write the dual-key Secret
@@ -16,7 +16,7 @@ import { toRfc3339 } from '../time.ts';
  */
 export function startRotation(ctx: Context, trigger: Trigger, request: Request | undefined): PhaseResult {
   const { now, spec, fp } = ctx;
-  const id = toRfc3339(now);
+  const id = newOperationId(now, [ctx.operationId, ctx.prev.lastRotation?.startedAt]);
   const current = fp.JWT_SECRET ?? '';
   const requester = requesterOfRequest(ctx.input.resource.metadata, request);
   return {
