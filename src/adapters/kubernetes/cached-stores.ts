@@ -79,14 +79,8 @@ export class CachedWorkloads {
   }
 
   async listPods(namespace: string, workload: WorkloadLike, annotation: string): Promise<PodView[]> {
-    const selector = workload.spec?.selector;
-    // An empty selector selects nothing here, as the live store lists no pods for it.
-    if (
-      Object.keys(selector?.matchLabels ?? {}).length === 0 &&
-      (selector?.matchExpressions ?? []).length === 0
-    )
-      return [];
-    const pods = this.cache.podsSelectedBy<V1Pod & WatchedObject>(namespace, selector);
+    // `selects` answers false for an empty selector, as the live store lists no pods for it.
+    const pods = this.cache.podsSelectedBy<V1Pod & WatchedObject>(namespace, workload.spec?.selector);
     if (pods === undefined) return this.live.listPods(namespace, workload, annotation);
     return pods
       .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
