@@ -10,6 +10,9 @@ export interface Config {
   /** Client-side rate limit on API requests: sustained requests per second (0: none) and burst. */
   kubeApiQps: number;
   kubeApiBurst: number;
+  /** The same for Events, which a background lane sends with a client of their own (0: none). */
+  kubeApiEventQps: number;
+  kubeApiEventBurst: number;
   /** Every JwtRotation is looked at again at least this often (the safety resync). */
   resyncPeriodMs: number;
   logLevel: string;
@@ -33,6 +36,12 @@ export interface Config {
  */
 export const DEFAULT_KUBE_API_QPS = 20;
 export const DEFAULT_KUBE_API_BURST = 30;
+/**
+ * Events have a rate limit of their own (src/adapters/kubernetes/event-lane.ts), as
+ * controller-runtime's recorder has its own client; the burst is client-go's event spam filter's.
+ */
+export const DEFAULT_KUBE_API_EVENT_QPS = 10;
+export const DEFAULT_KUBE_API_EVENT_BURST = 25;
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // An empty value means "not set": charts often render `value: ""`.
@@ -72,6 +81,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const kubeApiQps = int('KUBE_API_QPS', DEFAULT_KUBE_API_QPS, 0, 10_000);
   const kubeApiBurst = int('KUBE_API_BURST', DEFAULT_KUBE_API_BURST, 1, 10_000);
   if (kubeApiQps > 0 && kubeApiBurst < 1) throw new Error('KUBE_API_BURST must be at least 1');
+  const kubeApiEventQps = int('KUBE_API_EVENT_QPS', DEFAULT_KUBE_API_EVENT_QPS, 0, 10_000);
+  const kubeApiEventBurst = int('KUBE_API_EVENT_BURST', DEFAULT_KUBE_API_EVENT_BURST, 1, 10_000);
   const retryBaseMs = int('RETRY_BASE_MS', 500, 1);
   const retryMaxMs = int('RETRY_MAX_MS', 60_000, 1);
   if (retryBaseMs > retryMaxMs) throw new Error('RETRY_BASE_MS must not exceed RETRY_MAX_MS');
@@ -91,6 +102,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     workers: int('WORKERS', 8, 1, 1000),
     kubeApiQps,
     kubeApiBurst,
+    kubeApiEventQps,
+    kubeApiEventBurst,
     resyncPeriodMs: int('RESYNC_PERIOD_MS', 600_000, 10_000),
     logLevel: level,
     httpHost: text('HTTP_HOST', '0.0.0.0'),

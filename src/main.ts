@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { BACKUP_SECRET_SUFFIX, GROUP, PLURAL, VERSION } from './api/constants.ts';
 import { KubernetesConfigMapStore } from './adapters/kubernetes/configmaps.ts';
 import { describeError, isForbidden, isNotFound } from './adapters/kubernetes/errors.ts';
+import { EventLane } from './adapters/kubernetes/event-lane.ts';
 import { KubernetesEventRecorder } from './adapters/kubernetes/events.ts';
 import { KubernetesJwtRotationStore } from './adapters/kubernetes/jwt-rotations.ts';
 import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
@@ -31,12 +32,19 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { OperatorMetrics } from './platform/metrics.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { WorkQueue } from './reconcile/queue.ts';
+import { apiClient } from './adapters/kubernetes/keep-alive.ts';
 
 /**
  * How long a write of the operator may wait for its watch event before passes read the API server
  * instead (a watch that is down, or one that listed again past that write).
  */
 const OWN_WRITE_MAX_WAIT_MS = 10_000;
+/** Events the lane holds before it drops new ones (client-go's broadcaster holds 1000). */
+const EVENT_LANE_CAPACITY = 1000;
+/** The share of KUBE_API_QPS that status writes reporting only progress (pod counts) may take. */
+const PROGRESS_SHARE = 0.1;
+/** How long stopping waits for queued Events to be sent. */
+const EVENT_FLUSH_MS = 5000;
 
 interface RunningOperator {
   port: number;
@@ -58,7 +66,7 @@ export async function startOperator(
   // renewals do not, so a busy operator can neither starve its leadership nor miss events.
   const metrics = new OperatorMetrics();
   const bucket = new TokenBucket(config.kubeApiQps, config.kubeApiBurst, (seconds) => {
-    metrics.throttled(seconds);
+    metrics.throttled('passes', seconds);
   });
   const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket);
   const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket);
@@ -154,14 +162,30 @@ export async function startOperator(
   };
   const liveSecrets = new KubernetesSecretStore(core, config.fieldManager, wrote, conflicted);
   const liveWorkloads = new KubernetesWorkloads(objects, core, config.fieldManager, wrote);
-  const liveResources = new KubernetesJwtRotationStore(
-    custom,
-    async (r, s) => {
-      await bucket.take(); // the framework's status helper has its own HTTP client
-      return operator.writeStatus(r, s);
+  const liveResources = new KubernetesJwtRotationStore(custom, config.fieldManager, wrote, conflicted);
+  const progressShare = new TokenBucket(
+    config.kubeApiQps * PROGRESS_SHARE,
+    Math.max(1, Math.ceil(config.kubeApiQps * PROGRESS_SHARE)),
+  );
+  // Events go out in the background on a client of their own (./adapters/kubernetes/event-lane.ts).
+  const eventBucket = new TokenBucket(config.kubeApiEventQps, config.kubeApiEventBurst, (seconds) => {
+    metrics.throttled('events', seconds);
+  });
+  const events = new EventLane(
+    new KubernetesEventRecorder(limitedClient(kubeConfig, k8s.CoreV1Api, eventBucket), clock, wrote),
+    EVENT_LANE_CAPACITY,
+    {
+      onQueued: (length) => {
+        metrics.eventQueue(length);
+      },
+      onDropped: (reason) => {
+        metrics.eventDropped();
+        logger.debug('event dropped: the event lane is full', { reason });
+      },
+      onFailed: (reason, error) => {
+        logger.warn('event not recorded', { reason, error: describeError(error) });
+      },
     },
-    wrote,
-    conflicted,
   );
   const reconciler = new Reconciler({
     clock,
@@ -188,7 +212,11 @@ export async function startOperator(
           return found?.metadata?.resourceVersion;
         }),
     },
-    events: new KubernetesEventRecorder(core, clock, wrote),
+    events,
+    // A progress-only status write goes out only with a request to spare: freely while the rate
+    // limit is unused (its bucket full), else within a tenth of it across all JwtRotations. At 1,000
+    // rotating at once, pod counts would otherwise take a third of the budget.
+    progressWriteAllowed: () => bucket.hasToken() && (bucket.isFull() || progressShare.tryTake()),
     gate: new PrometheusGateReader(),
     newKey: generateKey,
     configMaps: new KubernetesConfigMapStore(core, config.fieldManager, wrote),
@@ -251,7 +279,7 @@ export async function startOperator(
   let elector: LeaderElector | undefined;
   if (config.leaderElection) {
     elector = new LeaderElector(
-      kubeConfig.makeApiClient(k8s.CoordinationV1Api),
+      apiClient(kubeConfig, k8s.CoordinationV1Api),
       clock,
       logger,
       config.leaderElection,
@@ -283,6 +311,7 @@ export async function startOperator(
       await cache.current?.stop();
       queue.current?.stop();
       await queue.current?.idle();
+      await events.flush(EVENT_FLUSH_MS);
       await http.close();
     },
   };

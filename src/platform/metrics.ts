@@ -30,10 +30,12 @@ export class OperatorMetrics {
   private readonly reconcileDuration: Histogram<'result'>;
   private readonly conflicts: Counter<'kind'>;
   private readonly lateOwnWrites: Counter<'kind'>;
-  private readonly throttledRequests: Counter;
+  private readonly throttledRequests: Counter<'client'>;
+  private readonly eventsQueued: Gauge;
+  private readonly eventsDropped: Counter;
   private readonly decideDuration: Histogram;
   private readonly queueWait: Histogram;
-  private readonly throttledSeconds: Counter;
+  private readonly throttledSeconds: Counter<'client'>;
   private readonly reconcileErrors: Counter<'namespace' | 'name'>;
   private readonly nextRotation: Gauge<'namespace' | 'name'>;
   private readonly gateReading: Gauge<'namespace' | 'name' | 'reading'>;
@@ -111,12 +113,24 @@ export class OperatorMetrics {
     });
     this.throttledRequests = new Counter({
       name: 'jwtrotation_api_client_throttled_total',
-      help: 'Requests to the Kubernetes API that waited for the client-side rate limit (KUBE_API_QPS, KUBE_API_BURST).',
+      help: 'Requests to the Kubernetes API that waited for the client-side rate limit, by client: "passes" (KUBE_API_QPS, KUBE_API_BURST) or "events" (KUBE_API_EVENT_QPS, KUBE_API_EVENT_BURST).',
+      labelNames: ['client'],
       registers,
     });
     this.throttledSeconds = new Counter({
       name: 'jwtrotation_api_client_throttled_seconds_total',
-      help: 'Time requests to the Kubernetes API spent waiting for the client-side rate limit, summed.',
+      help: 'Time requests to the Kubernetes API spent waiting for the client-side rate limit, summed, by client.',
+      labelNames: ['client'],
+      registers,
+    });
+    this.eventsQueued = new Gauge({
+      name: 'jwtrotation_events_queued',
+      help: 'Events waiting to be sent by the background event lane.',
+      registers,
+    });
+    this.eventsDropped = new Counter({
+      name: 'jwtrotation_events_dropped_total',
+      help: 'Events dropped because the event lane already held its 1000 (the API server slow or unreachable).',
       registers,
     });
     this.leader = new Gauge({
@@ -183,10 +197,20 @@ export class OperatorMetrics {
     this.conflicts.inc({ kind });
   }
 
-  /** A request waited this long for the client-side rate limit. */
-  throttled(seconds: number): void {
-    this.throttledRequests.inc();
-    this.throttledSeconds.inc(seconds);
+  /** A request of this client ("passes" or "events") waited this long for its rate limit. */
+  throttled(client: 'passes' | 'events', seconds: number): void {
+    this.throttledRequests.inc({ client });
+    this.throttledSeconds.inc({ client }, seconds);
+  }
+
+  /** Events waiting in the event lane. */
+  eventQueue(length: number): void {
+    this.eventsQueued.set(length);
+  }
+
+  /** An Event dropped because the event lane was full. */
+  eventDropped(): void {
+    this.eventsDropped.inc();
   }
 
   /** A write of the operator its watch did not show in time (kind: Secret, Deployment, JwtRotation, ...). */

@@ -185,4 +185,9 @@ export interface ReconcilerDeps {
   live?: Pick<ReconcilerDeps, 'resources' | 'secrets' | 'workloads'> | undefined;
   /** Whether the caches show the operator's own writes to what this JwtRotation reads (./own-writes.ts). */
   freshness?: { check(resource: JwtRotation): Freshness } | undefined;
+  /**
+   * Whether a status write that only reports progress may go out now (main.ts: a request to spare
+   * in the client-side rate limit, and within progress's share of it). Without it, always.
+   */
+  progressWriteAllowed?: (() => boolean) | undefined;
 }

@@ -24,7 +24,8 @@ const OWN_WRITE_RECHECK_MS = 1000;
  * A status change that only reports progress (pod counts per target, condition messages) is
  * written at most this often per JwtRotation: a rollout moves pods one by one, and each pod's
  * watch event would otherwise cost a status write (at 1,000 rotating JwtRotations, a 1 s interval
- * still spent most of the request budget on them). Any other change is written at once.
+ * still spent most of the request budget on them), and only when `ReconcilerDeps.progressWriteAllowed`
+ * says so. Any other change is written at once.
  */
 export const PROGRESS_WRITE_INTERVAL_MS = 5000;
 
@@ -105,12 +106,19 @@ export class Reconciler {
     const key = `${namespace}/${name}`;
     let statusChanged = canonical(previous) !== canonical(decision.status);
     let progressDue: number | undefined;
-    if (statusChanged && decision.actions.length === 0 && decision.events.length === 0) {
+    if (
+      statusChanged &&
+      decision.actions.length === 0 &&
+      decision.events.length === 0 &&
+      onlyProgressDiffers(previous, decision.status)
+    ) {
       const wait =
         (this.statusWrittenAt.get(key) ?? -Infinity) + PROGRESS_WRITE_INTERVAL_MS - deps.clock.now();
-      if (wait > 0 && onlyProgressDiffers(previous, decision.status)) {
+      // Progress never takes the place of a write that moves a rotation on; under load it rides
+      // along with the next write that matters.
+      if (wait > 0 || !(deps.progressWriteAllowed?.() ?? true)) {
         statusChanged = false;
-        progressDue = wait;
+        progressDue = wait > 0 ? wait : PROGRESS_WRITE_INTERVAL_MS;
       }
     }
     if (statusChanged) {

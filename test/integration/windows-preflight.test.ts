@@ -219,6 +219,9 @@ describe('maintenance windows and the pre-rotation checklist on a real control p
       await createConsumerDeployment(c, ns, 'api', 'api-jwt');
       await createJwtRotation(c, ns, 'api', fastSpec('api-jwt'));
       await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
+      // Only the key may fail: a target still starting would fail too, and its recovery would change
+      // what fails (a second, rightful Event).
+      await waitFor('the target rolled out', async () => (await isRolledOut(c, ns, 'api')) || undefined);
       await blockedOn(ns, 'CurrentKey', 'whitespace or a newline');
       const secret = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
       secret.data = { ...secret.data, JWT_SECRET: Buffer.from('a-pasted-key').toString('base64') };

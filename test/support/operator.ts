@@ -73,6 +73,8 @@ export async function startOperatorProcess(options: {
         // these tests are about (test/unit covers the token bucket), so it must not slow them down.
         KUBE_API_QPS: '1000',
         KUBE_API_BURST: '1000',
+        KUBE_API_EVENT_QPS: '1000',
+        KUBE_API_EVENT_BURST: '1000',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@ import type { MetricValue } from 'prom-client';
 import { PHASES } from '../../src/api/types.ts';
 import { OperatorMetrics, type ResourceReport } from '../../src/platform/metrics.ts';
 
-const ALLOWED_LABELS = ['namespace', 'name', 'phase', 'outcome', 'reading', 'kind', 'result'];
+const ALLOWED_LABELS = ['namespace', 'name', 'phase', 'outcome', 'reading', 'kind', 'result', 'client'];
 
 /** A series as prom-client hands it out; histograms name each series (`..._bucket`, `..._count`). */
 type Sample = MetricValue<string> & { metricName?: string };
@@ -186,7 +186,9 @@ describe('OperatorMetrics', () => {
     metrics.wrote('secret-update', 'default');
     metrics.conflicted('secret');
     metrics.ownWriteLate('Secret');
-    metrics.throttled(0.05);
+    metrics.throttled('events', 0.05);
+    metrics.eventQueue(3);
+    metrics.eventDropped();
     metrics.decided(0.001);
     metrics.waitedForWorker(0);
     metrics.setLeader(true);

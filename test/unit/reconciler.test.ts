@@ -368,14 +368,16 @@ describe('the reconciler over in-memory ports', () => {
   });
 
   describe('progress in status', () => {
-    it('writes a change of pod counts alone at most once every PROGRESS_WRITE_INTERVAL_MS, and writes it once that has passed', async () => {
-      class TwoPods extends MemoryWorkloads {
-        extra = false;
-        override async listPods(namespace: string, workload: WorkloadLike): Promise<PodView[]> {
-          const pods = await super.listPods(namespace, workload);
-          return this.extra ? [...pods, { name: 'api-1', revision: pods[0]?.revision }] : pods;
-        }
+    /** The target's pods, and a second one once `extra` is set. */
+    class TwoPods extends MemoryWorkloads {
+      extra = false;
+      override async listPods(namespace: string, workload: WorkloadLike): Promise<PodView[]> {
+        const pods = await super.listPods(namespace, workload);
+        return this.extra ? [...pods, { name: 'api-1', revision: pods[0]?.revision }] : pods;
       }
+    }
+
+    it('writes a change of pod counts alone at most once every PROGRESS_WRITE_INTERVAL_MS, and writes it once that has passed', async () => {
       const deps = { ...memoryDeps('api-jwt', T0), workloads: new TwoPods('api-jwt') };
       const w = world(spec({ monitoring: { minDuration: '0s', maxDuration: '60s' } }), deps);
       await w.pass();
@@ -393,6 +395,31 @@ describe('the reconciler over in-memory ports', () => {
       deps.clock.advance(PROGRESS_WRITE_INTERVAL_MS - 300);
       await w.pass();
       expect(deps.resources.statusWrites).to.equal(writes + 1);
+      expect(w.status()?.targets?.[0]?.pods).to.equal(2);
+    });
+
+    it('writes a change of pod counts alone only when progress writes are allowed, and any other change regardless', async () => {
+      let spare = true;
+      const deps = {
+        ...memoryDeps('api-jwt', T0),
+        workloads: new TwoPods('api-jwt'),
+        progressWriteAllowed: () => spare,
+      };
+      const w = world(spec({ monitoring: { minDuration: '0s', maxDuration: '60s' } }), deps);
+      await w.pass();
+      await w.pass();
+      const writes = deps.resources.statusWrites;
+      spare = false;
+      deps.workloads.extra = true;
+      deps.clock.advance(PROGRESS_WRITE_INTERVAL_MS * 2);
+      const result = await w.pass();
+      expect(deps.resources.statusWrites, 'not allowed: not written').to.equal(writes);
+      expect(result).to.have.property('requeueAfterMs').that.is.at.most(PROGRESS_WRITE_INTERVAL_MS);
+      // A change that matters is written, spare or not, and carries the counts with it.
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await w.pass();
+      expect(deps.resources.statusWrites).to.equal(writes + 1);
+      expect(w.status()?.phase).to.equal('DualKey');
       expect(w.status()?.targets?.[0]?.pods).to.equal(2);
     });
 

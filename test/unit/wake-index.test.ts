@@ -107,6 +107,38 @@ describe('the token bucket (client-side rate limit)', () => {
     expect(performance.now() - started).to.be.greaterThan(30);
   });
 
+  it('says whether a request would go out at once: not while the bucket is empty or someone waits', async () => {
+    const bucket = new TokenBucket(10, 2);
+    expect(bucket.hasToken()).to.equal(true);
+    await bucket.take();
+    await bucket.take();
+    expect(bucket.hasToken(), 'bucket empty').to.equal(false);
+    const waiting = bucket.take();
+    expect(bucket.hasToken(), 'a request waits').to.equal(false);
+    await waiting;
+    await new Promise((resolve) => setTimeout(resolve, 150)); // a token refills at 10/s
+    expect(bucket.hasToken()).to.equal(true);
+    expect(new TokenBucket(0, 1).hasToken(), 'no limit').to.equal(true);
+  });
+
+  it('is full while nothing has used it, and not once a request took a token', () => {
+    const bucket = new TokenBucket(1, 3);
+    expect(bucket.isFull()).to.equal(true);
+    expect(bucket.tryTake()).to.equal(true);
+    expect(bucket.isFull(), 'one below the burst still counts as full').to.equal(true);
+    expect(bucket.tryTake()).to.equal(true);
+    expect(bucket.isFull()).to.equal(false);
+    expect(new TokenBucket(0, 1).isFull(), 'no limit').to.equal(true);
+  });
+
+  it('tryTake takes a token only when one is there, and never waits', () => {
+    const bucket = new TokenBucket(1, 2);
+    expect([bucket.tryTake(), bucket.tryTake(), bucket.tryTake()]).to.deep.equal([true, true, false]);
+    expect(bucket.throttled).to.equal(0);
+    const open = new TokenBucket(0, 1);
+    expect([open.tryTake(), open.tryTake()]).to.deep.equal([true, true]);
+  });
+
   it('does not limit with qps 0', async () => {
     const bucket = new TokenBucket(0, 1);
     await Promise.all(Array.from({ length: 50 }, () => bucket.take()));

@@ -15,6 +15,7 @@ import type { TargetKind } from '../../api/types.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { secretsReferenced } from '../../rotation/rollout.ts';
 import { ResilientInformer, type WatchedObject } from './informers.ts';
+import { apiClient } from './keep-alive.ts';
 
 export type CachedKind = 'Secret' | 'Pod' | TargetKind;
 
@@ -91,8 +92,8 @@ export class ClusterCache {
       deleted: boolean,
     ) => void,
   ) {
-    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
+    const core = apiClient(kubeConfig, k8s.CoreV1Api);
+    const apps = apiClient(kubeConfig, k8s.AppsV1Api);
     const sel = (labelSelector: string | undefined): { labelSelector?: string } =>
       labelSelector === undefined ? {} : { labelSelector };
     const resources: Resource<WatchedObject>[] = [

@@ -1,6 +1,6 @@
-/** Reads JwtRotations with client-node; status is written through the operator adapter. */
+/** Reads JwtRotations and writes their status subresource with client-node. */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION } from '../../api/constants.ts';
+import { GROUP, KIND, PLURAL, VERSION } from '../../api/constants.ts';
 import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
 import { canonical } from '../../platform/canonical.ts';
 import { isNotFound } from './errors.ts';
@@ -10,8 +10,7 @@ import type { WriteListener } from './write-listener.ts';
 export class KubernetesJwtRotationStore {
   constructor(
     private readonly api: CustomObjectsApi,
-    /** Writes the status subresource; resolves to the resourceVersion the API server gave the object. */
-    private readonly statusWriter: (resource: JwtRotation, status: JwtRotationStatus) => Promise<string>,
+    private readonly fieldManager: string,
     private readonly onWrite: WriteListener,
     private readonly onConflict: (kind: string) => void = () => undefined,
   ) {}
@@ -44,7 +43,7 @@ export class KubernetesJwtRotationStore {
     let resourceVersion: string;
     for (let attempt = 0; ; attempt++) {
       try {
-        resourceVersion = await this.statusWriter(target, status);
+        resourceVersion = await this.replaceStatus(target, status);
         break;
       } catch (error) {
         if (attempt >= STATUS_RETRIES) throw error;
@@ -60,6 +59,30 @@ export class KubernetesJwtRotationStore {
       }
     }
     this.onWrite('status', namespace, name, { kind: 'JwtRotation', resourceVersion });
+  }
+
+  /**
+   * PUT of the status subresource, guarded by `resource`'s resourceVersion (409 when it moved on);
+   * the API server takes only `status` from the body. Resolves to the object's new resourceVersion.
+   */
+  private async replaceStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<string> {
+    const namespace = resource.metadata.namespace ?? '';
+    const name = resource.metadata.name ?? '';
+    const written = (await this.api.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      name,
+      fieldManager: this.fieldManager,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: KIND,
+        metadata: { name, namespace, resourceVersion: resource.metadata.resourceVersion ?? '' },
+        status,
+      },
+    })) as JwtRotation;
+    return written.metadata.resourceVersion ?? '';
   }
 }
 

@@ -4,7 +4,8 @@
  * Every request of an API client made by `limitedClient` takes a token first (client-node's
  * promise middleware); long-running watches do not (they are one request each).
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { apiClient } from './keep-alive.ts';
 
 export class TokenBucket {
   private tokens: number;
@@ -21,6 +22,27 @@ export class TokenBucket {
     private readonly onWait: (seconds: number) => void = () => undefined,
   ) {
     this.tokens = burst;
+  }
+
+  /** Whether take() would resolve at once: a token in the bucket and nobody waiting for one. */
+  hasToken(): boolean {
+    if (this.qps <= 0) return true;
+    this.refill();
+    return this.waiters.length === 0 && this.tokens >= 1;
+  }
+
+  /** Whether the bucket is (nearly) full: nothing has used it for a while. */
+  isFull(): boolean {
+    if (this.qps <= 0) return true;
+    this.refill();
+    return this.waiters.length === 0 && this.tokens >= this.burst - 1;
+  }
+
+  /** Takes a token if take() would resolve at once, and says whether it did; never waits. */
+  tryTake(): boolean {
+    if (!this.hasToken()) return false;
+    if (this.qps > 0) this.tokens -= 1;
+    return true;
   }
 
   /** Resolves when a token is available (at once when the bucket has one). */
@@ -61,26 +83,19 @@ export class TokenBucket {
   }
 }
 
-/** `kubeConfig.makeApiClient(type)`, with every request taking a token from `bucket` first. */
+/** `kubeConfig.makeApiClient(type)` on the shared keep-alive pool, every request taking a token from `bucket` first. */
 export function limitedClient<T>(
   kubeConfig: k8s.KubeConfig,
   type: new (config: k8s.Configuration) => T,
   bucket: TokenBucket,
 ): T {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('No active cluster!');
-  const config = k8s.createConfiguration({
-    baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kubeConfig },
-    promiseMiddleware: [
-      {
-        pre: async (context) => {
-          await bucket.take();
-          return context;
-        },
-        post: (response) => Promise.resolve(response),
+  return apiClient(kubeConfig, type, [
+    {
+      pre: async (context) => {
+        await bucket.take();
+        return context;
       },
-    ],
-  });
-  return new type(config);
+      post: (response) => Promise.resolve(response),
+    },
+  ]);
 }

@@ -1,33 +1,29 @@
 /**
  * The one file that imports @dot-i/k8s-operator. The framework gives the operator its lifecycle
- * (`start()` → `init()`) and the status-subresource write; the watches are client-node informers
+ * (`start()` → `init()`). The watches are client-node informers
  * (src/adapters/kubernetes/informers.ts), because the framework's own watch calls
  * `process.exit(1)` on any watch error, so an API server restart killed every replica at once
- * (issue 10), and it keeps no cache and takes no label selector (issue 13).
+ * (issue 10), and it keeps no cache and takes no label selector (issue 13). Status is written with
+ * client-node too (src/adapters/kubernetes/jwt-rotations.ts): the framework's status helper makes a
+ * new HTTPS agent, so a new TLS connection, for every write, and status writes are a third of a
+ * rotation's requests.
  *
  * Adapting the framework to @kubernetes/client-node 1.x:
  * - `k8sApi.basePath` no longer exists, so URIs are built from the kubeconfig's server;
- * - `registerCustomResourceDefinition` calls the 0.x API, so CRDs are installed by kubectl/Helm;
- * - the status helper finds its URL through a path builder that only `watchResource` registers;
- *   since this adapter does not use that watch, it registers the builder itself;
- * - the framework's status helper logs and returns null on failure, so this adapter throws instead,
- *   letting the work queue retry with backoff.
+ * - `registerCustomResourceDefinition` calls the 0.x API, so CRDs are installed by kubectl/Helm.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import dotI from '@dot-i/k8s-operator';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../api/constants.ts';
-import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
+import { GROUP, PLURAL, VERSION } from '../../api/constants.ts';
+import type { JwtRotation } from '../../api/types.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { ResilientInformer } from '../kubernetes/informers.ts';
+import { apiClient } from '../kubernetes/keep-alive.ts';
 
 const Operator = dotI.default;
-const { ResourceMetaImpl } = dotI;
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/** The framework's id for a resource (`<plural>.<group>/<version>`), as ResourceMetaImpl builds it. */
-const RESOURCE_ID = `${PLURAL}.${API_VERSION}`;
 
 export interface JwtRotationWatchOptions {
   /** Namespaces whose JwtRotations are watched; empty for every namespace. */
@@ -61,13 +57,8 @@ export class JwtRotationOperator extends Operator {
     // The framework loads its own default kubeconfig; use the one main.ts built.
     this.kubeConfig = kubeConfig;
     this.k8sApi = kubeConfig.makeApiClient((this.k8sApi as object).constructor as never);
-    // The status helper looks its URL up by resource id; watchResource() is what registers it.
-    (
-      this as unknown as { resourcePathBuilders: Record<string, (meta: { namespace?: string }) => string> }
-    ).resourcePathBuilders[RESOURCE_ID] = (meta) =>
-      this.getCustomResourceApiUri(GROUP, VERSION, PLURAL, meta.namespace);
 
-    const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const custom = apiClient(kubeConfig, k8s.CustomObjectsApi);
     const labelSelector = watch.labelSelector || undefined;
     const selector = labelSelector === undefined ? {} : { labelSelector };
     const scopes = watch.namespaces.length === 0 ? [undefined] : [...watch.namespaces];
@@ -150,28 +141,5 @@ export class JwtRotationOperator extends Operator {
     path += plural;
     const server = this.kubeConfig.getCurrentCluster()?.server ?? '';
     return server.replace(/\/+$/, '') + path;
-  }
-
-  /**
-   * Replaces the status subresource, guarded by the resourceVersion the pass read; resolves to the
-   * object's new resourceVersion.
-   */
-  async writeStatus(resource: JwtRotation, status: JwtRotationStatus): Promise<string> {
-    const meta = ResourceMetaImpl.createWithPlural(PLURAL, {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      metadata: {
-        name: resource.metadata.name ?? '',
-        namespace: resource.metadata.namespace ?? '',
-        resourceVersion: resource.metadata.resourceVersion ?? '',
-      },
-    });
-    const written = await this.setResourceStatus(meta, status);
-    if (written === null) {
-      throw new Error(
-        `status of ${resource.metadata.namespace ?? ''}/${resource.metadata.name ?? ''} not written (conflict or API error)`,
-      );
-    }
-    return written.resourceVersion;
   }
 }
