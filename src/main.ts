@@ -9,6 +9,7 @@ import { describeError, isForbidden, isNotFound } from './adapters/kubernetes/er
 import { EventLane } from './adapters/kubernetes/event-lane.ts';
 import { KubernetesEventRecorder } from './adapters/kubernetes/events.ts';
 import { KubernetesJwtRotationStore } from './adapters/kubernetes/jwt-rotations.ts';
+import { apiClient } from './adapters/kubernetes/keep-alive.ts';
 import { LeaderElector } from './adapters/kubernetes/leader-election.ts';
 import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
@@ -32,7 +33,6 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { OperatorMetrics } from './platform/metrics.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { WorkQueue } from './reconcile/queue.ts';
-import { apiClient } from './adapters/kubernetes/keep-alive.ts';
 
 /**
  * How long a write of the operator may wait for its watch event before passes read the API server

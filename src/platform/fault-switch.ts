@@ -12,11 +12,10 @@
  * object's name is printed, never its contents. Never set it in production.
  */
 
+import { BACKUP_SECRET_SUFFIX } from '../api/constants.ts';
+
 export const FAULT_EXIT_CODE = 86;
 export const FAULT_ENV = 'JWTR_FAULT_EXIT_AFTER_WRITES';
-
-/** The operator's backup Secrets end with this (src/reconcile/secret-data.ts names them). */
-const BACKUP_SUFFIX = '-jwtrotation-backup';
 
 export interface FaultSwitch {
   /** Called by every adapter after a write succeeded. */
@@ -25,7 +24,7 @@ export interface FaultSwitch {
 
 /** The kind a write counts as: a Secret write on a backup Secret is a backup write. */
 export function writeKind(kind: string, name: string): string {
-  return kind.startsWith('secret-') && name.endsWith(BACKUP_SUFFIX)
+  return kind.startsWith('secret-') && name.endsWith(BACKUP_SECRET_SUFFIX)
     ? kind.replace('secret-', 'backup-')
     : kind;
 }
