@@ -256,7 +256,9 @@ export interface RolloutSpec {
    */
   signingDelay?: string;
   /**
-   * How often the targets' rollouts are checked while one is in progress. Defaults to 5s.
+   * How soon the operator looks at the targets again after rolling them. While it waits on a rollout,
+   * changes to the targets and their pods wake it at once (it watches them); without one it looks again
+   * after this or 1m, whichever is longer. Defaults to 5s.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; rollout.pollInterval must be greater than 0.
    * @defaultValue `"5s"`
@@ -1237,7 +1239,9 @@ export interface ResolvedRolloutSpec {
    */
   signingDelay: string;
   /**
-   * How often the targets' rollouts are checked while one is in progress. Defaults to 5s.
+   * How soon the operator looks at the targets again after rolling them. While it waits on a rollout,
+   * changes to the targets and their pods wake it at once (it watches them); without one it looks again
+   * after this or 1m, whichever is longer. Defaults to 5s.
    *
    * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; rollout.pollInterval must be greater than 0.
    * @defaultValue `"5s"`

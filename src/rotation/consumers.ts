@@ -3,13 +3,13 @@ import type { Phase } from '../api/types.ts';
 import type { Context } from './context.ts';
 import type { PhaseResult } from './phase-result.ts';
 import { ConditionReasons } from './reasons.ts';
-import { describeTargets } from './targets.ts';
+import { describeTargets, watchedWaitMs } from './targets.ts';
 
 /** With policy Block, a stall naming each unlisted consumer while any exists; else undefined. */
 export function unlistedConsumersBlock(
   ctx: Context,
   phase: Phase = 'DualKey',
-  requeueAfterMs = ctx.spec.pollIntervalMs,
+  requeueAfterMs = watchedWaitMs(ctx),
 ): PhaseResult | undefined {
   const consumers = ctx.input.consumers;
   if (ctx.spec.unlistedConsumers !== 'Block' || consumers.length === 0) return undefined;

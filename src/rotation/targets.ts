@@ -28,6 +28,24 @@ function podsOffRevision(target: TargetView, revision: string): number {
   return (target.pods ?? []).filter((p) => p.revision !== revision).length;
 }
 
+/**
+ * The longest a pass waiting on the targets (a rollout, their pods, an unlisted consumer) asks to
+ * wait before it looks again. The shell watches the targets, their pods and the workloads that read
+ * the Secret, and every change to them wakes the JwtRotation at once (`src/reconcile/wake-index.ts`),
+ * so this look is only a safety net; polling at `rollout.pollInterval` made 1,000 waiting
+ * JwtRotations cost a pass every few milliseconds for nothing (bench/README.md, issue 13).
+ */
+export const WATCHED_WAIT_MS = 60_000;
+
+/**
+ * When a pass that waits on the targets looks again without a watch event: after `pollInterval`
+ * or `WATCHED_WAIT_MS`, whichever is longer. A pass that has just rolled them looks again after
+ * `pollInterval` instead (once per roll).
+ */
+export function watchedWaitMs(ctx: Context): number {
+  return Math.max(ctx.spec.pollIntervalMs, WATCHED_WAIT_MS);
+}
+
 export function targetRollouts(ctx: Context): Rollouts {
   const targets = ctx.targets;
   const missing = targets.filter((t) => !t.found);

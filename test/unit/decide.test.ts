@@ -4,6 +4,7 @@ import { decide, RESYNC_MS } from '../../src/rotation/decide.ts';
 import type { Action, GateObservation } from '../../src/rotation/model.ts';
 import { aJwtRotation, anInput, aSecret, aTarget, HOUR, MINUTE, SECOND, T0 } from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
+import { WATCHED_WAIT_MS } from '../../src/rotation/targets.ts';
 
 const fast: JwtRotationSpec = {
   secretName: 'api-jwt',
@@ -207,6 +208,19 @@ describe('decide: the rotation core', () => {
       expect(waiting.actions).to.deep.equal([]);
       expect(waiting.status.phase).to.equal('DualKey');
       expect(condition(waiting.status, 'Reconciling')?.status).to.equal('True');
+    });
+
+    it('looks again after pollInterval once it has rolled, but only after WATCHED_WAIT_MS while it waits (the watches wake it)', () => {
+      const world = idleWorld();
+      world.rolloutLooks = 3;
+      world.annotations['jwtrotation.io/rotate'] = 'go';
+      world.pass();
+      const roll = world.pass();
+      expect(actionTypes(roll.actions)).to.deep.equal(['RollTargets']);
+      expect(roll.requeueAfterMs, 'rollout.pollInterval').to.equal(SECOND);
+      const waiting = world.pass();
+      expect(waiting.actions).to.deep.equal([]);
+      expect(waiting.requeueAfterMs).to.equal(WATCHED_WAIT_MS);
     });
 
     it('does not enter Monitoring before the rotation date, even when every rollout is complete', () => {

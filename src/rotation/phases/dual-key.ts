@@ -18,7 +18,7 @@ import {
   firstThatApplies,
   type Policy,
 } from '../request-order.ts';
-import { describeTargets, everyPodVerifies, targetRollouts } from '../targets.ts';
+import { describeTargets, everyPodVerifies, targetRollouts, watchedWaitMs } from '../targets.ts';
 import { isSigningScheduled, NOT_SCHEDULED } from '../revision.ts';
 import { unlistedConsumersBlock } from '../consumers.ts';
 import {
@@ -132,7 +132,7 @@ function dualKeyProgress(ctx: Context): PhaseResult {
       phase: 'DualKey',
       stalled: rollouts.stalled,
       progress: `Waiting for rollouts (${scheduled ? 'signing date' : 'new key, verify only'}): ${rollouts.waiting}`,
-      requeueAfterMs: Math.min(spec.pollIntervalMs, gateInterval(ctx)),
+      requeueAfterMs: Math.min(watchedWaitMs(ctx), gateInterval(ctx)),
     };
   }
   return scheduled ? awaitSigningDate(ctx) : scheduleSigning(ctx);
@@ -145,7 +145,7 @@ function scheduleSigning(ctx: Context): PhaseResult {
     return {
       phase: 'DualKey',
       progress: 'Waiting for the pods of every target to verify the new key',
-      requeueAfterMs: Math.min(spec.pollIntervalMs, gateInterval(ctx)),
+      requeueAfterMs: Math.min(watchedWaitMs(ctx), gateInterval(ctx)),
     };
   }
   const blocked = unlistedConsumersBlock(ctx);

@@ -6,6 +6,7 @@
 import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { rollTargets, updateSecret } from '../actions.ts';
 import { unlistedConsumersBlock } from '../consumers.ts';
+import { WATCHED_WAIT_MS } from '../targets.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { NO_ORIGINAL_KEY, startRollback } from '../operations/start-rollback.ts';
@@ -137,7 +138,7 @@ const rotationDue: Policy = (ctx) => {
 
 /** With spec.unlistedConsumers Block, no rotation starts while the Secret has unlisted consumers. */
 const blockedByUnlistedConsumers: Policy = (ctx) => {
-  const blocked = unlistedConsumersBlock(ctx, 'Idle', 60_000);
+  const blocked = unlistedConsumersBlock(ctx, 'Idle', WATCHED_WAIT_MS);
   return blocked && { ...blocked, status: idleStatus(ctx) };
 };
 

@@ -14,7 +14,7 @@ import {
   emergencyRequested,
   firstThatApplies,
 } from '../request-order.ts';
-import { describeTargets, targetRollouts } from '../targets.ts';
+import { describeTargets, targetRollouts, watchedWaitMs } from '../targets.ts';
 
 export function rollingOut(ctx: Context, phase: 'Completing' | 'RollingBack'): PhaseResult {
   const requests = phase === 'Completing' ? MID_ROTATION_REQUESTS : [emergencyRequested];
@@ -42,7 +42,7 @@ function rollingOutProgress(ctx: Context, phase: 'Completing' | 'RollingBack'): 
       phase,
       stalled: rollouts.stalled,
       progress: `Waiting for rollouts: ${rollouts.waiting}`,
-      requeueAfterMs: ctx.spec.pollIntervalMs,
+      requeueAfterMs: watchedWaitMs(ctx),
     };
   }
   return recordOutcome(ctx, phase === 'Completing' ? 'Completed' : 'RolledBack');
