@@ -10,7 +10,8 @@
 import { JWKS_DATA_KEY, POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import type { JwtRotation, TargetKind } from '../api/types.ts';
 import { isAsymmetric } from '../platform/keys.ts';
-import type { Action } from '../rotation/model.ts';
+import { SECRET_AS_WRITTEN, type Action } from '../rotation/model.ts';
+import { secretRevision } from '../rotation/revision.ts';
 import {
   applyToSecret,
   backupContent,
@@ -21,6 +22,7 @@ import {
   keyScheme,
   parseJwks,
   type KeyScheme,
+  viewSecret,
 } from './secret-data.ts';
 import {
   ConflictError,
@@ -191,15 +193,22 @@ export function* plannedWrites(
       case 'DeleteBackup':
         yield { type: 'DeleteSecret', namespace, name: backupSecretName(name) };
         break;
-      case 'RollTargets':
+      case 'RollTargets': {
+        let revision = action.revision;
+        if (revision === SECRET_AS_WRITTEN) {
+          if (secret === undefined)
+            throw new Error('RollTargets to the written Secret, but no Secret was written');
+          revision = secretRevision(viewSecret({ resourceVersion: '', ...secret }, scheme));
+        }
         yield {
           type: 'RollTargets',
           namespace,
           targets: action.targets,
           annotation: POD_TEMPLATE_REVISION_ANNOTATION,
-          revision: action.revision,
+          revision,
         };
         break;
+      }
     }
   }
 }

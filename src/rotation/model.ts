@@ -134,7 +134,18 @@ export type Action =
   /** The retention of the original key has run out. */
   | { type: 'DeleteBackup' }
   /** Set the pod-template revision annotation on these targets, which rolls them. */
-  | { type: 'RollTargets'; revision: string; targets: { kind: TargetKind; name: string }[] };
+  | {
+      type: 'RollTargets';
+      /** A revision, or SECRET_AS_WRITTEN: the revision of the Secret as this pass's writes leave it. */
+      revision: string | typeof SECRET_AS_WRITTEN;
+      targets: { kind: TargetKind; name: string }[];
+    };
+
+/**
+ * RollTargets in the pass that writes the Secret: the core cannot name that revision (it holds the
+ * fingerprint of a key the shell has not made yet), so the shell computes it from what it wrote.
+ */
+export const SECRET_AS_WRITTEN = Symbol('the Secret as this pass writes it');
 
 export interface EventSpec {
   type: 'Normal' | 'Warning';

@@ -5,6 +5,7 @@ import type { Action, GateObservation } from '../../src/rotation/model.ts';
 import { aJwtRotation, anInput, aSecret, aTarget, HOUR, MINUTE, SECOND, T0 } from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
 import { WATCHED_WAIT_MS } from '../../src/rotation/targets.ts';
+import { fingerprint } from '../../src/platform/fingerprint.ts';
 
 const fast: JwtRotationSpec = {
   secretName: 'api-jwt',
@@ -111,7 +112,7 @@ describe('decide: the rotation core', () => {
 
     it('starts a scheduled rotation when the key is older than schedule.interval', () => {
       const decision = decide(anInput({ now: T0 + 2160 * HOUR }));
-      expect(actionTypes(decision.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret']);
+      expect(actionTypes(decision.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret', 'RollTargets']);
       expect(decision.status.phase).to.equal('DualKey');
       expect(decision.status.trigger).to.equal('Scheduled');
     });
@@ -196,31 +197,39 @@ describe('decide: the rotation core', () => {
   });
 
   describe('DualKey', () => {
-    it('rolls every target to the revision of the dual-key Secret, then waits for the rollouts', () => {
+    it('rolls every target to the revision of the dual-key Secret in the pass that writes it, then waits for the rollouts', () => {
       const world = idleWorld();
       world.rolloutLooks = 3;
       world.annotations['jwtrotation.io/rotate'] = 'go';
-      world.pass();
-      const roll = world.pass();
-      expect(actionTypes(roll.actions)).to.deep.equal(['RollTargets']);
+      const start = world.pass();
+      expect(actionTypes(start.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret', 'RollTargets']);
+      expect(start.events.map((e) => e.reason)).to.deep.equal(['RotationStarted', 'TargetsRolled']);
+      const newKey = world.secret?.values.JWT_SECRET_NEW;
+      expect(newKey, 'the Secret was written before the targets were rolled').to.be.a('string');
       expect(world.targets[0]?.revision).to.match(/\+[0-9a-f]{12}@\d+\/24h\/168h$/);
+      expect(world.targets[0]?.revision, 'the revision of the Secret as written').to.include(
+        `+${fingerprint(newKey ?? '')}@`,
+      );
       const waiting = world.pass();
       expect(waiting.actions).to.deep.equal([]);
       expect(waiting.status.phase).to.equal('DualKey');
       expect(condition(waiting.status, 'Reconciling')?.status).to.equal('True');
     });
 
-    it('looks again after pollInterval once it has rolled, but only after WATCHED_WAIT_MS while it waits (the watches wake it)', () => {
+    it('looks again after pollInterval when it rolls a target, but only after WATCHED_WAIT_MS while it waits (the watches wake it)', () => {
       const world = idleWorld();
       world.rolloutLooks = 3;
       world.annotations['jwtrotation.io/rotate'] = 'go';
       world.pass();
-      const roll = world.pass();
-      expect(actionTypes(roll.actions)).to.deep.equal(['RollTargets']);
-      expect(roll.requeueAfterMs, 'rollout.pollInterval').to.equal(SECOND);
       const waiting = world.pass();
       expect(waiting.actions).to.deep.equal([]);
       expect(waiting.requeueAfterMs).to.equal(WATCHED_WAIT_MS);
+      const target = world.targets[0];
+      if (target === undefined) throw new Error('the world has a target');
+      target.revision = 'someone-else/24h/168h';
+      const reroll = world.pass();
+      expect(actionTypes(reroll.actions)).to.deep.equal(['RollTargets']);
+      expect(reroll.requeueAfterMs, 'rollout.pollInterval').to.equal(SECOND);
     });
 
     it('does not enter Monitoring before the rotation date, even when every rollout is complete', () => {

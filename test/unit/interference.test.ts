@@ -390,6 +390,8 @@ describe('someone else acts mid-rotation (decision core)', () => {
       const revision = rolling.actions.find((a) => a.type === 'RollTargets');
       expect(revision?.type).to.equal('RollTargets');
       if (revision?.type !== 'RollTargets') return;
+      expect(revision.revision, 'a revision the core names (no Secret write in this pass)').to.be.a('string');
+      if (typeof revision.revision !== 'string') return;
       const done = decide(
         anInput({
           secret: restored,

@@ -7,6 +7,7 @@ import { isSigningScheduled } from '../revision.ts';
 import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
 import { parseInstant, toRfc3339 } from '../time.ts';
+import { rollAfterSecretWrite, rolledAfterSecretWrite } from './roll-with-write.ts';
 
 /** Until when tokens signed with the old key can be valid (undefined before the signing switch). */
 export function oldKeyTokensExpireAt(ctx: Context): number | undefined {
@@ -42,6 +43,7 @@ export function startCompletion(ctx: Context, why: string): PhaseResult {
         [SecretAnnotations.operation]: 'Complete',
         [SecretAnnotations.keyCreatedAt]: toRfc3339(now),
       }),
+      ...rollAfterSecretWrite(ctx),
     ],
     status: { rotationDate: undefined, monitoringStartedAt: undefined },
     events: [
@@ -51,6 +53,7 @@ export function startCompletion(ctx: Context, why: string): PhaseResult {
           `the dual-key variables are removed from Secret ${spec.secretName}`,
       ),
       ...outstanding,
+      ...rolledAfterSecretWrite(ctx, 'to read the new key alone'),
     ],
     progress: 'Writing the new key as JWT_SECRET',
     requeueAfterMs: 0,

@@ -9,6 +9,7 @@ import { skippedChecklist } from '../preflight.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
 import { newOperationId } from '../time.ts';
+import { rollAfterSecretWrite, rolledAfterSecretWrite } from './roll-with-write.ts';
 
 /**
  * The runbook's emergency procedure: a new key at once, no dual-key phase. The replaced key is
@@ -32,6 +33,7 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
       [SecretAnnotations.managedBy]: ctx.name,
       ...requesterAnnotations(requester),
     }),
+    ...rollAfterSecretWrite(ctx),
   );
   return {
     phase: 'Completing',
@@ -64,6 +66,7 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
         `Emergency rotation at ${id}${requestedByText(requester)}: key ${compromised} is compromised. ` +
           `Block tokens signed with key ${compromised} at the WAF or gateway, and audit recent token usage`,
       ),
+      ...rolledAfterSecretWrite(ctx, 'to read the new key alone'),
     ],
     progress: 'Writing the new key',
     requeueAfterMs: 0,

@@ -8,6 +8,7 @@ import type { PhaseResult } from '../phase-result.ts';
 import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
 import { newOperationId, toRfc3339 } from '../time.ts';
+import { rollAfterSecretWrite, rolledAfterSecretWrite } from './roll-with-write.ts';
 
 /** The one message for "no original key to roll back to", wherever a rollback is refused for it. */
 export const NO_ORIGINAL_KEY =
@@ -88,6 +89,7 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
         ROTATION_KEYS,
         annotations,
       ),
+      ...rollAfterSecretWrite(ctx),
     ],
     status: {
       trigger: midRotation ? ctx.trigger : cause.trigger,
@@ -103,6 +105,7 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
         `Rolling Secret ${spec.secretName} back to the original key ${original} (${because}); withdrawing key ${withdrawn ?? ''}` +
           requestedByText(requester),
       ),
+      ...rolledAfterSecretWrite(ctx, 'to read the original key alone'),
     ],
     progress: 'Restoring the original key',
     requeueAfterMs: 0,

@@ -9,6 +9,7 @@ import { EventReasons } from '../reasons.ts';
 import { requestTag, type Request } from '../requests.ts';
 import { NOT_SCHEDULED } from '../revision.ts';
 import { newOperationId } from '../time.ts';
+import { rollAfterSecretWrite, rolledAfterSecretWrite } from './roll-with-write.ts';
 
 /**
  * Runbook phase 1: keep the original in the backup Secret, then write the dual-key Secret
@@ -42,6 +43,7 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
           ...requesterAnnotations(requester),
         },
       ),
+      ...rollAfterSecretWrite(ctx),
     ],
     status: {
       trigger,
@@ -59,6 +61,7 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
           'published for verification only; signing with it starts once every pod of every target verifies it' +
           requestedByText(requester),
       ),
+      ...rolledAfterSecretWrite(ctx, 'to verify the new key'),
     ],
     progress: 'Writing the dual-key Secret',
     requeueAfterMs: 0,

@@ -28,6 +28,7 @@ import {
   signingSwitched,
 } from '../interference.ts';
 import { parseInstant, toRfc3339 } from '../time.ts';
+import { rollAfterSecretWrite, rolledAfterSecretWrite } from '../operations/roll-with-write.ts';
 
 /** A dual-key Secret the operator did not write: take it over as a rotation in flight. */
 const adoptDualKeySecret: Policy = (ctx) => {
@@ -155,13 +156,17 @@ function scheduleSigning(ctx: Context): PhaseResult {
   const date = toRfc3339(now + spec.signingDelayMs);
   return {
     phase: 'DualKey',
-    actions: [updateSecret(ctx, { [SecretKeys.rotationDate]: { literal: date } }, [], {})],
+    actions: [
+      updateSecret(ctx, { [SecretKeys.rotationDate]: { literal: date } }, [], {}),
+      ...rollAfterSecretWrite(ctx),
+    ],
     status: { rotationDate: date },
     events: [
       normal(
         EventReasons.SigningScheduled,
         `Every pod of every target verifies the new key ${fp.JWT_SECRET_NEW ?? ''}; consumers sign with it from ${date}`,
       ),
+      ...rolledAfterSecretWrite(ctx, 'to learn the signing date'),
     ],
     progress: `Handing the signing date ${date} to the targets`,
     requeueAfterMs: 0,
