@@ -2,7 +2,7 @@
 import { SecretAnnotations, SecretKeys } from '../api/constants.ts';
 import type { TargetKind } from '../api/types.ts';
 import type { Context } from './context.ts';
-import type { Action, SecretView, ValueSource } from './model.ts';
+import { SECRET_AS_WRITTEN, type Action, type SecretView, type ValueSource } from './model.ts';
 import { toRfc3339 } from './time.ts';
 
 /** The dual-key variables, removed by completion, rollback and emergency rotation. */
@@ -38,11 +38,18 @@ export function saveOriginal(ctx: Context, fingerprint: string): Action {
   };
 }
 
-/** Set the targets' pod-template revision to the Secret's current revision, which rolls them. */
-export function rollTargets(ctx: Context, targets: readonly { kind: TargetKind; name: string }[]): Action {
+/**
+ * Set the targets' pod-template revision to the Secret's current revision (or, in a pass that writes
+ * the Secret, to the revision that write gives: SECRET_AS_WRITTEN), which rolls them.
+ */
+export function rollTargets(
+  ctx: Context,
+  targets: readonly { kind: TargetKind; name: string }[],
+  revision: string | typeof SECRET_AS_WRITTEN = ctx.revision,
+): Action {
   return {
     type: 'RollTargets',
-    revision: ctx.revision,
+    revision,
     targets: targets.map(({ kind, name }) => ({ kind, name })),
   };
 }

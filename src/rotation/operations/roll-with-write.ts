@@ -7,21 +7,26 @@
  * JWKS write, for asymmetric keys) succeeded, and a pass killed between the two leaves the targets on
  * an older revision, which the next pass rolls (`targetRollouts().toRoll`).
  */
+import { rollTargets } from '../actions.ts';
 import type { Context } from '../context.ts';
 import { normal } from '../events.ts';
-import { SECRET_AS_WRITTEN, type Action, type EventSpec } from '../model.ts';
+import { SECRET_AS_WRITTEN, type Action, type EventSpec, type TargetView } from '../model.ts';
 import { EventReasons } from '../reasons.ts';
 import { describeTargets } from '../targets.ts';
 
+function foundTargets(ctx: Context): TargetView[] {
+  return ctx.targets.filter((t) => t.found);
+}
+
 /** After the pass's Secret write: roll every target found onto the revision it gives ([] if none). */
 export function rollAfterSecretWrite(ctx: Context): Action[] {
-  const targets = ctx.targets.filter((t) => t.found).map(({ kind, name }) => ({ kind, name }));
-  return targets.length === 0 ? [] : [{ type: 'RollTargets', revision: SECRET_AS_WRITTEN, targets }];
+  const targets = foundTargets(ctx);
+  return targets.length === 0 ? [] : [rollTargets(ctx, targets, SECRET_AS_WRITTEN)];
 }
 
 /** The Event for rollAfterSecretWrite's roll ([] if it rolls nothing). */
 export function rolledAfterSecretWrite(ctx: Context, purpose: string): EventSpec[] {
-  const targets = ctx.targets.filter((t) => t.found);
+  const targets = foundTargets(ctx);
   return targets.length === 0
     ? []
     : [normal(EventReasons.TargetsRolled, `Rolling ${describeTargets(targets)} ${purpose}`)];
