@@ -26,7 +26,12 @@ import { WebhookNotifier } from './adapters/notify/webhook-notifier.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
 import { loadConfig, type Config } from './config.ts';
 import { offsetClock, systemClock, type Clock } from './platform/clock.ts';
-import { FAULT_ENV, faultSwitchFromEnv } from './platform/fault-switch.ts';
+import {
+  FAULT_DELAY_ENV,
+  FAULT_ENV,
+  faultDelayFromEnv,
+  faultSwitchFromEnv,
+} from './platform/fault-switch.ts';
 import { startHttpServer } from './platform/http-server.ts';
 import { generateKey } from './platform/keys.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
@@ -68,13 +73,18 @@ export async function startOperator(
   const bucket = new TokenBucket(config.kubeApiQps, config.kubeApiBurst, (seconds) => {
     metrics.throttled('passes', seconds);
   });
-  const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket);
-  const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket);
-  const objects = limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket);
-  // Test-only: JWTR_FAULT_EXIT_AFTER_WRITES makes the process exit right after a write (off unless set).
+  // Test-only: JWTR_FAULT_EXIT_AFTER_WRITES makes the process exit right after a write, and
+  // JWTR_FAULT_DELAY_FIRST_WRITE holds a write back (both off unless set).
   const faults = faultSwitchFromEnv(process.env);
   if (faults !== undefined)
     logger.warn('fault switch on: the operator exits after a write', { env: FAULT_ENV });
+  const delay = faultDelayFromEnv(process.env);
+  if (delay !== undefined)
+    logger.warn('fault switch on: the operator holds writes back', { env: FAULT_DELAY_ENV });
+  const before = delay === undefined ? undefined : delay.beforeRequest.bind(delay);
+  const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket, before);
+  const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket, before);
+  const objects = limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket, before);
   // The operator's writes that its watches have not shown yet (src/reconcile/own-writes.ts).
   const cache: { current?: ClusterCache } = {};
   const ownWrites = new OwnWrites(
@@ -172,7 +182,7 @@ export async function startOperator(
     metrics.throttled('events', seconds);
   });
   const events = new EventLane(
-    new KubernetesEventRecorder(limitedClient(kubeConfig, k8s.CoreV1Api, eventBucket), clock, wrote),
+    new KubernetesEventRecorder(limitedClient(kubeConfig, k8s.CoreV1Api, eventBucket, before), clock, wrote),
     EVENT_LANE_CAPACITY,
     {
       onQueued: (length) => {

@@ -14,16 +14,16 @@ export interface OperatorSuite {
   c: Clients;
   /** Replace it to restart the operator; the suite stops whichever is current. */
   operator: OperatorProcess;
-  /** Starts a fresh operator process (after the current one was stopped). */
-  restartOperator(): Promise<OperatorProcess>;
+  /** Starts a fresh operator process (after the current one was stopped), with extra environment if given. */
+  restartOperator(env?: Record<string, string>): Promise<OperatorProcess>;
 }
 
 /** Call inside describe(): registers before/after hooks and returns the suite's handles, filled in before the tests. */
 export function operatorSuite(options: { withOperator?: boolean } = {}): OperatorSuite {
   const suite = {} as OperatorSuite;
   const outputs: (() => string)[] = [];
-  const start = async (): Promise<OperatorProcess> => {
-    const operator = await startOperatorProcess({ kubeconfigPath: suite.cluster.kubeconfigPath });
+  const start = async (env: Record<string, string> = {}): Promise<OperatorProcess> => {
+    const operator = await startOperatorProcess({ kubeconfigPath: suite.cluster.kubeconfigPath, env });
     outputs.push(() => operator.output());
     suite.operator = operator;
     return operator;

@@ -83,16 +83,21 @@ export class TokenBucket {
   }
 }
 
-/** `kubeConfig.makeApiClient(type)` on the shared keep-alive pool, every request taking a token from `bucket` first. */
+/**
+ * `kubeConfig.makeApiClient(type)` on the shared keep-alive pool, every request taking a token from
+ * `bucket` first; `before` (the tests' fault delay, src/platform/fault-switch.ts) runs after that.
+ */
 export function limitedClient<T>(
   kubeConfig: k8s.KubeConfig,
   type: new (config: k8s.Configuration) => T,
   bucket: TokenBucket,
+  before?: (method: string, url: string) => Promise<void>,
 ): T {
   return apiClient(kubeConfig, type, [
     {
       pre: async (context) => {
         await bucket.take();
+        await before?.(context.getHttpMethod(), context.getUrl());
         return context;
       },
       post: (response) => Promise.resolve(response),
