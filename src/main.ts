@@ -15,12 +15,13 @@ import { KubernetesSecretStore } from './adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from './adapters/kubernetes/workloads.ts';
 import { CachedSecretStore, CachedWorkloads } from './adapters/kubernetes/cached-stores.ts';
 import { ClusterCache, selects, type CachedKind } from './adapters/kubernetes/cluster-cache.ts';
+import type { JwtRotation } from './api/types.ts';
 import type { WatchedObject } from './adapters/kubernetes/informers.ts';
 import type { WriteListener } from './adapters/kubernetes/write-listener.ts';
 import { limitedClient, TokenBucket } from './adapters/kubernetes/rate-limit.ts';
 import type { WorkloadLike } from './rotation/rollout.ts';
 import { readRefs, WakeIndex } from './reconcile/wake-index.ts';
-import { objectRef, OwnWrites } from './reconcile/own-writes.ts';
+import { objectRef, OwnWrites, type Freshness } from './reconcile/own-writes.ts';
 import { JwtRotationOperator } from './adapters/operator/operator.ts';
 import { WebhookNotifier } from './adapters/notify/webhook-notifier.ts';
 import { PrometheusGateReader } from './adapters/prometheus/gate-reader.ts';
@@ -197,6 +198,15 @@ export async function startOperator(
       },
     },
   );
+  const fresh = (resource: JwtRotation): Freshness =>
+    ownWrites.check(readRefs(resource), (ref) => {
+      const [kind = '', namespace = '', name = ''] = ref.split('/');
+      const found =
+        kind === 'JwtRotation'
+          ? operator.cached(namespace, name)
+          : cache.current?.get<WatchedObject>(kind as CachedKind, namespace, name)?.found;
+      return found?.metadata?.resourceVersion;
+    });
   const reconciler = new Reconciler({
     clock,
     logger,
@@ -212,14 +222,24 @@ export async function startOperator(
     workloads: new CachedWorkloads(cache.current, liveWorkloads),
     live: { resources: liveResources, secrets: liveSecrets, workloads: liveWorkloads },
     freshness: {
-      check: (resource) =>
-        ownWrites.check(readRefs(resource), (ref) => {
-          const [kind = '', namespace = '', name = ''] = ref.split('/');
-          const found =
-            kind === 'JwtRotation'
-              ? operator.cached(namespace, name)
-              : cache.current?.get<WatchedObject>(kind as CachedKind, namespace, name)?.found;
-          return found?.metadata?.resourceVersion;
+      check: fresh,
+      settled: (resource, timeoutMs) =>
+        new Promise<boolean>((resolve) => {
+          if (fresh(resource) === 'fresh') {
+            resolve(true);
+            return;
+          }
+          const finish = (result: boolean): void => {
+            stop();
+            clearTimeout(timer);
+            resolve(result);
+          };
+          const stop = ownWrites.listen(() => {
+            if (fresh(resource) === 'fresh') finish(true);
+          });
+          const timer = setTimeout(() => {
+            finish(false);
+          }, timeoutMs);
         }),
     },
     events,

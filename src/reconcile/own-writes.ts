@@ -49,6 +49,7 @@ export class OwnWrites {
    */
   private readonly recent = new Map<ObjectRef, { versions: (string | null)[]; at: number }>();
   private observations = 0;
+  private readonly listeners = new Set<() => void>();
 
   constructor(
     private readonly now: () => number,
@@ -96,6 +97,13 @@ export class OwnWrites {
     if (++this.observations % 1024 === 0) {
       for (const [key, value] of this.recent) if (now - value.at > this.maxWaitMs) this.recent.delete(key);
     }
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Calls `listener` after every watch event, until the function it returns is called. */
+  listen(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**

@@ -184,7 +184,16 @@ export interface ReconcilerDeps {
    */
   live?: Pick<ReconcilerDeps, 'resources' | 'secrets' | 'workloads'> | undefined;
   /** Whether the caches show the operator's own writes to what this JwtRotation reads (./own-writes.ts). */
-  freshness?: { check(resource: JwtRotation): Freshness } | undefined;
+  freshness?:
+    | {
+        check(resource: JwtRotation): Freshness;
+        /**
+         * Resolves true once `check` says fresh, false if it still does not after `timeoutMs`.
+         * Without it, a pass does not wait for its own writes (see Reconciler: the second look).
+         */
+        settled?: ((resource: JwtRotation, timeoutMs: number) => Promise<boolean>) | undefined;
+      }
+    | undefined;
   /**
    * Whether a status write that only reports progress may go out now (main.ts: a request to spare
    * in the client-side rate limit, and within progress's share of it). Without it, always.

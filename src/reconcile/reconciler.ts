@@ -4,13 +4,14 @@
  */
 import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
-import type { GateObservation, Notice } from '../rotation/model.ts';
+import type { Decision, GateObservation, Notice } from '../rotation/model.ts';
 import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { canonical } from '../platform/canonical.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
 import type { GateReader, NotificationTarget, ReconcilerDeps, Workloads } from './ports.ts';
+import type { Freshness } from './own-writes.ts';
 import type { PassResult } from './queue.ts';
 
 /** Shortest wait before looking again after a pass that changed nothing. */
@@ -28,6 +29,8 @@ const OWN_WRITE_RECHECK_MS = 1000;
  * says so. Any other change is written at once.
  */
 export const PROGRESS_WRITE_INTERVAL_MS = 5000;
+/** How long a pass that wrote waits for the watches to show its writes before the second look. */
+export const LOOK_AGAIN_WAIT_MS = 500;
 
 export class Reconciler {
   /** When each JwtRotation's status was last written by this process (clock time). */
@@ -100,6 +103,18 @@ export class Reconciler {
         actions: decision.actions.map((a) => a.type),
       });
       await execute(decision.actions, resource, gathered.read, deps);
+      const second = await this.lookAgain(resource, decision, source, freshness, gathered.input.gate);
+      log.debug('looked again at own writes', { merged: second !== undefined });
+      if (second !== undefined) {
+        decision = {
+          ...second,
+          actions: decision.actions,
+          events: [...decision.events, ...second.events],
+          notices: [...decision.notices, ...second.notices],
+          // The second look is the look again the first decision asked for; when to look next is its call.
+          requeueAfterMs: second.requeueAfterMs,
+        };
+      }
     }
 
     const previous = resource.status ?? {};
@@ -172,6 +187,34 @@ export class Reconciler {
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
         : decision.requeueAfterMs,
     };
+  }
+
+  /**
+   * The second look: a pass that wrote decides once more, on the cluster as its writes left it, as
+   * soon as the watches show them (within LOOK_AGAIN_WAIT_MS), and writes that status instead of its
+   * first one. Without it, the status written describes the Secret as read, before this pass wrote
+   * it (the new key's fingerprint, the signing date, the key in use), and the next pass, woken by
+   * the write's watch event a few ms later, writes the status again: two status writes per step.
+   *
+   * It returns the second decision only when it asks for nothing (typically: wait for the rollout
+   * this pass started); one that acts, or rests on pods listed live, is left to the next pass. A
+   * process killed before the status write is the crash after the Secret write that every pass
+   * already recovers from (docs/architecture.md).
+   */
+  private async lookAgain(
+    resource: JwtRotation,
+    first: Decision,
+    source: ReconcilerDeps,
+    freshness: Freshness,
+    gate: GateObservation | undefined,
+  ): Promise<Decision | undefined> {
+    const settled = this.deps.freshness?.settled;
+    if (freshness !== 'fresh' || settled === undefined) return undefined;
+    if (!(await settled(resource, LOOK_AGAIN_WAIT_MS))) return undefined;
+    const assumed: JwtRotation = { ...resource, status: first.status };
+    const { input } = await gather(assumed, { ...source, gate: reuse(gate, source.gate) });
+    const second = decide(input);
+    return second.actions.length === 0 && second.restsOnPods !== true ? second : undefined;
   }
 
   /**

@@ -4,7 +4,7 @@
  * repairing a Secret, and a write that loses to another writer.
  */
 import { expect } from 'chai';
-import type { JwtRotation, JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
+import type { JwtRotation, JwtRotationSpec, JwtRotationStatus, TargetKind } from '../../src/api/types.ts';
 import { PrometheusGateReader } from '../../src/adapters/prometheus/gate-reader.ts';
 import { ConflictError, type SecretContent, type SecretRecord } from '../../src/reconcile/ports.ts';
 import {
@@ -12,7 +12,9 @@ import {
   PROGRESS_WRITE_INTERVAL_MS,
   Reconciler,
 } from '../../src/reconcile/reconciler.ts';
+import { fingerprint } from '../../src/platform/fingerprint.ts';
 import type { PrometheusSettings } from '../../src/rotation/spec.ts';
+import { WATCHED_WAIT_MS } from '../../src/rotation/targets.ts';
 import { SECOND, T0 } from '../support/builders.ts';
 import { MemorySecrets, MemoryWorkloads, memoryDeps } from '../support/memory-ports.ts';
 import type { PodView } from '../../src/rotation/model.ts';
@@ -262,6 +264,77 @@ describe('the reconciler over in-memory ports', () => {
         },
       };
     }
+
+    describe('the second look, after a pass wrote', () => {
+      /** Deployments whose rollouts, once `armed`, do not move: after a template patch, no pod is updated. */
+      class RollingWorkloads extends MemoryWorkloads {
+        armed = false;
+        private readonly rolling = new Set<string>();
+        override async get(namespace: string, kind: TargetKind, name: string) {
+          const found = await super.get(namespace, kind, name);
+          if (!this.rolling.has(name) || found === undefined) return found;
+          return {
+            ...found,
+            metadata: { ...found.metadata, generation: 2 },
+            status: { ...found.status, observedGeneration: 2, updatedReplicas: 0 },
+          };
+        }
+        override setTemplateAnnotation(
+          namespace: string,
+          kind: TargetKind,
+          name: string,
+          key: string,
+          value: string,
+        ): Promise<void> {
+          if (this.armed) this.rolling.add(name);
+          return super.setTemplateAnnotation(namespace, kind, name, key, value);
+        }
+      }
+
+      async function started(settled?: () => Promise<boolean>) {
+        const deps = { ...memoryDeps('api-jwt', T0), workloads: new RollingWorkloads('api-jwt') };
+        const w = world(noGate, deps);
+        await w.passes(3);
+        deps.workloads.armed = true;
+        w.annotate({ 'jwtrotation.io/rotate': 'go' });
+        const before = { statusWrites: deps.resources.statusWrites, events: deps.events.recorded.length };
+        const result = await new Reconciler({
+          ...deps,
+          freshness: { check: () => 'fresh' as const, settled },
+        }).reconcile('default', 'api');
+        const newKey = deps.secrets.values('default', 'api-jwt')?.JWT_SECRET_NEW ?? '';
+        return {
+          w,
+          result,
+          newKey,
+          statusWrites: deps.resources.statusWrites - before.statusWrites,
+          events: deps.events.recorded.slice(before.events).map((e) => e.reason),
+        };
+      }
+
+      it('once the watches show its writes, the one status it writes describes the Secret as written', async () => {
+        const { w, result, newKey, statusWrites, events } = await started(() => Promise.resolve(true));
+        expect(newKey).to.not.equal('');
+        expect(statusWrites, 'status writes in the pass').to.equal(1);
+        expect(w.status()?.phase).to.equal('DualKey');
+        expect(w.status()?.newKeyFingerprint, 'the fingerprint of the key written').to.equal(
+          fingerprint(newKey),
+        );
+        expect(events).to.deep.equal(['RotationStarted', 'TargetsRolled']);
+        // The second decision waits on the rollout the first one started, woken by the watches.
+        expect(result).to.deep.equal({ requeueAfterMs: WATCHED_WAIT_MS });
+      });
+
+      it('when they do not show them in time, it writes the first decision, and the next pass the rest', async () => {
+        const { w, newKey, statusWrites, events } = await started(() => Promise.resolve(false));
+        expect(statusWrites).to.equal(1);
+        expect(w.status()?.phase).to.equal('DualKey');
+        expect(w.status()?.newKeyFingerprint, 'not known before the key was written').to.equal(undefined);
+        expect(events).to.deep.equal(['RotationStarted', 'TargetsRolled']);
+        await w.pass();
+        expect(w.status()?.newKeyFingerprint).to.equal(fingerprint(newKey));
+      });
+    });
 
     it('while its own last write is not in the caches, a pass reads nothing, writes nothing and looks again within a second', async () => {
       const deps = memoryDeps('api-jwt', T0);
