@@ -48,7 +48,7 @@ const OWN_WRITE_MAX_WAIT_MS = 10_000;
 /** Events the lane holds before it drops new ones (client-go's broadcaster holds 1000). */
 const EVENT_LANE_CAPACITY = 1000;
 /** The share of KUBE_API_QPS that status writes reporting only progress (pod counts) may take. */
-const PROGRESS_SHARE = 0.1;
+const PROGRESS_SHARE = 0.05;
 /** How long stopping waits for queued Events to be sent. */
 const EVENT_FLUSH_MS = 5000;
 
@@ -244,8 +244,8 @@ export async function startOperator(
     },
     events,
     // A progress-only status write goes out only with a request to spare: freely while the rate
-    // limit is unused (its bucket full), else within a tenth of it across all JwtRotations. At 1,000
-    // rotating at once, pod counts would otherwise take a third of the budget.
+    // limit is unused (its bucket full), else within a twentieth of it across all JwtRotations. At
+    // 1,000 rotating at once, pod counts would otherwise take a third of the budget.
     progressWriteAllowed: () => bucket.hasToken() && (bucket.isFull() || progressShare.tryTake()),
     gate: new PrometheusGateReader(),
     newKey: generateKey,
