@@ -40,6 +40,7 @@ import { parseAllDocuments } from 'yaml';
 import { limitedClient, TokenBucket } from '../src/adapters/kubernetes/rate-limit.ts';
 import { DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS } from '../src/config.ts';
 import type { JwtRotationSpec } from '../src/api/types.ts';
+import { PROGRESS_WRITE_INTERVAL_MS } from '../src/reconcile/reconciler.ts';
 import { designMinimum } from './minimum.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -315,8 +316,12 @@ async function heapSample(port: number): Promise<{ totalMiB: number; usedMiB: nu
   };
 }
 
-/** Until the operator has written nothing for `quietMs` (it has caught up with what creation started). */
-async function quiesce(port: number, quietMs = 5_000): Promise<void> {
+/**
+ * Until the operator has written nothing for `quietMs` (it has caught up with what creation started):
+ * longer than it may hold a progress-only status write back (PROGRESS_WRITE_INTERVAL_MS), so that no
+ * write left over from creation falls in the idle window.
+ */
+async function quiesce(port: number, quietMs = PROGRESS_WRITE_INTERVAL_MS + 5_000): Promise<void> {
   let last = (await reconcileTotals(port)).writes;
   let since = performance.now();
   await waitUntil('the operator to stop writing', async () => {
