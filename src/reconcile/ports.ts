@@ -195,8 +195,8 @@ export interface ReconcilerDeps {
       }
     | undefined;
   /**
-   * Whether a status write that only reports progress may go out now (main.ts: a request to spare
-   * in the client-side rate limit, and within progress's share of it). Without it, always.
+   * Whether a status write that only reports progress may go out now (main.ts: while the
+   * client-side rate limit is unused, its bucket full). Without it, always.
    */
   progressWriteAllowed?: (() => boolean) | undefined;
 }
