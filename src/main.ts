@@ -18,7 +18,7 @@ import { ClusterCache, selects, type CachedKind } from './adapters/kubernetes/cl
 import type { JwtRotation } from './api/types.ts';
 import type { WatchedObject } from './adapters/kubernetes/informers.ts';
 import type { WriteListener } from './adapters/kubernetes/write-listener.ts';
-import { limitedClient, PassOrder, TokenBucket } from './adapters/kubernetes/rate-limit.ts';
+import { limitedClient, TokenBucket } from './adapters/kubernetes/rate-limit.ts';
 import type { WorkloadLike } from './rotation/rollout.ts';
 import { readRefs, WakeIndex } from './reconcile/wake-index.ts';
 import { objectRef, OwnWrites, type Freshness } from './reconcile/own-writes.ts';
@@ -81,12 +81,9 @@ export async function startOperator(
   if (delay !== undefined)
     logger.warn('fault switch on: the operator holds writes back', { env: FAULT_DELAY_ENV });
   const before = delay === undefined ? undefined : delay.beforeRequest.bind(delay);
-  // Waiting requests get their tokens in the order their passes started.
-  const passOrder = new PassOrder();
-  const limits = { order: passOrder, before };
-  const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket, limits);
-  const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket, limits);
-  const objects = limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket, limits);
+  const core = limitedClient(kubeConfig, k8s.CoreV1Api, bucket, before);
+  const custom = limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket, before);
+  const objects = limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket, before);
   // The operator's writes that its watches have not shown yet (src/reconcile/own-writes.ts).
   const cache: { current?: ClusterCache } = {};
   const ownWrites = new OwnWrites(
@@ -180,11 +177,7 @@ export async function startOperator(
     metrics.throttled('events', seconds);
   });
   const events = new EventLane(
-    new KubernetesEventRecorder(
-      limitedClient(kubeConfig, k8s.CoreV1Api, eventBucket, { before }),
-      clock,
-      wrote,
-    ),
+    new KubernetesEventRecorder(limitedClient(kubeConfig, k8s.CoreV1Api, eventBucket, before), clock, wrote),
     EVENT_LANE_CAPACITY,
     {
       onQueued: (length) => {
@@ -257,7 +250,7 @@ export async function startOperator(
   queue.current = new WorkQueue(
     (key) => {
       const [namespace = '', name = ''] = key.split('/');
-      return passOrder.run(() => reconciler.reconcile(namespace, name));
+      return reconciler.reconcile(namespace, name);
     },
     {
       clock,

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { JwtRotation } from '../../src/api/types.ts';
 import { selects } from '../../src/adapters/kubernetes/cluster-cache.ts';
-import { PassOrder, TokenBucket } from '../../src/adapters/kubernetes/rate-limit.ts';
+import { TokenBucket } from '../../src/adapters/kubernetes/rate-limit.ts';
 import type { WorkloadLike } from '../../src/rotation/rollout.ts';
 import { WakeIndex } from '../../src/reconcile/wake-index.ts';
 
@@ -137,36 +137,6 @@ describe('the token bucket (client-side rate limit)', () => {
     expect(bucket.throttled).to.equal(0);
     const open = new TokenBucket(0, 1);
     expect([open.tryTake(), open.tryTake()]).to.deep.equal([true, true]);
-  });
-
-  it('serves waiting requests by the order of their passes, first come first served within one', async () => {
-    const bucket = new TokenBucket(200, 1);
-    await bucket.take(); // empties it: the next requests wait
-    const served: string[] = [];
-    const take = (label: string, order?: number): Promise<void> =>
-      bucket.take(order).then(() => {
-        served.push(label);
-      });
-    await Promise.all([
-      take('outside a pass'),
-      take('pass 5', 5),
-      take('pass 2, first', 2),
-      take('pass 2, second', 2),
-    ]);
-    expect(served).to.deep.equal(['pass 2, first', 'pass 2, second', 'pass 5', 'outside a pass']);
-  });
-
-  it('numbers passes in the order they start, and carries the number through their async calls', async () => {
-    const order = new PassOrder();
-    expect(order.current(), 'outside a pass').to.equal(undefined);
-    const seen: (number | undefined)[] = [];
-    const pass = async (delayMs: number): Promise<void> => {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      seen.push(order.current());
-    };
-    // The first pass to start finishes last: each keeps its own number.
-    await Promise.all([order.run(() => pass(20)), order.run(() => pass(0))]);
-    expect(seen).to.deep.equal([2, 1]);
   });
 
   it('does not limit with qps 0', async () => {

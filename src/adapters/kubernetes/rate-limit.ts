@@ -3,46 +3,14 @@
  * at `qps` per second, as client-go's (defaults there: 5 QPS, burst 10; controller-runtime 20/30).
  * Every request of an API client made by `limitedClient` takes a token first (client-node's
  * promise middleware); long-running watches do not (they are one request each).
- *
- * Requests that wait are served in the order their passes started (`PassOrder`), not in the order
- * they asked: under load, eight passes wait on the bucket at once, and first come first served let a
- * pass that started later take the tokens of one that started earlier, so every pass took longer
- * and a step on N JwtRotations finished only after the next steps of the first ones had begun.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type * as k8s from '@kubernetes/client-node';
 import { apiClient } from './keep-alive.ts';
-
-/** Which pass a request belongs to, carried through the pass's async calls: lower started first. */
-export class PassOrder {
-  private readonly storage = new AsyncLocalStorage<number>();
-  private started = 0;
-
-  /** Runs a pass, numbering it after every pass started before. */
-  run<T>(pass: () => Promise<T>): Promise<T> {
-    return this.storage.run(++this.started, pass);
-  }
-
-  /** The number of the pass this call is part of (undefined outside a pass). */
-  current(): number | undefined {
-    return this.storage.getStore();
-  }
-}
-
-interface Waiter {
-  /** The pass's number; requests outside a pass come last. */
-  order: number;
-  /** Arrival, to keep first come first served within a pass. */
-  arrival: number;
-  resolve: () => void;
-}
 
 export class TokenBucket {
   private tokens: number;
   private last = performance.now();
-  /** Sorted by (order, arrival). */
-  private readonly waiters: Waiter[] = [];
-  private arrivals = 0;
+  private readonly waiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** Requests that had to wait for a token, for the metrics. */
   throttled = 0;
@@ -77,11 +45,8 @@ export class TokenBucket {
     return true;
   }
 
-  /**
-   * Resolves when a token is available (at once when the bucket has one and nobody waits). Waiting
-   * requests are served lowest `order` first (the pass that started first), then in arrival order.
-   */
-  async take(order = Number.MAX_SAFE_INTEGER): Promise<void> {
+  /** Resolves when a token is available (at once when the bucket has one). */
+  async take(): Promise<void> {
     if (this.qps <= 0) return; // 0: no limit
     this.refill();
     if (this.waiters.length === 0 && this.tokens >= 1) {
@@ -91,22 +56,10 @@ export class TokenBucket {
     this.throttled += 1;
     const since = performance.now();
     await new Promise<void>((resolve) => {
-      this.insert({ order, arrival: this.arrivals++, resolve });
+      this.waiters.push(resolve);
       this.schedule();
     });
     this.onWait((performance.now() - since) / 1000);
-  }
-
-  private insert(waiter: Waiter): void {
-    // After every waiter with a lower or equal order (arrivals only grow).
-    let low = 0;
-    let high = this.waiters.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.waiters[middle]?.order ?? 0) <= waiter.order) low = middle + 1;
-      else high = middle;
-    }
-    this.waiters.splice(low, 0, waiter);
   }
 
   private refill(): void {
@@ -123,7 +76,7 @@ export class TokenBucket {
       this.refill();
       while (this.waiters.length > 0 && this.tokens >= 1) {
         this.tokens -= 1;
-        this.waiters.shift()?.resolve();
+        this.waiters.shift()?.();
       }
       if (this.waiters.length > 0) this.schedule();
     }, wait);
@@ -132,23 +85,18 @@ export class TokenBucket {
 
 /**
  * `kubeConfig.makeApiClient(type)` on the shared keep-alive pool, every request taking a token from
- * `bucket` first, in the order of its pass (`order`); `before` (the tests' fault delay,
- * src/platform/fault-switch.ts) runs after that.
+ * `bucket` first; `before` (the tests' fault delay, src/platform/fault-switch.ts) runs after that.
  */
 export function limitedClient<T>(
   kubeConfig: k8s.KubeConfig,
   type: new (config: k8s.Configuration) => T,
   bucket: TokenBucket,
-  options: {
-    order?: PassOrder | undefined;
-    before?: ((method: string, url: string) => Promise<void>) | undefined;
-  } = {},
+  before?: (method: string, url: string) => Promise<void>,
 ): T {
-  const { order, before } = options;
   return apiClient(kubeConfig, type, [
     {
       pre: async (context) => {
-        await bucket.take(order?.current());
+        await bucket.take();
         await before?.(context.getHttpMethod(), context.getUrl());
         return context;
       },
