@@ -214,8 +214,17 @@ export class Reconciler {
     if (freshness !== 'fresh' || settled === undefined) return undefined;
     if (!(await settled(resource, LOOK_AGAIN_WAIT_MS))) return undefined;
     const assumed: JwtRotation = { ...resource, status: first.status };
-    const { input } = await gather(assumed, { ...source, gate: reuse(gate, source.gate) });
-    const second = decide(input);
+    let second: Decision;
+    try {
+      const { input } = await gather(assumed, { ...source, gate: reuse(gate, source.gate) });
+      second = decide(input);
+    } catch (error) {
+      // The writes are done: a failed read must not cost the first decision's status and Events.
+      this.deps.logger.debug('second look failed; writing the first decision', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
     return second.actions.length === 0 && second.restsOnPods !== true ? second : undefined;
   }
 

@@ -269,8 +269,11 @@ describe('the reconciler over in-memory ports', () => {
       /** Deployments whose rollouts, once `armed`, do not move: after a template patch, no pod is updated. */
       class RollingWorkloads extends MemoryWorkloads {
         armed = false;
+        /** Reads fail once a target was rolled (the second look's). */
+        failAfterRoll = false;
         private readonly rolling = new Set<string>();
         override async get(namespace: string, kind: TargetKind, name: string) {
+          if (this.failAfterRoll && this.rolling.has(name)) throw new Error('connection reset');
           const found = await super.get(namespace, kind, name);
           if (!this.rolling.has(name) || found === undefined) return found;
           return {
@@ -291,11 +294,12 @@ describe('the reconciler over in-memory ports', () => {
         }
       }
 
-      async function started(settled?: () => Promise<boolean>) {
+      async function started(settled?: () => Promise<boolean>, failAfterRoll = false) {
         const deps = { ...memoryDeps('api-jwt', T0), workloads: new RollingWorkloads('api-jwt') };
         const w = world(noGate, deps);
         await w.passes(3);
         deps.workloads.armed = true;
+        deps.workloads.failAfterRoll = failAfterRoll;
         w.annotate({ 'jwtrotation.io/rotate': 'go' });
         const before = { statusWrites: deps.resources.statusWrites, events: deps.events.recorded.length };
         const result = await new Reconciler({
@@ -323,6 +327,15 @@ describe('the reconciler over in-memory ports', () => {
         expect(events).to.deep.equal(['RotationStarted', 'TargetsRolled']);
         // The second decision waits on the rollout the first one started, woken by the watches.
         expect(result).to.deep.equal({ requeueAfterMs: WATCHED_WAIT_MS });
+      });
+
+      it('when its reads fail, it writes the first decision and its Events: the writes are done', async () => {
+        const { w, newKey, statusWrites, events } = await started(() => Promise.resolve(true), true);
+        expect(newKey).to.not.equal('');
+        expect(statusWrites).to.equal(1);
+        expect(w.status()?.phase).to.equal('DualKey');
+        expect(w.status()?.newKeyFingerprint).to.equal(undefined);
+        expect(events).to.deep.equal(['RotationStarted', 'TargetsRolled']);
       });
 
       it('when they do not show them in time, it writes the first decision, and the next pass the rest', async () => {
