@@ -26,7 +26,8 @@ const OWN_WRITE_RECHECK_MS = 1000;
  * written at most this often per JwtRotation: a rollout moves pods one by one, and each pod's
  * watch event would otherwise cost a status write (at 1,000 rotating JwtRotations, a 1 s interval
  * still spent most of the request budget on them), and only when `ReconcilerDeps.progressWriteAllowed`
- * says so. Any other change is written at once. At 5 s, progress was half the status writes of a
+ * says so (main.ts: while the client-side limit is unused, within a budget of its own,
+ * `progressAllowance`). Any other change is written at once. At 5 s, progress was half the status writes of a
  * rotation at N=100 (494 of 994; bench/README.md): a step lasts tens of seconds to days, and the
  * targets' own status shows their pods live.
  */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { JwtRotation } from '../../src/api/types.ts';
 import { selects } from '../../src/adapters/kubernetes/cluster-cache.ts';
-import { TokenBucket } from '../../src/adapters/kubernetes/rate-limit.ts';
+import { PROGRESS_BURST, progressAllowance, TokenBucket } from '../../src/adapters/kubernetes/rate-limit.ts';
 import type { WorkloadLike } from '../../src/rotation/rollout.ts';
 import { WakeIndex } from '../../src/reconcile/wake-index.ts';
 
@@ -137,6 +137,23 @@ describe('the token bucket (client-side rate limit)', () => {
     expect(bucket.throttled).to.equal(0);
     const open = new TokenBucket(0, 1);
     expect([open.tryTake(), open.tryTake()]).to.deep.equal([true, true]);
+  });
+
+  it("allows progress writes only while the passes' bucket is full, and no more than the progress budget", () => {
+    const passes = new TokenBucket(20, 30);
+    // 20 × PROGRESS_SHARE_OF_QPS = 1 per second: PROGRESS_BURST at once, then none for the next 100 ms.
+    const allowed = progressAllowance(passes, 20);
+    const answers = Array.from({ length: PROGRESS_BURST + 3 }, () => allowed());
+    expect(answers.filter(Boolean)).to.have.length(PROGRESS_BURST);
+    expect(answers.slice(PROGRESS_BURST)).to.deep.equal([false, false, false]);
+    // A fresh budget, but the passes have used their bucket: not allowed.
+    const again = progressAllowance(passes, 20);
+    expect(passes.tryTake() && passes.tryTake()).to.equal(true);
+    expect(passes.isFull()).to.equal(false);
+    expect(again()).to.equal(false);
+    // No limit: always.
+    const open = progressAllowance(new TokenBucket(0, 1), 0);
+    expect(Array.from({ length: 50 }, () => open()).every(Boolean)).to.equal(true);
   });
 
   it('does not limit with qps 0', async () => {
