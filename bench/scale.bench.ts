@@ -8,7 +8,8 @@
  *
  * Settings: BENCH_N, BENCH_IDLE_MS (idle window, default 60 s), BENCH_QPS and BENCH_BURST (the
  * operator's KUBE_API_QPS/KUBE_API_BURST, default its own 20/30; 0 lifts the limit), BENCH_TIMEOUT_MS,
- * BENCH_LOG_LEVEL (the operator's log goes to <cluster>/logs/bench-operator.log).
+ * BENCH_LOG_LEVEL (the operator's log goes to <cluster>/logs/bench-operator.log), BENCH_ROTATION_WINDOW_MS
+ * (watch the rotation for that long only; see below).
  *
  * Per N: N objects in one namespace (a Secret, a one-replica Deployment on the kwok node and a
  * JwtRotation each, zero-length gates). Measured:
@@ -52,6 +53,17 @@ const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? '60000');
 const QPS = process.env.BENCH_QPS;
 const BURST = process.env.BENCH_BURST;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? String(Math.max(300_000, N * 1_000)));
+/**
+ * For an N too big to rotate in the time at hand (5,000 at the default limit is about 80 minutes):
+ * watch the rotation of all at once for this long only, sampling progress every 10 s, then stop;
+ * no floor. Results go to `<date>-N<n>-window.*`.
+ */
+const ROTATION_WINDOW_MS =
+  process.env.BENCH_ROTATION_WINDOW_MS === undefined
+    ? undefined
+    : Number(process.env.BENCH_ROTATION_WINDOW_MS);
+/** How often the bench lists the N objects while it waits: listing 5,000 twice a second loads the API server. */
+const POLL_MS = N > 1000 ? 5000 : 500;
 const GROUP = 'jwtrotation.io';
 const VERSION = 'v1alpha1';
 const PLURAL = 'jwtrotations';
@@ -129,7 +141,7 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = T
   for (;;) {
     if (await fn().catch(() => false)) return performance.now() - start;
     if (performance.now() - start > timeoutMs) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
@@ -607,6 +619,87 @@ async function main(): Promise<void> {
         mergePatch,
       ),
   );
+  if (ROTATION_WINDOW_MS !== undefined) {
+    // Windowed: progress every 10 s (listing N objects every 500 ms would load the API server more
+    // than the operator does), and the figures of the creation, the idle window and this window.
+    const timeline: { s: number; patched: number; completed: number; rssMiB: number }[] = [];
+    const progress = async (): Promise<{ patched: number; completed: number }> => {
+      const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items;
+      const rs = await listRotations(ns);
+      return {
+        patched: deployments.filter(
+          (d) =>
+            d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'] !==
+            before.get(d.metadata?.name ?? ''),
+        ).length,
+        completed: rs.filter((r) => r.phase === 'Idle' && r.outcome === 'Completed' && r.request === 'bench')
+          .length,
+      };
+    };
+    let last = { patched: 0, completed: 0 };
+    while (Date.now() - requested < ROTATION_WINDOW_MS && last.completed < N) {
+      await new Promise((r) => setTimeout(r, 10_000));
+      last = await progress().catch(() => last);
+      timeline.push({ s: (Date.now() - requested) / 1000, ...last, rssMiB: op.sample().rssMiB });
+      process.stderr.write(`bench: ${JSON.stringify(timeline.at(-1))}\n`);
+    }
+    const windowEnd = Date.now();
+    clearInterval(heapTimer);
+    const sample = op.sample();
+    await stop(op);
+    await auditFlushedPast(windowEnd);
+    const idleMin = (idleEnd - idleStart) / 60_000;
+    const opIdle = opRequests(idleStart, idleEnd);
+    const opWindow = opRequests(requested, windowEnd);
+    const noWatchWindow = sum(opWindow, (k) => !isWatch(k));
+    figures.rotationWindow = {
+      windowS: (windowEnd - requested) / 1000,
+      patched: last.patched,
+      completed: last.completed,
+      operatorCpuS: sample.cpuSeconds - cpuR0,
+      ...sample,
+      heapPeakTotalMiB: heap.totalMiB,
+      heapPeakUsedMiB: heap.usedMiB,
+      externalPeakMiB: heap.externalMiB,
+      timeline,
+    };
+    figures.api = {
+      operatorRequests: {
+        creationWindow: opRequests(created, createdEnd),
+        idleWindow: opIdle,
+        rotationWindow: opWindow,
+      },
+      idleCpuS: idleCpu,
+    };
+    figures.summary = {
+      creationSettledS: (figures.creation as Record<string, number>).settledS,
+      idleOperatorWritesPerMin: sum(opIdle, isWrite) / idleMin,
+      idleOperatorReadsPerMin: sum(opIdle, (k) => !isWrite(k) && !isWatch(k)) / idleMin,
+      operatorPeakRssMiB: sample.rssPeakMiB,
+      windowS: (windowEnd - requested) / 1000,
+      templatesPatchedInWindow: last.patched,
+      rotationsCompletedInWindow: last.completed,
+      operatorRequestsInWindow: noWatchWindow,
+      operatorRequestsPerSecondInWindow: noWatchWindow / ((windowEnd - requested) / 1000),
+    };
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+    const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}-window`);
+    writeFileSync(`${base}.json`, JSON.stringify(figures, null, 2) + '\n');
+    writeFileSync(
+      `${base}.md`,
+      [
+        `# Scale bench, N=${String(N)}, windowed (${String(figures.date)})`,
+        '',
+        '```json',
+        JSON.stringify(figures, null, 2),
+        '```',
+        '',
+      ].join('\n'),
+    );
+    process.stdout.write(`${JSON.stringify(figures.summary, null, 2)}\nwritten ${base}.json and .md\n`);
+    return;
+  }
   const firstPatch = await waitUntil('every template patched for the rotation', async () => {
     const list = await apps.listNamespacedDeployment({ namespace: ns });
     return list.items.every(
