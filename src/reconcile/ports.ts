@@ -195,8 +195,10 @@ export interface ReconcilerDeps {
       }
     | undefined;
   /**
-   * Whether a status write that only reports progress may go out now (main.ts: while the
-   * client-side rate limit is unused, its bucket full). Without it, always.
+   * Whether a status write that only reports progress may go out now; `rotating`: the JwtRotation
+   * is in a rotation (any phase but Idle). main.ts: while the client-side rate limit is unused (its
+   * bucket full), and for a rotating one within the progress budget (`progressAllowance`). Without
+   * it, always.
    */
-  progressWriteAllowed?: (() => boolean) | undefined;
+  progressWriteAllowed?: ((rotating: boolean) => boolean) | undefined;
 }

@@ -134,7 +134,8 @@ export class Reconciler {
         (this.statusWrittenAt.get(key) ?? -Infinity) + PROGRESS_WRITE_INTERVAL_MS - deps.clock.now();
       // Progress never takes the place of a write that moves a rotation on; under load it rides
       // along with the next write that matters.
-      if (wait > 0 || !(deps.progressWriteAllowed?.() ?? true)) {
+      const rotating = decision.status.phase !== undefined && decision.status.phase !== 'Idle';
+      if (wait > 0 || !(deps.progressWriteAllowed?.(rotating) ?? true)) {
         statusChanged = false;
         progressDue = wait > 0 ? wait : PROGRESS_WRITE_INTERVAL_MS;
       }

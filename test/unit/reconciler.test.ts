@@ -486,12 +486,22 @@ describe('the reconciler over in-memory ports', () => {
 
     it('writes a change of pod counts alone only when progress writes are allowed, and any other change regardless', async () => {
       let spare = true;
+      const asked: boolean[] = [];
       const deps = {
         ...memoryDeps('api-jwt', T0),
         workloads: new TwoPods('api-jwt'),
-        progressWriteAllowed: () => spare,
+        progressWriteAllowed: (rotating: boolean) => {
+          asked.push(rotating);
+          return spare;
+        },
       };
-      const w = world(spec({ monitoring: { minDuration: '0s', maxDuration: '60s' } }), deps);
+      const w = world(
+        spec({
+          monitoring: { minDuration: '0s', maxDuration: '60s' },
+          rollout: { signingDelay: '1h', pollInterval: '1s' },
+        }),
+        deps,
+      );
       await w.pass();
       await w.pass();
       const writes = deps.resources.statusWrites;
@@ -500,6 +510,7 @@ describe('the reconciler over in-memory ports', () => {
       deps.clock.advance(PROGRESS_WRITE_INTERVAL_MS * 2);
       const result = await w.pass();
       expect(deps.resources.statusWrites, 'not allowed: not written').to.equal(writes);
+      expect(asked.at(-1), 'asked as an idle JwtRotation').to.equal(false);
       expect(result).to.have.property('requeueAfterMs').that.is.at.most(PROGRESS_WRITE_INTERVAL_MS);
       // A change that matters is written, spare or not, and carries the counts with it.
       w.annotate({ 'jwtrotation.io/rotate': 'go' });
@@ -507,6 +518,15 @@ describe('the reconciler over in-memory ports', () => {
       expect(deps.resources.statusWrites).to.equal(writes + 1);
       expect(w.status()?.phase).to.equal('DualKey');
       expect(w.status()?.targets?.[0]?.pods).to.equal(2);
+      // In a rotation, progress is asked for as a rotating JwtRotation's (held to the budget).
+      const before = asked.length;
+      for (let i = 0; i < 10 && asked.length === before; i++) {
+        deps.workloads.extra = !deps.workloads.extra;
+        deps.clock.advance(PROGRESS_WRITE_INTERVAL_MS);
+        await w.pass();
+      }
+      expect(w.status()?.phase, 'still rotating').to.not.equal('Idle');
+      expect(asked.slice(before), 'asked as a rotating JwtRotation').to.deep.equal([true]);
     });
 
     it('writes any other change at once', async () => {

@@ -139,21 +139,23 @@ describe('the token bucket (client-side rate limit)', () => {
     expect([open.tryTake(), open.tryTake()]).to.deep.equal([true, true]);
   });
 
-  it("allows progress writes only while the passes' bucket is full, and no more than the progress budget", () => {
+  it("allows progress writes only while the passes' bucket is full, and a rotating one's no more than the progress budget", () => {
     const passes = new TokenBucket(20, 30);
     // 20 × PROGRESS_SHARE_OF_QPS = 1 per second: PROGRESS_BURST at once, then none for the next 100 ms.
     const allowed = progressAllowance(passes, 20);
-    const answers = Array.from({ length: PROGRESS_BURST + 3 }, () => allowed());
+    const answers = Array.from({ length: PROGRESS_BURST + 3 }, () => allowed(true));
     expect(answers.filter(Boolean)).to.have.length(PROGRESS_BURST);
     expect(answers.slice(PROGRESS_BURST)).to.deep.equal([false, false, false]);
-    // A fresh budget, but the passes have used their bucket: not allowed.
+    // An idle JwtRotation's progress is not held to the budget.
+    expect(Array.from({ length: 50 }, () => allowed(false)).every(Boolean), 'idle').to.equal(true);
+    // A fresh budget, but the passes have used their bucket: not allowed, idle or rotating.
     const again = progressAllowance(passes, 20);
     expect(passes.tryTake() && passes.tryTake()).to.equal(true);
     expect(passes.isFull()).to.equal(false);
-    expect(again()).to.equal(false);
+    expect([again(true), again(false)]).to.deep.equal([false, false]);
     // No limit: always.
     const open = progressAllowance(new TokenBucket(0, 1), 0);
-    expect(Array.from({ length: 50 }, () => open()).every(Boolean)).to.equal(true);
+    expect(Array.from({ length: 50 }, () => open(true)).every(Boolean)).to.equal(true);
   });
 
   it('does not limit with qps 0', async () => {

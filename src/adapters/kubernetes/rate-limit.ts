@@ -84,11 +84,13 @@ export class TokenBucket {
 }
 
 /**
- * The share of `KUBE_API_QPS` that progress-only status writes (pod counts, condition messages) may
- * take across all JwtRotations, and their burst. A rotation's progress writes otherwise grow with how
- * long its rollouts take: at 1,000 JwtRotations rotating at once (18 minutes), 5.7 per rotation went
- * out while the pass limit was unused, a quarter of the design's 22 requests (bench/README.md, fifth
- * round). With a budget of their own, the count is bounded by time, not by N.
+ * The share of `KUBE_API_QPS` that progress-only status writes (pod counts, condition messages) of
+ * rotating JwtRotations may take across all of them, and their burst. A rotation's progress writes
+ * otherwise grow with how long its rollouts take: at 1,000 JwtRotations rotating at once (18
+ * minutes), 5.7 per rotation went out while the pass limit was unused, a quarter of the design's 22
+ * requests (bench/README.md, fifth round). With a budget of their own, their count is bounded by
+ * time, not by N. An idle JwtRotation's progress (its pods counted after it was created, a scaled
+ * target) is not held to it: 1,000 created at once would show their pods over 17 minutes.
  */
 export const PROGRESS_SHARE_OF_QPS = 0.05;
 export const PROGRESS_BURST = 5;
@@ -96,12 +98,12 @@ export const PROGRESS_BURST = 5;
 /**
  * Whether a progress-only status write may go out now: only while the passes' limit is unused (its
  * bucket full), so that progress never takes a request from a write that moves a rotation on, and
- * within the progress budget (`PROGRESS_SHARE_OF_QPS` of `qps`, burst `PROGRESS_BURST`). With qps 0
- * (no limit), always.
+ * for a rotating JwtRotation within the progress budget (`PROGRESS_SHARE_OF_QPS` of `qps`, burst
+ * `PROGRESS_BURST`). With qps 0 (no limit), always.
  */
-export function progressAllowance(passes: TokenBucket, qps: number): () => boolean {
+export function progressAllowance(passes: TokenBucket, qps: number): (rotating: boolean) => boolean {
   const budget = new TokenBucket(qps * PROGRESS_SHARE_OF_QPS, PROGRESS_BURST);
-  return () => passes.isFull() && budget.tryTake();
+  return (rotating) => passes.isFull() && (!rotating || budget.tryTake());
 }
 
 /**
