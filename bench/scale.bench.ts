@@ -390,18 +390,7 @@ function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
   const log = createWriteStream(path.join(clusterDir, 'logs', 'bench-operator.log'));
   child.stdout.pipe(log);
   child.stderr.pipe(log);
-  const tick = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || '100');
-  const sample = (): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number } => {
-    const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
-    const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? '0');
-    const stat = readFileSync(`/proc/${String(child.pid)}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return {
-      rssPeakMiB: kb('VmHWM') / 1024,
-      rssMiB: kb('VmRSS') / 1024,
-      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / tick,
-    };
-  };
+  const sample = (): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number } => procSample(child.pid ?? 0);
   return new Promise((resolve, reject) => {
     let out = '';
     const read = (d: Buffer): void => {
@@ -422,6 +411,49 @@ function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
     });
   });
 }
+const tick = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || '100');
+/** A process's peak and current resident size and its CPU seconds (user + system), from /proc. */
+function procSample(pid: number): { rssPeakMiB: number; rssMiB: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? '0');
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    rssPeakMiB: kb('VmHWM') / 1024,
+    rssMiB: kb('VmRSS') / 1024,
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / tick,
+  };
+}
+
+const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
+type ControlPlaneSample = Record<string, { rssPeakMiB: number; cpuSeconds: number }>;
+/** The local control plane's processes (tools/cluster writes <cluster>/pids/<name>.pid). */
+function controlPlaneSample(): ControlPlaneSample {
+  const out: ControlPlaneSample = {};
+  for (const name of CONTROL_PLANE) {
+    try {
+      const pid = Number(readFileSync(path.join(clusterDir, 'pids', `${name}.pid`), 'utf8').trim());
+      const { rssPeakMiB, cpuSeconds } = procSample(pid);
+      out[name] = { rssPeakMiB, cpuSeconds };
+    } catch {
+      // Not running here (a component the cluster does not start): left out.
+    }
+  }
+  return out;
+}
+/** Each component's CPU seconds between two samples, and its peak resident size at the second. */
+function controlPlaneDelta(
+  from: ControlPlaneSample,
+  to: ControlPlaneSample,
+): Record<string, { cpuS: number; rssPeakMiB: number }> {
+  return Object.fromEntries(
+    Object.entries(to).map(([name, t]) => [
+      name,
+      { cpuS: t.cpuSeconds - (from[name]?.cpuSeconds ?? 0), rssPeakMiB: t.rssPeakMiB },
+    ]),
+  );
+}
+
 async function stop(p: Proc): Promise<void> {
   const exited = new Promise((r) => p.child.once('exit', r));
   p.child.kill('SIGTERM');
@@ -549,6 +581,7 @@ async function main(): Promise<void> {
   // Creation.
   const op = await startOperator(ns, who.operator.kubeconfigPath);
   const c0 = await apiserverCounts();
+  const cp0 = controlPlaneSample();
   const created = Date.now();
   await makeObjects(ns, true);
   const createdMs = Date.now() - created;
@@ -562,6 +595,7 @@ async function main(): Promise<void> {
   });
   const createdEnd = Date.now();
   const c1 = await apiserverCounts();
+  const cp1 = controlPlaneSample();
   figures.creation = {
     createObjectsS: createdMs / 1000,
     settledS: (createdMs + settleCreate) / 1000,
@@ -581,6 +615,7 @@ async function main(): Promise<void> {
 
   // A rotation on all at once.
   const r0 = await apiserverCounts();
+  const cpR = controlPlaneSample();
   const reconcile0 = await reconcileTotals(op.httpPort);
   const cpuR0 = op.sample().cpuSeconds;
   const before = new Map(
@@ -644,6 +679,10 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: ${JSON.stringify(timeline.at(-1))}\n`);
     }
     const windowEnd = Date.now();
+    figures.controlPlane = {
+      creation: controlPlaneDelta(cp0, cp1),
+      rotationWindow: controlPlaneDelta(cpR, controlPlaneSample()),
+    };
     clearInterval(heapTimer);
     const sample = op.sample();
     await stop(op);
@@ -697,7 +736,9 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
-    process.stdout.write(`${JSON.stringify(figures.summary, null, 2)}\nwritten ${base}.json and .md\n`);
+    process.stdout.write(
+      `${JSON.stringify({ summary: figures.summary, controlPlane: figures.controlPlane }, null, 2)}\nwritten ${base}.json and .md\n`,
+    );
     return;
   }
   const firstPatch = await waitUntil('every template patched for the rotation', async () => {
@@ -716,6 +757,10 @@ async function main(): Promise<void> {
   clearInterval(heapTimer);
   const rotationMs = rotationEnd - requested;
   const r1 = await apiserverCounts();
+  figures.controlPlane = {
+    creation: controlPlaneDelta(cp0, cp1),
+    rotation: controlPlaneDelta(cpR, controlPlaneSample()),
+  };
   const reconcile1 = await reconcileTotals(op.httpPort);
   figures.rotation = {
     settledS: rotationMs / 1000,
@@ -906,6 +951,7 @@ async function main(): Promise<void> {
       row('external memory peak MiB', Math.round(heap.externalMiB)),
       ...Object.entries(s).map(([k, v]) => row(k, v)),
       `operator requests in the rotation window: ${JSON.stringify(opRotation)}`,
+      `control plane (CPU seconds per window, peak RSS MiB): ${JSON.stringify(figures.controlPlane)}`,
       `written ${base}.json and .md`,
       '',
     ].join('\n'),
