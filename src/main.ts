@@ -238,8 +238,8 @@ export async function startOperator(
     },
     events,
     // A progress-only status write goes out only while the rate limit is unused (its bucket full),
-    // within a budget of its own; under load it rides along with the next write that moves the
-    // rotation on (bench/README.md, fourth and fifth rounds).
+    // and a rotating JwtRotation's within a budget of its own; under load it rides along with the
+    // next write that moves the rotation on (bench/README.md, fourth and fifth rounds).
     progressWriteAllowed: progressAllowance(bucket, config.kubeApiQps),
     gate: new PrometheusGateReader(),
     newKey: generateKey,
