@@ -454,6 +454,23 @@ function controlPlaneDelta(
   );
 }
 
+/**
+ * Writes the figures to bench/results/<date>-N<n>[-qps<q>-burst<b>]<suffix>.json and .md (the JSON under a
+ * title) and returns that path without its extension.
+ */
+function writeResults(figures: Record<string, unknown>, title: string, stamp: string, suffix = ''): string {
+  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+  const limit = QPS === undefined && BURST === undefined ? '' : `-qps${QPS ?? ''}-burst${BURST ?? ''}`;
+  const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}${limit}${suffix}`);
+  const json = JSON.stringify(figures, null, 2);
+  writeFileSync(`${base}.json`, json + '\n');
+  writeFileSync(
+    `${base}.md`,
+    [`# Scale bench, ${title} (${String(figures.date)})`, '', '```json', json, '```', ''].join('\n'),
+  );
+  return base;
+}
+
 async function stop(p: Proc): Promise<void> {
   const exited = new Promise((r) => p.child.once('exit', r));
   p.child.kill('SIGTERM');
@@ -637,6 +654,13 @@ async function main(): Promise<void> {
       () => undefined,
     );
   }, 2000);
+  /** A Deployment whose template the rotation has patched (its secret revision moved). */
+  const patchedForRotation = (d: k8s.V1Deployment): boolean =>
+    d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'] !==
+    before.get(d.metadata?.name ?? '');
+  /** A JwtRotation that has completed the bench's rotation request. */
+  const completedForBench = (r: Awaited<ReturnType<typeof listRotations>>[number]): boolean =>
+    r.phase === 'Idle' && r.outcome === 'Completed' && r.request === 'bench';
   const requested = Date.now();
   await inBatches(
     Array.from({ length: N }, (_, i) => `app-${String(i)}`),
@@ -662,13 +686,8 @@ async function main(): Promise<void> {
       const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items;
       const rs = await listRotations(ns);
       return {
-        patched: deployments.filter(
-          (d) =>
-            d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'] !==
-            before.get(d.metadata?.name ?? ''),
-        ).length,
-        completed: rs.filter((r) => r.phase === 'Idle' && r.outcome === 'Completed' && r.request === 'bench')
-          .length,
+        patched: deployments.filter(patchedForRotation).length,
+        completed: rs.filter(completedForBench).length,
       };
     };
     let last = { patched: 0, completed: 0 };
@@ -722,20 +741,7 @@ async function main(): Promise<void> {
       operatorRequestsPerSecondInWindow: noWatchWindow / ((windowEnd - requested) / 1000),
     };
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
-    mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-    const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}-window`);
-    writeFileSync(`${base}.json`, JSON.stringify(figures, null, 2) + '\n');
-    writeFileSync(
-      `${base}.md`,
-      [
-        `# Scale bench, N=${String(N)}, windowed (${String(figures.date)})`,
-        '',
-        '```json',
-        JSON.stringify(figures, null, 2),
-        '```',
-        '',
-      ].join('\n'),
-    );
+    const base = writeResults(figures, `N=${String(N)}, windowed`, stamp, '-window');
     process.stdout.write(
       `${JSON.stringify({ summary: figures.summary, controlPlane: figures.controlPlane }, null, 2)}\nwritten ${base}.json and .md\n`,
     );
@@ -743,15 +749,11 @@ async function main(): Promise<void> {
   }
   const firstPatch = await waitUntil('every template patched for the rotation', async () => {
     const list = await apps.listNamespacedDeployment({ namespace: ns });
-    return list.items.every(
-      (d) =>
-        d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'] !==
-        before.get(d.metadata?.name ?? ''),
-    );
+    return list.items.every(patchedForRotation);
   }).then(() => Date.now() - requested);
   await waitUntil('all rotations Completed', async () => {
     const rs = await listRotations(ns);
-    return rs.every((r) => r.phase === 'Idle' && r.outcome === 'Completed' && r.request === 'bench');
+    return rs.every(completedForBench);
   });
   const rotationEnd = Date.now();
   clearInterval(heapTimer);
@@ -921,19 +923,7 @@ async function main(): Promise<void> {
 
   for (const n of [ns, floorNs]) await core.deleteNamespace({ name: n }).catch(() => undefined);
 
-  const md = [
-    `# Scale bench, N=${String(N)} (${String(figures.date)})`,
-    '',
-    '```json',
-    JSON.stringify(figures, null, 2),
-    '```',
-    '',
-  ].join('\n');
-  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  const limit = QPS === undefined && BURST === undefined ? '' : `-qps${QPS ?? ''}-burst${BURST ?? ''}`;
-  const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}${limit}`);
-  writeFileSync(`${base}.json`, JSON.stringify(figures, null, 2) + '\n');
-  writeFileSync(`${base}.md`, md);
+  const base = writeResults(figures, `N=${String(N)}`, stamp);
   const s = figures.summary as Record<string, number>;
   const row = (k: string, v: unknown): string =>
     `| ${k.padEnd(36)} | ${String(typeof v === 'number' ? Math.round(v * 100) / 100 : v).padStart(12)} |`;
