@@ -142,8 +142,9 @@ export async function startOperator(
         queue.current?.forget(key);
         metrics.forget(namespace, name);
       } else {
-        index.set(resource);
-        wake(key);
+        // A user's change (a request, a new spec) waits for a worker ahead of the wakes of rollouts.
+        const byUser = index.set(resource);
+        queue.current?.enqueue(key, 0, byUser);
       }
     },
   );

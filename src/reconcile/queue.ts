@@ -2,7 +2,11 @@
  * Work per object key (`namespace/name`): one pass at a time per key, a timer per key
  * for the next look (phases advance with the clock, not only on watch events), and
  * exponential backoff after failures. At most `workers` passes run at once (over different keys);
- * a key that comes due while all are busy waits its turn, first come first served.
+ * a key that comes due while all are busy waits its turn, first come first served, except that a key
+ * enqueued as `urgent` (a change a user made to the JwtRotation: a request to rotate, roll back or
+ * pause, a new spec) goes before every key that waits for a watch event on the objects it manages or a
+ * timer. Under a wave of rollouts, an emergency rotation starts when a worker frees, not behind the
+ * wave; controller-runtime's priority queue likewise serves real changes before resyncs.
  */
 import type { Clock, Timer } from '../platform/clock.ts';
 import { ConflictError } from '../platform/conflict.ts';
@@ -37,6 +41,8 @@ interface Entry {
   /** Forgotten while a pass ran: dropped when the pass ends, unless asked for again. */
   forgotten: boolean;
   failures: number;
+  /** Enqueued as urgent since its last pass started: waits ahead of the others. */
+  urgent: boolean;
 }
 
 export class WorkQueue {
@@ -45,6 +51,8 @@ export class WorkQueue {
   private running = 0;
   /** Keys that came due while every worker was busy, in order. */
   private readonly ready = new Set<string>();
+  /** The same for urgent keys, served first. */
+  private readonly urgentReady = new Set<string>();
   /** When each key in `ready` came due (performance.now(), for the metrics). */
   private readonly readySince = new Map<string, number>();
   private readonly idleWaiters: (() => void)[] = [];
@@ -54,11 +62,18 @@ export class WorkQueue {
     private readonly options: WorkQueueOptions,
   ) {}
 
-  /** Look at key after delayMs (default now). An earlier look already scheduled wins. */
-  enqueue(key: string, delayMs = 0): void {
+  /**
+   * Look at key after delayMs (default now). An earlier look already scheduled wins. An urgent key
+   * (only with no delay) waits for a worker ahead of the others.
+   */
+  enqueue(key: string, delayMs = 0, urgent = false): void {
     if (this.stopped) return;
     const entry = this.entry(key);
     entry.forgotten = false;
+    if (urgent && delayMs <= 0) {
+      entry.urgent = true;
+      if (this.ready.delete(key)) this.urgentReady.add(key);
+    }
     if (entry.running && delayMs === 0) {
       entry.dirty = true;
       return;
@@ -81,6 +96,7 @@ export class WorkQueue {
     entry.timer = undefined;
     entry.dueAt = undefined;
     this.ready.delete(key);
+    this.urgentReady.delete(key);
     this.readySince.delete(key);
     // A running pass keeps its entry, so a new enqueue cannot start a second pass beside it.
     if (entry.running) entry.forgotten = true;
@@ -90,6 +106,7 @@ export class WorkQueue {
   stop(): void {
     this.stopped = true;
     this.ready.clear();
+    this.urgentReady.clear();
     this.readySince.clear();
     for (const entry of this.entries.values()) entry.timer?.cancel();
   }
@@ -111,7 +128,7 @@ export class WorkQueue {
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { running: false, dirty: false, forgotten: false, failures: 0 };
+      entry = { running: false, dirty: false, forgotten: false, failures: 0, urgent: false };
       this.entries.set(key, entry);
     }
     return entry;
@@ -119,7 +136,7 @@ export class WorkQueue {
 
   /** Passes waiting for a free worker. */
   get waiting(): number {
-    return this.ready.size;
+    return this.ready.size + this.urgentReady.size;
   }
 
   private async run(key: string): Promise<void> {
@@ -130,7 +147,7 @@ export class WorkQueue {
       return;
     }
     if (this.running >= (this.options.workers ?? Number.POSITIVE_INFINITY)) {
-      this.ready.add(key);
+      (entry.urgent ? this.urgentReady : this.ready).add(key);
       if (!this.readySince.has(key)) this.readySince.set(key, performance.now());
       return;
     }
@@ -140,6 +157,7 @@ export class WorkQueue {
     this.running += 1;
     entry.running = true;
     entry.dirty = false;
+    entry.urgent = false;
     let next: number | 'forget';
     try {
       const result = await this.worker(key);
@@ -171,10 +189,11 @@ export class WorkQueue {
     } else {
       this.enqueue(key, rerun || next === 'forget' ? 0 : next);
     }
-    // A worker is free: the key that has waited longest goes next.
-    const waited = this.ready.values().next();
+    // A worker is free: the urgent key that has waited longest goes next, else the key that has.
+    const from = this.urgentReady.size > 0 ? this.urgentReady : this.ready;
+    const waited = from.values().next();
     if (!waited.done) {
-      this.ready.delete(waited.value);
+      from.delete(waited.value);
       if (this.entries.has(waited.value)) void this.run(waited.value);
     }
     if (![...this.entries.values()].some((e) => e.running)) {

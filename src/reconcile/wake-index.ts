@@ -6,6 +6,8 @@
  *   Secret its pod template reads (unlisted consumers).
  * - A pod: the JwtRotations in its namespace that are rotating (not Idle) and have a target whose
  *   selector selects the pod.
+ * It also tells a user's change to a JwtRotation (its spec or annotations) from the operator's own
+ * status writes, so that change can be served first (`WorkQueue.enqueue`'s `urgent`).
  * No I/O: the workload lookup for pods comes in as a function.
  */
 import { backupSecretName } from '../api/constants.ts';
@@ -19,6 +21,8 @@ interface Entry {
   secretName: string;
   targets: { kind: TargetKind; name: string }[];
   rotating: boolean;
+  /** What a user changes: the generation (the spec) and the annotations (requests). */
+  userPart: string;
 }
 
 type Selector = NonNullable<WorkloadLike['spec']>['selector'];
@@ -38,11 +42,20 @@ export class WakeIndex {
     ) => WorkloadLike | undefined,
   ) {}
 
-  /** Records (or updates) what a JwtRotation waits on. */
-  set(resource: JwtRotation): void {
+  /**
+   * Records (or updates) what a JwtRotation waits on. True when a user changed it since it was last
+   * recorded: its spec (generation) or its annotations (a request to rotate, roll back, pause). Not on
+   * first sight, and not for a change of status alone (the operator's own writes).
+   */
+  set(resource: JwtRotation): boolean {
     const namespace = resource.metadata.namespace ?? '';
     const name = resource.metadata.name ?? '';
     const key = `${namespace}/${name}`;
+    const before = this.entries.get(key)?.userPart;
+    const userPart = JSON.stringify([
+      resource.metadata.generation ?? 0,
+      Object.entries(resource.metadata.annotations ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ]);
     this.remove(key);
     const entry: Entry = {
       key,
@@ -50,10 +63,12 @@ export class WakeIndex {
       secretName: resource.spec.secretName,
       targets: (resource.spec.targets ?? []).map((t) => ({ kind: t.kind, name: t.name })),
       rotating: (resource.status?.phase ?? 'Idle') !== 'Idle',
+      userPart,
     };
     this.entries.set(key, entry);
     for (const ref of refs(entry, name)) add(this.byRef, ref, key);
     add(this.byNamespace, namespace, key);
+    return before !== undefined && before !== userPart;
   }
 
   remove(key: string): void {
@@ -102,7 +117,7 @@ export class WakeIndex {
   }
 }
 
-function refs(entry: Entry, name: string): ObjectRef[] {
+function refs(entry: Pick<Entry, 'namespace' | 'secretName' | 'targets'>, name: string): ObjectRef[] {
   return [
     objectRef('Secret', entry.namespace, entry.secretName),
     objectRef('Secret', entry.namespace, backupSecretName(name)),
@@ -118,16 +133,7 @@ export function readRefs(resource: JwtRotation): ObjectRef[] {
   const name = resource.metadata.name ?? '';
   return [
     objectRef('JwtRotation', namespace, name),
-    ...refs(
-      {
-        key: '',
-        namespace,
-        secretName: resource.spec.secretName,
-        targets: resource.spec.targets ?? [],
-        rotating: false,
-      },
-      name,
-    ),
+    ...refs({ namespace, secretName: resource.spec.secretName, targets: resource.spec.targets ?? [] }, name),
   ];
 }
 

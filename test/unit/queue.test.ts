@@ -89,6 +89,49 @@ describe('WorkQueue', () => {
       expect(queue.waiting).to.equal(0);
     });
 
+    it('runs an urgent key ahead of the keys already waiting, and urgent keys in their order', async () => {
+      const { clock, worker, queue } = setup({ workers: 1 });
+      for (const key of ['ns/a', 'ns/b', 'ns/c']) queue.enqueue(key);
+      clock.advance(0);
+      queue.enqueue('ns/d', 0, true);
+      queue.enqueue('ns/e', 0, true);
+      clock.advance(0);
+      expect(queue.waiting).to.equal(4);
+      for (let i = 0; i < 4; i++) await worker.succeed();
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/d', 'ns/e', 'ns/b', 'ns/c']);
+    });
+
+    it('moves a waiting key ahead when it is asked for urgently, and keeps the urgency for a rerun', async () => {
+      const { clock, worker, queue } = setup({ workers: 1 });
+      for (const key of ['ns/a', 'ns/b', 'ns/c']) queue.enqueue(key);
+      clock.advance(0);
+      queue.enqueue('ns/c', 0, true);
+      clock.advance(0);
+      // Asked for urgently while its pass runs: the rerun goes ahead of b.
+      queue.enqueue('ns/a', 0, true);
+      await worker.succeed();
+      clock.advance(0);
+      await worker.succeed();
+      await worker.succeed();
+      await worker.succeed();
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/c', 'ns/a', 'ns/b']);
+      expect(queue.waiting).to.equal(0);
+    });
+
+    it('serves a key asked for urgently once, then as any other', async () => {
+      const { clock, worker, queue } = setup({ workers: 1 });
+      queue.enqueue('ns/a', 0, true);
+      clock.advance(0);
+      queue.enqueue('ns/b');
+      clock.advance(0);
+      await worker.succeed({ requeueAfterMs: 0 });
+      clock.advance(0);
+      // a's own requeue is not urgent: b, which waited first, goes first.
+      await worker.succeed();
+      clock.advance(0);
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/b', 'ns/a']);
+    });
+
     it('never runs one key twice at once, whatever the number of workers', async () => {
       const { clock, worker, queue } = setup({ workers: 4 });
       queue.enqueue('ns/a');

@@ -72,6 +72,26 @@ describe('the wake index (object → JwtRotation keys)', () => {
     expect(i.keysFor('Secret', 'ns', 'moved', {})).to.deep.equal([]);
     expect(i.size).to.equal(0);
   });
+
+  it("tells a user's change (spec or annotations) from a change of status alone", () => {
+    const i = index();
+    const at = (generation: number, annotations: Record<string, string>, phase = 'Idle'): JwtRotation => {
+      const r = rotation('ns', 'api', phase);
+      r.metadata.generation = generation;
+      r.metadata.annotations = annotations;
+      return r;
+    };
+    expect(i.set(at(1, {})), 'first sight').to.equal(false);
+    expect(i.set(at(1, {}, 'DualKey')), 'status only').to.equal(false);
+    expect(i.set(at(1, { 'jwtrotation.io/rotate': 'now' }, 'DualKey')), 'a request').to.equal(true);
+    expect(i.set(at(1, { 'jwtrotation.io/rotate': 'now' }, 'Monitoring')), 'status only').to.equal(false);
+    expect(i.set(at(2, { 'jwtrotation.io/rotate': 'now' }, 'Monitoring')), 'a new spec').to.equal(true);
+    const reordered = at(2, { b: '2', 'jwtrotation.io/rotate': 'now' });
+    expect(i.set(reordered), 'an annotation added').to.equal(true);
+    expect(i.set(at(2, { 'jwtrotation.io/rotate': 'now', b: '2' })), 'the same annotations').to.equal(false);
+    i.remove('ns/api');
+    expect(i.set(at(3, {})), 'first sight again').to.equal(false);
+  });
 });
 
 describe('label selector matching', () => {
