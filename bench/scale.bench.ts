@@ -244,21 +244,32 @@ async function identities(): Promise<{ operator: Identity; floor: Identity }> {
   };
 }
 
+/** One line of the audit log (Metadata level), the fields the bench reads. */
+interface AuditEntry {
+  user?: { username?: string };
+  verb?: string;
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  requestReceivedTimestamp?: string;
+  stageTimestamp?: string;
+  responseStatus?: { code?: number };
+}
+
+/** The audit log's entries of one user, in the order they were logged. */
+function* auditEntries(username: string): Generator<AuditEntry> {
+  for (const line of readFileSync(auditLog, 'utf8').split('\n')) {
+    if (!line.includes(username)) continue;
+    const e = JSON.parse(line) as AuditEntry;
+    if (e.user?.username === username) yield e;
+  }
+}
+
 /**
  * Requests of one user in [fromMs, toMs), by "verb resource[/subresource]", from the audit log. Watches
  * are counted apart: a watch is one long request, logged when it ends.
  */
 function auditCounts(username: string, fromMs: number, toMs: number): Counts {
   const out: Counts = {};
-  for (const line of readFileSync(auditLog, 'utf8').split('\n')) {
-    if (!line.includes(username)) continue;
-    const e = JSON.parse(line) as {
-      user?: { username?: string };
-      verb?: string;
-      objectRef?: { resource?: string; subresource?: string };
-      requestReceivedTimestamp?: string;
-    };
-    if (e.user?.username !== username) continue;
+  for (const e of auditEntries(username)) {
     const at = Date.parse(e.requestReceivedTimestamp ?? '');
     if (!(at >= fromMs && at < toMs)) continue;
     const resource =
@@ -275,21 +286,12 @@ function auditCounts(username: string, fromMs: number, toMs: number): Counts {
  */
 function auditFirstPatches(username: string, namespace: string, fromMs: number): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of readFileSync(auditLog, 'utf8').split('\n')) {
-    if (!line.includes(username) || !line.includes('"deployments"')) continue;
-    const e = JSON.parse(line) as {
-      user?: { username?: string };
-      verb?: string;
-      objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
-      requestReceivedTimestamp?: string;
-      stageTimestamp?: string;
-      responseStatus?: { code?: number };
-    };
+  for (const e of auditEntries(username)) {
     const ref = e.objectRef;
-    if (e.user?.username !== username || e.verb !== 'patch' || ref?.resource !== 'deployments') continue;
-    if (ref.subresource || ref.namespace !== namespace || ref.name === undefined) continue;
+    if (e.verb !== 'patch' || ref?.resource !== 'deployments' || ref.subresource) continue;
+    if (ref.namespace !== namespace || ref.name === undefined || out.has(ref.name)) continue;
     if ((e.responseStatus?.code ?? 0) >= 300) continue;
-    if (!(Date.parse(e.requestReceivedTimestamp ?? '') >= fromMs) || out.has(ref.name)) continue;
+    if (!(Date.parse(e.requestReceivedTimestamp ?? '') >= fromMs)) continue;
     out.set(ref.name, Date.parse(e.stageTimestamp ?? ''));
   }
   return out;

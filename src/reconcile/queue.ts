@@ -53,7 +53,7 @@ export class WorkQueue {
   private readonly ready = new Set<string>();
   /** The same for urgent keys, served first. */
   private readonly urgentReady = new Set<string>();
-  /** When each key in `ready` came due (performance.now(), for the metrics). */
+  /** When each waiting key (urgent or not) came due (performance.now(), for the metrics). */
   private readonly readySince = new Map<string, number>();
   private readonly idleWaiters: (() => void)[] = [];
 
