@@ -37,12 +37,13 @@ export async function startGatedEnvironment(
   // An object, so the loops below read the flag stop() sets (a plain let narrows to false).
   const state = { stopped: false };
   const keys: GatedEnvironment['keys'] = { old: '', new: undefined };
+  // Filled in once the consumer runs; the projector's first pass comes before it.
+  const consumerAt: { url?: string } = {};
 
   const project = async (): Promise<void> => {
     const values = await secretValues(c, namespace, secretName);
     if (values === undefined) return;
     keys.old ||= values.JWT_SECRET ?? '';
-    keys.new ??= values.JWT_SECRET_NEW;
     for (const [key, value] of Object.entries(values)) {
       const partial = path.join(dir, `.${key}.tmp`);
       await writeFile(partial, value);
@@ -50,6 +51,13 @@ export async function startGatedEnvironment(
     }
     for (const file of await readdir(dir)) {
       if (!file.startsWith('.') && !(file in values)) await rm(path.join(dir, file), { force: true });
+    }
+    // Clients get new-key tokens only once a replica would verify them: the files are written and the
+    // consumer has loaded them (it reloads every RELOAD_INTERVAL_MS). Publishing the key any earlier lets
+    // the load sign with a key the consumer does not hold yet, and the failures it causes breach the gate.
+    if (keys.new === undefined && values.JWT_SECRET_NEW !== undefined && consumerAt.url !== undefined) {
+      const health = await fetch(`${consumerAt.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      if (((await health.json()) as { mode?: string }).mode === 'dual') keys.new = values.JWT_SECRET_NEW;
     }
   };
   await project();
@@ -64,6 +72,7 @@ export async function startGatedEnvironment(
     secretDir: dir,
     env: { ENABLE_DEBUG: '1', RELOAD_INTERVAL_MS: '250', ...options.consumerEnv },
   });
+  consumerAt.url = consumer.url;
   const prometheus = await startPrometheus({
     scrapeTargets: [consumer.target],
     scrapeIntervalSeconds: 1,

@@ -128,14 +128,45 @@ export async function waitForPhase(
   condition: (r: JwtRotation) => boolean = () => true,
   timeoutMs = 90_000,
 ): Promise<JwtRotation> {
-  return waitFor(
-    `JwtRotation ${namespace}/${name} to reach ${phase}`,
-    async () => {
-      const r = await getJwtRotation(c, namespace, name);
-      return r.status?.phase === phase && condition(r) ? r : undefined;
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
+  let seen: JwtRotation | undefined;
+  try {
+    return await waitFor(
+      `JwtRotation ${namespace}/${name} to reach ${phase}`,
+      async () => {
+        const r = await getJwtRotation(c, namespace, name);
+        seen = r;
+        return r.status?.phase === phase && condition(r) ? r : undefined;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  } catch (err) {
+    // Say where it was instead: a timeout alone does not tell a slow rollout from a rollback.
+    const events = await eventsOf(c, namespace, name).catch(() => []);
+    throw new Error(`${(err as Error).message}\n${describeProgress(seen, events)}`);
+  }
+}
+
+/** The status and the latest Events of a JwtRotation, in a few lines, for a failing test's message. */
+export function describeProgress(r: JwtRotation | undefined, events: readonly k8s.CoreV1Event[]): string {
+  const s = r?.status;
+  const lines = [
+    `  last seen: phase ${s?.phase ?? 'none'}, observedGeneration ${s?.observedGeneration ?? '-'} of ${r?.metadata.generation ?? '-'}`,
+    ...(s?.conditions ?? []).map((k) => `  condition ${k.type}=${k.status} ${k.reason}: ${k.message}`),
+    ...(s?.lastRotation === undefined ? [] : [`  lastRotation: ${JSON.stringify(s.lastRotation)}`]),
+    ...(s?.gate === undefined
+      ? []
+      : [`  gate: health ${s.gate.health}, completion ${s.gate.completion}, ${s.gate.message ?? ''}`]),
+    ...[...events]
+      .sort((a, b) => eventTime(a) - eventTime(b))
+      .slice(-12)
+      .map((e) => `  event ${new Date(eventTime(e)).toISOString()} ${e.reason ?? ''}: ${e.message ?? ''}`),
+  ];
+  return lines.join('\n');
+}
+
+function eventTime(e: k8s.CoreV1Event): number {
+  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata.creationTimestamp;
+  return t === undefined ? 0 : new Date(t).getTime();
 }
 
 /** The Events recorded on the JwtRotation `name` in `namespace`. */

@@ -3,8 +3,9 @@
  * so tests can kill it at any moment and start it again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot, waitFor } from './cluster.ts';
+import { clusterDir, repoRoot, waitFor } from './cluster.ts';
 import { leakScan } from './leak-scan.ts';
 import { registerTeardown } from './teardown.ts';
 
@@ -99,8 +100,9 @@ export async function startOperatorProcess(options: {
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
+    child.once('exit', (code, signal) => {
       exited = true;
+      keepOutput(child.pid, text, code, signal);
       resolve(code);
     }),
   );
@@ -193,4 +195,26 @@ export async function startOperatorProcess(options: {
       return sum;
     },
   };
+}
+
+/**
+ * Each operator process's output, kept in the cluster's log directory once it exits, so that a failed
+ * run (CI copies .cluster/logs) shows what the operator did and not only what the test saw. The output
+ * holds fingerprints, never keys: the suites assert it.
+ */
+function keepOutput(
+  pid: number | undefined,
+  text: string,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): void {
+  try {
+    const dir = path.join(clusterDir, 'logs', 'operators');
+    mkdirSync(dir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const ending = `\n# exited with ${code === null ? `signal ${String(signal)}` : `code ${String(code)}`}\n`;
+    writeFileSync(path.join(dir, `operator-${stamp}-${String(pid)}.log`), text + ending);
+  } catch {
+    // Keeping the log is a courtesy to a reader; a failure to write it must not fail a test.
+  }
 }
