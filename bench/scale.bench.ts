@@ -9,7 +9,8 @@
  * Settings: BENCH_N, BENCH_IDLE_MS (idle window, default 60 s), BENCH_QPS and BENCH_BURST (the
  * operator's KUBE_API_QPS/KUBE_API_BURST, default its own 20/30; 0 lifts the limit), BENCH_TIMEOUT_MS,
  * BENCH_LOG_LEVEL (the operator's log goes to <cluster>/logs/bench-operator.log), BENCH_ROTATION_WINDOW_MS
- * (watch the rotation for that long only; see below).
+ * (watch the rotation for that long only; see below), BENCH_NODE_ARGS (the operator's node flags, e.g.
+ * `--max-old-space-size=128`, as a memory-limited pod's NODE_OPTIONS would set them; split on spaces).
  *
  * Per N: N objects in one namespace (a Secret, a one-replica Deployment on the kwok node and a
  * JwtRotation each, zero-length gates). Measured:
@@ -51,6 +52,7 @@ const N = Number(process.env.BENCH_N ?? '100');
 const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? '60000');
 /** KUBE_API_QPS and KUBE_API_BURST for the operator, and the same limit for the limited floor client. */
 const QPS = process.env.BENCH_QPS;
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const BURST = process.env.BENCH_BURST;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? String(Math.max(300_000, N * 1_000)));
 /**
@@ -409,7 +411,7 @@ function imageEnv(): Record<string, string> {
 }
 
 function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
-  const child = spawn(process.execPath, [path.join(root, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'dist/main.js')], {
     env: {
       ...process.env,
       ...imageEnv(),
@@ -495,13 +497,18 @@ function controlPlaneDelta(
 }
 
 /**
- * Writes the figures to bench/results/<date>-N<n>[-qps<q>-burst<b>]<suffix>.json and .md (the JSON under a
+ * Writes the figures to bench/results/<date>-N<n>[-qps<q>-burst<b>][-<node args>]<suffix>.json and .md (the JSON under a
  * title) and returns that path without its extension.
  */
 function writeResults(figures: Record<string, unknown>, title: string, stamp: string, suffix = ''): string {
   mkdirSync(path.join(root, 'bench/results'), { recursive: true });
   const limit = QPS === undefined && BURST === undefined ? '' : `-qps${QPS ?? ''}-burst${BURST ?? ''}`;
-  const base = path.join(root, 'bench/results', `${stamp.slice(0, 10)}-N${String(N)}${limit}${suffix}`);
+  const args = NODE_ARGS.length === 0 ? '' : `-${NODE_ARGS.join('').replace(/[^A-Za-z0-9]+/g, '')}`;
+  const base = path.join(
+    root,
+    'bench/results',
+    `${stamp.slice(0, 10)}-N${String(N)}${limit}${args}${suffix}`,
+  );
   const json = JSON.stringify(figures, null, 2);
   writeFileSync(`${base}.json`, json + '\n');
   writeFileSync(
@@ -610,6 +617,7 @@ async function main(): Promise<void> {
   const figures: Record<string, unknown> = {
     date: new Date().toISOString(),
     N,
+    operatorNodeArgs: NODE_ARGS,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
     versions: {
       node: process.version,
