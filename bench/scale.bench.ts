@@ -52,8 +52,9 @@ const N = Number(process.env.BENCH_N ?? '100');
 const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? '60000');
 /** KUBE_API_QPS and KUBE_API_BURST for the operator, and the same limit for the limited floor client. */
 const QPS = process.env.BENCH_QPS;
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const BURST = process.env.BENCH_BURST;
+/** The operator's node flags (BENCH_NODE_ARGS), e.g. a heap cap. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? String(Math.max(300_000, N * 1_000)));
 /**
  * For an N too big to rotate in the time at hand (5,000 at the default limit is about 80 minutes):
