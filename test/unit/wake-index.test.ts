@@ -60,6 +60,70 @@ describe('the wake index (object → JwtRotation keys)', () => {
     expect(i.keysFor('Pod', 'ns', 'web-1', { metadata: { labels: { app: 'web' } } })).to.deep.equal([]);
   });
 
+  it('checks a pod against the JwtRotations filed under its labels only, not every one in the namespace', () => {
+    const many = new Map<string, WorkloadLike>();
+    let checks = 0;
+    const counting = new WakeIndex(
+      (selector, labels) => {
+        checks += 1;
+        return selects(selector, labels);
+      },
+      (_kind, namespace, name) => many.get(`${namespace}/${name}`),
+    );
+    for (let n = 0; n < 1000; n += 1) {
+      const d = deployment(`app-${String(n)}`, `app-${String(n)}-jwt`);
+      // Every selector shares tier=web: the index passes over the pair many selectors share.
+      d.spec = { ...d.spec, selector: { matchLabels: { tier: 'web', app: `app-${String(n)}` } } };
+      many.set(`ns/app-${String(n)}`, d);
+      counting.set(rotation('ns', `app-${String(n)}`, 'DualKey'));
+    }
+    checks = 0;
+    const keys = counting.keysFor('Pod', 'ns', 'app-500-x', {
+      metadata: { labels: { tier: 'web', app: 'app-500', 'pod-template-hash': 'h' } },
+    });
+    expect(keys).to.deep.equal(['ns/app-500']);
+    expect(checks, 'selector checks for one pod event among 1,000 rotating').to.be.at.most(3);
+    checks = 0;
+    expect(counting.keysFor('Deployment', 'ns', 'reader', deployment('reader', 'app-7-jwt'))).to.deep.equal([
+      'ns/app-7',
+    ]);
+    expect(checks, 'a workload event checks no selector').to.equal(0);
+  });
+
+  it('finds the pods of a target first seen after its JwtRotation, replaced, or selecting by expressions', () => {
+    const known = new Map<string, WorkloadLike>();
+    const i = new WakeIndex(selects, (_kind, namespace, name) => known.get(`${namespace}/${name}`));
+    i.set(rotation('ns', 'api', 'DualKey'));
+    const pod = (labels: Record<string, string>): { metadata: { labels: Record<string, string> } } => ({
+      metadata: { labels },
+    });
+    expect(i.keysFor('Pod', 'ns', 'api-1', pod({ app: 'api' })), 'target not cached').to.deep.equal([]);
+    known.set('ns/api', deployment('api', 'api-jwt'));
+    expect(i.keysFor('Pod', 'ns', 'api-1', pod({ app: 'api' })), 'target cached since').to.deep.equal([
+      'ns/api',
+    ]);
+    // Replaced by a Deployment of the same name that selects other pods: its event files the key anew.
+    const replaced = deployment('api', 'api-jwt');
+    replaced.spec = { ...replaced.spec, selector: { matchLabels: { app: 'api-v2' } } };
+    known.set('ns/api', replaced);
+    expect(i.keysFor('Deployment', 'ns', 'api', replaced)).to.deep.equal(['ns/api']);
+    expect(i.keysFor('Pod', 'ns', 'api-1', pod({ app: 'api' })), 'old selector').to.deep.equal([]);
+    expect(i.keysFor('Pod', 'ns', 'api-2', pod({ app: 'api-v2' })), 'new selector').to.deep.equal(['ns/api']);
+    const byExpression = deployment('api', 'api-jwt');
+    byExpression.spec = {
+      ...byExpression.spec,
+      selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['api', 'api-v3'] }] },
+    };
+    known.set('ns/api', byExpression);
+    expect(i.keysFor('Deployment', 'ns', 'api', byExpression)).to.deep.equal(['ns/api']);
+    expect(i.keysFor('Pod', 'ns', 'api-3', pod({ app: 'api-v3' })), 'matchExpressions').to.deep.equal([
+      'ns/api',
+    ]);
+    expect(i.keysFor('Pod', 'other', 'api-3', pod({ app: 'api-v3' })), 'other namespace').to.deep.equal([]);
+    i.set(rotation('ns', 'api', 'Idle'));
+    expect(i.keysFor('Pod', 'ns', 'api-3', pod({ app: 'api-v3' })), 'idle again').to.deep.equal([]);
+  });
+
   it('forgets a removed JwtRotation and an old spec', () => {
     const i = index();
     i.set(rotation('ns', 'api'));
