@@ -137,28 +137,9 @@ export class WakeIndex {
     name: string,
     object: { metadata?: { labels?: Record<string, string> | undefined } | undefined },
   ): string[] {
+    if (kind === 'Pod') return this.keysForPod(namespace, object.metadata?.labels);
     const found = new Set(this.byRef.get(objectRef(kind, namespace, name)));
     if (kind === 'Secret') return [...found];
-    if (kind === 'Pod') {
-      const labels = object.metadata?.labels;
-      const scan = `${namespace}\0`;
-      const candidates = new Set(this.rotatingBy.get(scan));
-      for (const [k, v] of Object.entries(labels ?? {}))
-        for (const key of this.rotatingBy.get(`${scan}${k}=${v}`) ?? []) candidates.add(key);
-      for (const key of candidates) {
-        const e = this.entries.get(key);
-        if (e === undefined || !e.rotating || found.has(key)) continue;
-        // One filed for the whole namespace while its targets were not cached is filed anew.
-        if (this.filed.get(key)?.includes(scan) === true) this.file(e);
-        if (
-          e.targets.some((t) =>
-            this.selects(this.workload(t.kind, namespace, t.name)?.spec?.selector, labels),
-          )
-        )
-          found.add(key);
-      }
-      return [...found];
-    }
     // A listed target changed (appeared, went, or was replaced): its selector files its JwtRotations.
     for (const key of found) {
       const e = this.entries.get(key);
@@ -167,6 +148,23 @@ export class WakeIndex {
     for (const secret of secretsReferenced(object as WorkloadLike))
       for (const key of this.bySecret.get(`${namespace}/${secret}`) ?? []) found.add(key);
     return [...found];
+  }
+
+  /** The rotating JwtRotations filed under one of the pod's label pairs, or for its whole namespace, that select it. */
+  private keysForPod(namespace: string, labels: Record<string, string> | undefined): string[] {
+    const scan = `${namespace}\0`;
+    const candidates = new Set(this.rotatingBy.get(scan));
+    for (const [k, v] of Object.entries(labels ?? {}))
+      for (const key of this.rotatingBy.get(`${scan}${k}=${v}`) ?? []) candidates.add(key);
+    return [...candidates].filter((key) => {
+      const e = this.entries.get(key);
+      if (e === undefined) return false;
+      // One filed for the whole namespace while its targets were not cached is filed anew.
+      if (this.filed.get(key)?.includes(scan) === true) this.file(e);
+      return e.targets.some((t) =>
+        this.selects(this.workload(t.kind, namespace, t.name)?.spec?.selector, labels),
+      );
+    });
   }
 
   get size(): number {
