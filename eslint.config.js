@@ -62,7 +62,7 @@ const coreGlobals = [
 }));
 
 export default defineConfig(
-  { ignores: ['node_modules', 'dist', 'coverage', '.cluster', 'charts'] },
+  { ignores: ['node_modules', 'dist', '.build', 'coverage', '.cluster', 'charts'] },
   eslint.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

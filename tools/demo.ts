@@ -11,7 +11,8 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/constants.ts';
 import type { JwtRotation } from '../src/api/types.ts';
 import { loadConfig } from '../src/config.ts';
-import { startOperator } from '../src/main.ts';
+import { startOperator } from '../src/wiring/operator.ts';
+import { systemClock } from '../src/platform/clock.ts';
 import { fingerprint } from '../src/platform/fingerprint.ts';
 import { createLogger } from '../src/platform/logger.ts';
 
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
   const operator = await startOperator(
     { ...loadConfig(process.env), watchNamespaces: [namespace], httpHost: '127.0.0.1', httpPort: 0 },
     logger,
+    { clock: systemClock },
   );
   say(`operator running (metrics on http://127.0.0.1:${operator.port}/metrics)`);
 

@@ -2,7 +2,7 @@
  * The operator killed right after every write, on every path, on the real control plane.
  *
  * Each operator process runs with the fault switch JWTR_FAULT_EXIT_AFTER_WRITES=1
- * (src/platform/fault-switch.ts): it exits (code 86) right after its first write, whatever that
+ * (test/support/fault-switch.ts): it exits (code 86) right after its first write, whatever that
  * is: the Secret, the backup, a target's roll, status, an Event, the retention delete. The next
  * process resumes and makes one more write. So one run of a path kills the operator at every write
  * point of that path, in order, until the operation's outcome is recorded.
@@ -20,7 +20,7 @@ import { expect } from 'chai';
 import { parseJwtConfig, signingKeyAt, type JwtConfig } from '../../examples/consumer/config.ts';
 import { issueToken, verifyToken } from '../../examples/consumer/tokens.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { FAULT_ENV, FAULT_EXIT_CODE } from '../../src/platform/fault-switch.ts';
+import { FAULT_ENV, FAULT_EXIT_CODE } from '../support/fault-switch.ts';
 import { waitFor } from '../support/cluster.ts';
 import { startGatedEnvironment } from '../support/gated-env.ts';
 import {

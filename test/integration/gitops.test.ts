@@ -12,6 +12,7 @@ import {
   type Clients,
 } from '../support/jwt-rotations.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
+import { testShardLabels } from '../support/test-shard.ts';
 
 describe('GitOps: manifests synced repeatedly with server-side apply', function () {
   this.timeout(240_000);
@@ -32,7 +33,7 @@ describe('GitOps: manifests synced repeatedly with server-side apply', function 
   const jwtRotation = (rotate: string) => ({
     apiVersion: 'jwtrotation.io/v1alpha1',
     kind: 'JwtRotation',
-    metadata: { name: 'api', annotations: { 'jwtrotation.io/rotate': rotate } },
+    metadata: { name: 'api', labels: testShardLabels, annotations: { 'jwtrotation.io/rotate': rotate } },
     spec: {
       secretName: 'api-jwt',
       targets: [{ kind: 'Deployment', name: 'api' }],

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { expect } from 'chai';
+import { parseAllDocuments } from 'yaml';
 
 import { API_VERSION, KIND } from '../../src/api/constants.ts';
 import type { JwtRotation } from '../../src/api/types.ts';
@@ -451,9 +452,36 @@ describe('hostile and invalid JwtRotations', function () {
   });
 
   describe(`a corpus of ${CORPUS.length} invalid or hostile objects, refused at admission`, () => {
+    let bindingName: string | undefined;
+    after(async () => {
+      if (bindingName !== undefined)
+        await suite.cluster.kubectl([
+          'delete',
+          'validatingadmissionpolicybinding',
+          bindingName,
+          '--wait=false',
+        ]);
+    });
     before(async () => {
-      const policy = readFileSync(path.join(repoRoot, 'deploy/admission-policy.yaml'), 'utf8');
-      const applied = await suite.cluster.kubectl(['apply', '--server-side', '-f', '-'], { input: policy });
+      // The shipped policy, with its binding limited to this file's namespace: other test files run
+      // side by side and some make JwtRotations that the policy would refuse on purpose.
+      const docs = parseAllDocuments(
+        readFileSync(path.join(repoRoot, 'deploy/admission-policy.yaml'), 'utf8'),
+      );
+      const objects = docs.map(
+        (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> },
+      );
+      for (const object of objects) {
+        if (object.kind !== 'ValidatingAdmissionPolicyBinding') continue;
+        object.metadata.name = `${object.metadata.name}-${ns}`;
+        object.spec.matchResources = {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+        };
+        bindingName = object.metadata.name;
+      }
+      const applied = await suite.cluster.kubectl(['apply', '--server-side', '-f', '-'], {
+        input: objects.map((o) => JSON.stringify(o)).join('\n---\n'),
+      });
       if (applied.code !== 0) throw new Error(applied.stderr);
       // A new policy takes a moment to be enforced: wait until it refuses a known-bad object.
       await waitFor('the admission policy to be enforced', async () => {

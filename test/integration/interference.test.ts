@@ -18,7 +18,7 @@ import { parseJwtConfig, type JwtConfig } from '../../examples/consumer/config.t
 import { issueToken, verifyToken } from '../../examples/consumer/tokens.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { FAULT_DELAY_ENV } from '../../src/platform/fault-switch.ts';
+import { FAULT_DELAY_ENV } from '../support/fault-switch.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
 import { waitFor, type TestCluster } from '../support/cluster.ts';
 import {
@@ -439,7 +439,7 @@ describe('someone else acts mid-rotation (real control plane)', function () {
     const { ns, original } = await setUp('conflicts');
     // The operator reads from its watch caches and writes a few ms later, so a second writer alone
     // lands in between only by chance. This operator holds its first update of each Secret back for
-    // 2 s (src/platform/fault-switch.ts), in which the second writer changes it: a 409 every run.
+    // 2 s (test/support/fault-switch.ts), in which the second writer changes it: a 409 every run.
     await suite.operator.stop();
     const operator = await suite.restartOperator({ [FAULT_DELAY_ENV]: '2000:secret-update' });
     try {

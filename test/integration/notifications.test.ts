@@ -2,7 +2,7 @@
  * The communication plan on a real control plane: the runbook's T-7 and T-1 notices arrive once each,
  * as Events and at webhook receivers on loopback (Slack, Teams and generic formats), also across an
  * operator restart; a receiver that is down does not stop a rotation. The operator's clock is moved
- * days ahead through CLOCK_OFFSET_FILE (the test clock), never by sleeping.
+ * days ahead through TEST_CLOCK_FILE (the test clock), never by sleeping.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import {
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { setClock } from '../support/test-clocks.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -35,12 +36,12 @@ describe('notices and notifications on a real control plane', function () {
 
   /** Moves the operator's clock so that its now is `at` (epoch ms). */
   const setNow = (at: number): void => {
-    writeFileSync(clockFile, String(Math.round(at - Date.now())));
+    setClock(clockFile, at);
   };
   const startOperator = async (): Promise<OperatorProcess> => {
     const operator = await startOperatorProcess({
       kubeconfigPath: cluster.kubeconfigPath,
-      env: { CLOCK_OFFSET_FILE: clockFile },
+      env: { TEST_CLOCK_FILE: clockFile },
     });
     suite.operator = operator;
     outputs.push(operator);

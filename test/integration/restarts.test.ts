@@ -4,6 +4,9 @@
  * DualKey. The operator process stays up, its watch resumes, and the rotation completes without
  * anyone touching it. The time from the component being healthy again to the operator's watch
  * running again is printed (a figure, not asserted).
+ *
+ * @exclusive: it stops the API server and etcd that every other test file uses, so the parallel
+ * runner (tools/test/run.ts) runs it alone, after the others.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';

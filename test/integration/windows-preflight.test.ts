@@ -1,6 +1,6 @@
 /**
  * Maintenance windows and the pre-rotation checklist on the real control plane. The operator runs
- * with a clock the test moves (test/support/clock-operator.ts): a scheduled rotation days away is
+ * with a clock the test moves (TEST_CLOCK_FILE, test/support/operator-entry.ts): a scheduled rotation days away is
  * reached by moving the clock, never by sleeping. "Not started" is proven by waiting for the
  * operator's next look at the JwtRotation, not by a sleep.
  */
@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { setClock } from '../support/clock-operator.ts';
+import { setClock } from '../support/test-clocks.ts';
 import { onKwok, waitFor, type TestCluster } from '../support/cluster.ts';
 import {
   annotate,
@@ -53,7 +53,6 @@ describe('maintenance windows and the pre-rotation checklist on a real control p
     setClock(clockFile, Date.parse('2026-06-01T00:00:00Z'));
     operator = await startOperatorProcess({
       kubeconfigPath: cluster.kubeconfigPath,
-      entry: 'test/support/clock-operator.ts',
       env: { TEST_CLOCK_FILE: clockFile },
     });
   });

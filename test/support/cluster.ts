@@ -187,7 +187,7 @@ const userFile = path.join(usersDir, String(process.pid));
 const startedByTestsMarker = path.join(clusterDir, 'started-by-tests');
 
 interface ClusterState {
-  promise?: Promise<TestCluster>;
+  promise?: Promise<TestCluster> | undefined;
   released: boolean;
   namespaces: Set<string>;
 }
@@ -304,24 +304,39 @@ export async function deleteTestNamespaces(): Promise<void> {
 }
 
 /**
- * Ends this run's use of the cluster. Stops the control plane (tools/cluster/down.sh) if a test
- * run started it, no other test run is still using it, and KEEP_CLUSTER is not 1. A cluster that
- * was started by hand (npm run cluster:up) is left running. Idempotent.
+ * Ends this test process's use of the cluster. Stops the control plane (tools/cluster/down.sh) if a
+ * test run started it, no other process is still using it (another test run, the parallel runner
+ * tools/test/run.ts, or another of its workers), and KEEP_CLUSTER is not 1. A cluster that was
+ * started by hand (npm run cluster:up) is left running.
+ *
+ * Afterwards the next useCluster() in this process starts over (finds the cluster again, registers
+ * again): under `mocha --parallel` a worker process runs several files, one after another, and ends
+ * its use after each.
  */
-export async function stopClusterIfStarted(): Promise<void> {
-  if (state.released) return;
-  state.released = true;
-  rmSync(userFile, { force: true });
-  if (!existsSync(startedByTestsMarker)) return;
+/** Whether this process should stop the cluster now (and if not, why not, on stderr). */
+function stoppingIsOurs(): boolean {
+  if (!existsSync(startedByTestsMarker)) return false;
   if (process.env.KEEP_CLUSTER === '1') {
     console.error(
       '[cluster] KEEP_CLUSTER=1: leaving the control plane running (npm run cluster:down stops it)',
     );
-    return;
+    return false;
   }
   const others = otherUsers();
-  if (others.length > 0) {
+  if (others.length === 0) return true;
+  // Under the parallel runner, the runner is always among the others, and it stops the cluster.
+  if (process.env.JWTR_TEST_RUNNER === undefined)
     console.error(`[cluster] still used by test run(s) ${others.join(', ')}; the last one stops it`);
+  return false;
+}
+
+export async function stopClusterIfStarted(): Promise<void> {
+  if (state.released || state.promise === undefined) return;
+  state.released = true;
+  rmSync(userFile, { force: true });
+  if (!stoppingIsOurs()) {
+    state.promise = undefined;
+    state.released = false;
     return;
   }
   const down = await run('bash', [path.join(repoRoot, 'tools/cluster/down.sh')], { stream: verbose });

@@ -3,6 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { onKwok, waitFor, type TestCluster } from './cluster.ts';
+import { testShardLabels } from './test-shard.ts';
 
 export interface Clients {
   core: k8s.CoreV1Api;
@@ -63,7 +64,12 @@ export async function createJwtRotation(
     version: VERSION,
     namespace,
     plural: PLURAL,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'JwtRotation', metadata: { name, annotations }, spec },
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'JwtRotation',
+      metadata: { name, annotations, labels: { ...testShardLabels } },
+      spec,
+    },
   });
 }
 

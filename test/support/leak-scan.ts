@@ -93,8 +93,8 @@ interface Output {
 interface WitnessState {
   values: Set<string>;
   outputs: Output[];
-  started?: Promise<void>;
-  informer?: k8s.Informer<k8s.V1Secret>;
+  started?: Promise<void> | undefined;
+  informer?: k8s.Informer<k8s.V1Secret> | undefined;
 }
 
 // On globalThis: mocha may load support files twice (require for root hooks, import for specs).
@@ -114,7 +114,7 @@ function remember(secret: k8s.V1Secret): void {
 }
 
 export const leakScan = {
-  /** Starts watching every Secret of the cluster (once per run). */
+  /** Starts watching every Secret of the cluster (once per test file run, until `check`). */
   watch(kubeConfig: k8s.KubeConfig): Promise<void> {
     state.started ??= (async () => {
       const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
@@ -201,6 +201,11 @@ export const leakScan = {
       // No CRD installed in this run: nothing to scan there.
     }
     await state.informer?.stop();
+    // A later test file in this process (mocha --parallel reuses workers) watches and scans again;
+    // the values seen so far stay, so it searches for them too.
+    state.started = undefined;
+    state.informer = undefined;
+    state.outputs = [];
     const findings = findLeaks(state.values, texts);
     const bytes = texts.reduce((sum, t) => sum + t.text.length, 0);
     console.error(

@@ -4,7 +4,7 @@
  * resourceVersions are checked as the API server checks them; no API server is faked.
  */
 import type { JwtRotation, JwtRotationStatus, TargetKind } from '../../src/api/types.ts';
-import { ManualClock } from '../../src/platform/clock.ts';
+import { ManualClock } from './test-clocks.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { OperatorMetrics } from '../../src/platform/metrics.ts';
 import {

@@ -1,6 +1,7 @@
 /**
- * Runs the operator as its own process, as it runs in production (`tsx src/main.ts`),
- * so tests can kill it at any moment and start it again.
+ * Runs the operator as its own process, compiled as it ships (test/support/test-build.ts), through
+ * the tests' entry point (test/support/operator-entry.ts: the shipped composition root plus the test
+ * clock and fault switches), so tests can kill it at any moment and start it again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import path from 'node:path';
 import { clusterDir, repoRoot, waitFor } from './cluster.ts';
 import { leakScan } from './leak-scan.ts';
 import { registerTeardown } from './teardown.ts';
+import { operatorCommand } from './test-build.ts';
+import { testShardSelector } from './test-shard.ts';
 
 export interface OperatorProcess {
   /** The operator's /metrics and /healthz port. */
@@ -52,35 +55,31 @@ export async function startOperatorProcess(options: {
    * for the Lease; 'spawned': not at all (a process with a fault switch may exit before it says so).
    */
   waitUntil?: 'started' | 'up' | 'spawned';
-  /** The script to run, relative to the repository (default src/main.ts; test/support/clock-operator.ts for a test clock). */
-  entry?: string;
 }): Promise<OperatorProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, options.entry ?? 'src/main.ts')],
-    {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        KUBECONFIG: options.kubeconfigPath,
-        WATCH_NAMESPACE: options.namespace ?? '',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: '0',
-        LOG_LEVEL: 'debug',
-        RETRY_BASE_MS: '200',
-        RETRY_MAX_MS: '2000',
-        // A test run leaves earlier suites' JwtRotations behind (namespaces go at the end of the run), and
-        // an operator watching all namespaces looks at them too; the client-side rate limit is not what
-        // these tests are about (test/unit covers the token bucket), so it must not slow them down.
-        KUBE_API_QPS: '1000',
-        KUBE_API_BURST: '1000',
-        KUBE_API_EVENT_QPS: '1000',
-        KUBE_API_EVENT_BURST: '1000',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child: ChildProcess = spawn(process.execPath, operatorCommand(), {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      KUBECONFIG: options.kubeconfigPath,
+      WATCH_NAMESPACE: options.namespace ?? '',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'debug',
+      RETRY_BASE_MS: '200',
+      RETRY_MAX_MS: '2000',
+      // A test run leaves earlier suites' JwtRotations behind (namespaces go at the end of the run), and
+      // an operator watching all namespaces looks at them too; the client-side rate limit is not what
+      // these tests are about (test/unit covers the token bucket), so it must not slow them down.
+      KUBE_API_QPS: '1000',
+      KUBE_API_BURST: '1000',
+      KUBE_API_EVENT_QPS: '1000',
+      KUBE_API_EVENT_BURST: '1000',
+      // Only this test process's JwtRotations (./test-shard.ts): other files run side by side.
+      SHARD_SELECTOR: testShardSelector,
+      ...options.env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const logs: Record<string, unknown>[] = [];
   let buffered = '';
@@ -169,7 +168,7 @@ export async function startOperatorProcess(options: {
       if (exited) throw new Error(`the operator exited:\n${text.slice(-2000)}`);
       return Promise.resolve(logs.find((l) => awaited.includes(String(l.message))));
     },
-    // tsx start-up alone takes 20-30 s on a loaded 2-core machine.
+    // Start-up takes seconds, and much longer on a loaded 2-core machine (or with OPERATOR_RUNTIME=tsx).
     { timeoutMs: 120_000, intervalMs: 100 },
   );
   const httpPort = Number(started.httpPort);

@@ -8,7 +8,7 @@ import {
   faultSwitchFromEnv,
   requestWrite,
   writeKind,
-} from '../../src/platform/fault-switch.ts';
+} from '../support/fault-switch.ts';
 
 describe('the fault switch (tests only)', () => {
   function armed(value: string | undefined) {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ManualClock } from '../../src/platform/clock.ts';
+import { ManualClock } from '../support/test-clocks.ts';
 import { WorkQueue, type PassResult } from '../../src/reconcile/queue.ts';
 
 /** Lets every promise continuation that is ready run (the queue's code after `await worker()`). */

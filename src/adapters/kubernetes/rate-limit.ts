@@ -108,7 +108,7 @@ export function progressAllowance(passes: TokenBucket, qps: number): (rotating: 
 
 /**
  * `kubeConfig.makeApiClient(type)` on the shared keep-alive pool, every request taking a token from
- * `bucket` first; `before` (the tests' fault delay, src/platform/fault-switch.ts) runs after that.
+ * `bucket` first; `before` (the tests' fault delay, test/support/fault-switch.ts) runs after that.
  */
 export function limitedClient<T>(
   kubeConfig: k8s.KubeConfig,

@@ -20,7 +20,7 @@
  * Only the first, so that the retry after the 409 goes out at once and the rotation goes on.
  */
 
-import { BACKUP_SECRET_SUFFIX } from '../api/constants.ts';
+import { BACKUP_SECRET_SUFFIX } from '../../src/api/constants.ts';
 
 export const FAULT_EXIT_CODE = 86;
 export const FAULT_ENV = 'JWTR_FAULT_EXIT_AFTER_WRITES';
