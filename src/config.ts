@@ -24,6 +24,11 @@ export interface Config {
   retryMaxMs: number;
   /** Field manager name for server-side bookkeeping. */
   fieldManager: string;
+  /**
+   * Where the issuer server replicas keep their Leases (ISSUER_SERVER_NAMESPACE; default the
+   * operator's own namespace, POD_NAMESPACE; empty outside a pod: every namespace).
+   */
+  issuerServerNamespace: string;
   /** Only the holder of the Lease acts; undefined when leader election is off. */
   leaderElection:
     | { namespace: string; name: string; identity: string; leaseDurationMs: number; retryPeriodMs: number }
@@ -112,5 +117,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retryBaseMs,
     retryMaxMs,
     fieldManager: text('FIELD_MANAGER', 'jwt-rotation-operator'),
+    issuerServerNamespace: text('ISSUER_SERVER_NAMESPACE', env.POD_NAMESPACE ?? ''),
   };
 }

@@ -128,6 +128,15 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'status.history[].finalGate': { name: 'GateStatus' },
   'status.lastRotation.finalGate.readings': { name: 'GateReadingsStatus' },
   'status.history[].finalGate.readings': { name: 'GateReadingsStatus' },
+  // The OIDC issuer (issue 26).
+  'spec.issuer': { name: 'IssuerSpec' },
+  'spec.issuer.relyingParties[]': { name: 'RelyingPartySpec' },
+  'spec.issuer.relyingParties[].kubernetes': { name: 'KubernetesProbeSpec' },
+  'spec.issuer.relyingParties[].http': { name: 'HttpProbeSpec' },
+  'status.issuer': { name: 'IssuerStatus' },
+  'status.issuer.versions[]': { name: 'KeySetVersionStatus' },
+  'status.issuer.relyingParties[]': { name: 'RelyingPartyStatus' },
+  'status.issuer.compromisedKey': { name: 'CompromisedKeyStatus' },
 };
 
 interface EnumType {

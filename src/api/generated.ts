@@ -158,6 +158,128 @@ export interface JwksSpec {
 }
 
 /**
+ * The kube-apiserver the operator talks to, probed with a TokenReview (the operator needs create on
+ * tokenreviews): accepted when it authenticates the token.
+ */
+export interface KubernetesProbeSpec {
+  /**
+   * The TokenReview's spec.audiences; empty: the API server's own audiences (its --api-audiences).
+   *
+   * Validation: maxItems 8.
+   */
+  audiences?: string[];
+}
+
+/**
+ * A verifier behind an HTTP endpoint, probed with GET and the token as a bearer token: accepted on a
+ * status in acceptStatus, refused on 401 or 403.
+ */
+export interface HttpProbeSpec {
+  /**
+   * Where to send the probe (GET, the token as a bearer token).
+   *
+   * Validation: minLength 8; maxLength 2048; relyingParties[].http.url must be an http or https URL.
+   */
+  url: string;
+  /**
+   * Statuses that mean accepted. Defaults to 200, 202 and 204.
+   *
+   * Validation: maxItems 16.
+   */
+  acceptStatus?: number[];
+}
+
+/** One relying party, and how to probe it. */
+export interface RelyingPartySpec {
+  /**
+   * Names the relying party in status and Events.
+   *
+   * Validation: minLength 1; maxLength 63; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`.
+   */
+  name: string;
+  /**
+   * The probe token's aud. Defaults to the issuer url.
+   *
+   * Validation: minLength 1; maxLength 512.
+   */
+  audience?: string;
+  /**
+   * Extra string claims for the probe token, for a verifier whose rules require them (e.g. an email).
+   * Registered claims (iss, sub, aud, exp, nbf, iat, jti) are the operator's.
+   */
+  claims?: Record<string, string>;
+  /**
+   * The kube-apiserver the operator talks to, probed with a TokenReview (the operator needs create on
+   * tokenreviews): accepted when it authenticates the token.
+   */
+  kubernetes?: KubernetesProbeSpec;
+  /**
+   * A verifier behind an HTTP endpoint, probed with GET and the token as a bearer token: accepted on a
+   * status in acceptStatus, refused on 401 or 403.
+   */
+  http?: HttpProbeSpec;
+}
+
+/**
+ * Serve the public keys as an OpenID Connect issuer, for verifiers that find keys by URL
+ * (kube-apiserver's JWT authenticator, API gateways, service meshes, cloud workload-identity
+ * federation): the operator publishes them in a PublishedKeySet of this name, and the issuer server
+ * (the chart's issuer.enabled) serves <url>/.well-known/openid-configuration and
+ * <url>/.well-known/jwks.json. Consumers sign with a new key only after every server replica has
+ * served it for longer than maxAge plus cacheMargin and every relying party listed has accepted it
+ * (docs/issuer.md). Asymmetric algorithms only.
+ */
+export interface IssuerSpec {
+  /**
+   * The issuer identifier: an https URL without query, fragment or trailing slash; a path is allowed
+   * (several JwtRotations behind one host). Tokens carry it as iss.
+   *
+   * Validation: minLength 9; maxLength 2048; pattern `^https://[^?#]*[^/?#]$`; issuer.url must be an https URL with a host, e.g. https://id.example.com/tenants/a.
+   */
+  url: string;
+  /**
+   * The Cache-Control max-age the issuer server sends with the discovery document and the JWKS (Go
+   * duration). A verifier that honours it holds a key set at most this long. Defaults to 5m.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; issuer.maxAge must be at most 24h.
+   * @defaultValue `"5m"`
+   */
+  maxAge?: string;
+  /**
+   * Added to maxAge before the signing switch, for clock skew between the server replicas and the
+   * operator and for a fetch that was in flight when the new set arrived (Go duration). Defaults to 30s.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`.
+   * @defaultValue `"30s"`
+   */
+  cacheMargin?: string;
+  /**
+   * How often each relying party is probed while a key waits for it (Go duration). Defaults to 10s.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; issuer.probeInterval must be at least 1s.
+   * @defaultValue `"10s"`
+   */
+  probeInterval?: string;
+  /**
+   * Verifiers that fetch the key set only when they meet a kid they do not know (as kube-apiserver does:
+   * it ignores max-age). Before the signing switch, and after an emergency rotation, the operator
+   * presents each a short-lived probe token signed with the key in question (subject probeSubject) until
+   * it is accepted: that is the proof that the verifier holds a key set with that key, and, after an
+   * emergency, a set without the compromised key.
+   *
+   * Validation: maxItems 16; unique by name.
+   */
+  relyingParties?: RelyingPartySpec[];
+  /**
+   * The sub of the probe tokens. Defaults to system:jwtrotation:probe.
+   *
+   * Validation: minLength 1; maxLength 256.
+   * @defaultValue `"system:jwtrotation:probe"`
+   */
+  probeSubject?: string;
+}
+
+/**
  * A weekly window: it opens on each listed day at start (local time in timeZone) and stays open for
  * duration, so it may run past midnight. A start time skipped by a daylight-saving change opens the
  * window at the same wall time after the change (02:30 becomes 03:30); a start time that occurs twice
@@ -683,6 +805,16 @@ export interface JwtRotationSpec {
    */
   jwks?: JwksSpec;
   /**
+   * Serve the public keys as an OpenID Connect issuer, for verifiers that find keys by URL
+   * (kube-apiserver's JWT authenticator, API gateways, service meshes, cloud workload-identity
+   * federation): the operator publishes them in a PublishedKeySet of this name, and the issuer server
+   * (the chart's issuer.enabled) serves <url>/.well-known/openid-configuration and
+   * <url>/.well-known/jwks.json. Consumers sign with a new key only after every server replica has
+   * served it for longer than maxAge plus cacheMargin and every relying party listed has accepted it
+   * (docs/issuer.md). Asymmetric algorithms only.
+   */
+  issuer?: IssuerSpec;
+  /**
    * Lifetime of access tokens (Go duration, e.g. 24h). Written to JWT_EXPIRATION; with
    * monitoring.onTimeout=CompleteAfterTokenExpiry, the old key is dropped once every token it signed has
    * expired (the longer of tokenTTL and refreshTokenTTL). Defaults to 24h.
@@ -942,6 +1074,105 @@ export interface HandledRequests {
   emergencyRotate?: string;
 }
 
+/** One published key set. */
+export interface KeySetVersionStatus {
+  /** The key set's version. */
+  version: string;
+  /** Fingerprints of its keys. */
+  keys?: string[];
+}
+
+/** One relying party. */
+export interface RelyingPartyStatus {
+  /** Its name in spec.issuer.relyingParties. */
+  name: string;
+  /** Fingerprint of the key the last accepted probe was signed with. */
+  acceptedKey?: string;
+  /**
+   * When it accepted that key.
+   *
+   * Validation: format date-time.
+   */
+  acceptedAt?: string;
+  /**
+   * When it was last probed.
+   *
+   * Validation: format date-time.
+   */
+  probedAt?: string;
+  /** What the last probe found (a refusal, an error). */
+  message?: string;
+}
+
+/**
+ * After an emergency rotation, until every relying party is shown to hold a set without it: the
+ * compromised key, who may still accept it, and until when verifiers that honour maxAge may.
+ */
+export interface CompromisedKeyStatus {
+  /** The compromised key's fingerprint. */
+  fingerprint?: string;
+  /** Relying parties not yet shown to have dropped it. */
+  mayBeAcceptedBy?: string[];
+  /**
+   * When every cache that honours maxAge has dropped it: when every live replica served a set without
+   * it, plus maxAge.
+   *
+   * Validation: format date-time.
+   */
+  cachesExpireAt?: string;
+}
+
+/**
+ * The issuer (spec.issuer): what the server replicas serve, who fetched it, and which relying parties
+ * accept which key. Rebuilt each pass from the PublishedKeySet, the servers' Leases and the probes.
+ */
+export interface IssuerStatus {
+  /** The issuer identifier served. */
+  url?: string;
+  /** The key set version the operator published last (the PublishedKeySet's spec.version). */
+  version?: string;
+  /** Fingerprints of the keys in that set. */
+  keys?: string[];
+  /** Server replicas alive (their Lease is fresh). */
+  servers?: number;
+  /** Of those, replicas that serve the latest version. */
+  serversServingLatest?: number;
+  /**
+   * During a rotation: since when every live server replica has served a set that holds the new key.
+   *
+   * Validation: format date-time.
+   */
+  newKeyServedSince?: string;
+  /**
+   * During a rotation: newKeyServedSince + maxAge + cacheMargin, the earliest signing switch the issuer
+   * allows (relying parties may still hold it back).
+   *
+   * Validation: format date-time.
+   */
+  signingNotBefore?: string;
+  /** Distinct clients that fetched the JWKS, as the server replicas last reported. */
+  fetchers?: number;
+  /** During a rotation, of those, clients whose last fetch held the new key. */
+  fetchersWithNewKey?: number;
+  /**
+   * The last key set versions published, newest first, with the fingerprints each held.
+   *
+   * Validation: maxItems 8.
+   */
+  versions?: KeySetVersionStatus[];
+  /**
+   * Each relying party of spec.issuer.relyingParties, and the key it was last shown to accept.
+   *
+   * Validation: unique by name.
+   */
+  relyingParties?: RelyingPartyStatus[];
+  /**
+   * After an emergency rotation, until every relying party is shown to hold a set without it: the
+   * compromised key, who may still accept it, and until when verifiers that honour maxAge may.
+   */
+  compromisedKey?: CompromisedKeyStatus;
+}
+
 /** Rollout state of one target. */
 export interface TargetStatus {
   /** Kind of the workload. */
@@ -1068,6 +1299,11 @@ export interface JwtRotationStatus {
    * jwtrotation.io/emergency-rotate) already acted on; a request acts once per distinct value.
    */
   handledRequests?: HandledRequests;
+  /**
+   * The issuer (spec.issuer): what the server replicas serve, who fetched it, and which relying parties
+   * accept which key. Rebuilt each pass from the PublishedKeySet, the servers' Leases and the probes.
+   */
+  issuer?: IssuerStatus;
   /** The last reading of the metrics gate. */
   gate?: GateStatus;
   /**
@@ -1093,7 +1329,7 @@ export interface JwtRotation {
   /**
    * What to rotate, when, how fast, and what must hold before the old key is dropped.
    *
-   * Validation: secretLength must be at least 48 for HS384 and 64 for HS512.
+   * Validation: issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published; secretLength must be at least 48 for HS384 and 64 for HS512.
    */
   spec: JwtRotationSpec;
   /** What the operator observed and did. Written by the operator only. */
@@ -1112,6 +1348,12 @@ export const SPEC_DEFAULTS = {
   algorithm: 'HS256',
   rsaKeySize: 2048,
   jwks: {},
+  issuer: {
+    maxAge: '5m',
+    cacheMargin: '30s',
+    probeInterval: '10s',
+    probeSubject: 'system:jwtrotation:probe',
+  },
   tokenTTL: '24h',
   refreshTokenTTL: '168h',
   schedule: { cronTimeZone: 'UTC', requestsWaitForWindow: false, disruptiveStepsWaitForWindow: false },
@@ -1144,6 +1386,57 @@ export const SPEC_DEFAULTS = {
   historyLimit: 10,
   notifications: { timeout: '5s', retries: 3 },
 } as const;
+
+/** IssuerSpec after defaulting: every field with a schema default is present. */
+export interface ResolvedIssuerSpec {
+  /**
+   * The issuer identifier: an https URL without query, fragment or trailing slash; a path is allowed
+   * (several JwtRotations behind one host). Tokens carry it as iss.
+   *
+   * Validation: minLength 9; maxLength 2048; pattern `^https://[^?#]*[^/?#]$`; issuer.url must be an https URL with a host, e.g. https://id.example.com/tenants/a.
+   */
+  url: string;
+  /**
+   * The Cache-Control max-age the issuer server sends with the discovery document and the JWKS (Go
+   * duration). A verifier that honours it holds a key set at most this long. Defaults to 5m.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; issuer.maxAge must be at most 24h.
+   * @defaultValue `"5m"`
+   */
+  maxAge: string;
+  /**
+   * Added to maxAge before the signing switch, for clock skew between the server replicas and the
+   * operator and for a fetch that was in flight when the new set arrived (Go duration). Defaults to 30s.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`.
+   * @defaultValue `"30s"`
+   */
+  cacheMargin: string;
+  /**
+   * How often each relying party is probed while a key waits for it (Go duration). Defaults to 10s.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; issuer.probeInterval must be at least 1s.
+   * @defaultValue `"10s"`
+   */
+  probeInterval: string;
+  /**
+   * Verifiers that fetch the key set only when they meet a kid they do not know (as kube-apiserver does:
+   * it ignores max-age). Before the signing switch, and after an emergency rotation, the operator
+   * presents each a short-lived probe token signed with the key in question (subject probeSubject) until
+   * it is accepted: that is the proof that the verifier holds a key set with that key, and, after an
+   * emergency, a set without the compromised key.
+   *
+   * Validation: maxItems 16; unique by name.
+   */
+  relyingParties?: RelyingPartySpec[];
+  /**
+   * The sub of the probe tokens. Defaults to system:jwtrotation:probe.
+   *
+   * Validation: minLength 1; maxLength 256.
+   * @defaultValue `"system:jwtrotation:probe"`
+   */
+  probeSubject: string;
+}
 
 /** MaintenanceWindowSpec after defaulting: every field with a schema default is present. */
 export interface ResolvedMaintenanceWindowSpec {
@@ -1601,6 +1894,16 @@ export interface ResolvedJwtRotationSpec {
    */
   jwks: JwksSpec;
   /**
+   * Serve the public keys as an OpenID Connect issuer, for verifiers that find keys by URL
+   * (kube-apiserver's JWT authenticator, API gateways, service meshes, cloud workload-identity
+   * federation): the operator publishes them in a PublishedKeySet of this name, and the issuer server
+   * (the chart's issuer.enabled) serves <url>/.well-known/openid-configuration and
+   * <url>/.well-known/jwks.json. Consumers sign with a new key only after every server replica has
+   * served it for longer than maxAge plus cacheMargin and every relying party listed has accepted it
+   * (docs/issuer.md). Asymmetric algorithms only.
+   */
+  issuer?: ResolvedIssuerSpec;
+  /**
    * Lifetime of access tokens (Go duration, e.g. 24h). Written to JWT_EXPIRATION; with
    * monitoring.onTimeout=CompleteAfterTokenExpiry, the old key is dropped once every token it signed has
    * expired (the longer of tokenTTL and refreshTokenTTL). Defaults to 24h.
@@ -1669,6 +1972,21 @@ export interface ResolvedJwtRotationSpec {
    * rotation back (it shows in the NotificationsDelivered condition).
    */
   notifications?: ResolvedNotificationsSpec;
+}
+
+/** IssuerSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveIssuerSpec(value: IssuerSpec): ResolvedIssuerSpec {
+  const resolved: ResolvedIssuerSpec = {
+    url: value.url,
+    maxAge: value.maxAge ?? SPEC_DEFAULTS.issuer.maxAge,
+    cacheMargin: value.cacheMargin ?? SPEC_DEFAULTS.issuer.cacheMargin,
+    probeInterval: value.probeInterval ?? SPEC_DEFAULTS.issuer.probeInterval,
+    probeSubject: value.probeSubject ?? SPEC_DEFAULTS.issuer.probeSubject,
+  };
+  if (value.relyingParties !== undefined) {
+    resolved.relyingParties = value.relyingParties;
+  }
+  return resolved;
 }
 
 /** MaintenanceWindowSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
@@ -1844,6 +2162,9 @@ export function resolveJwtRotationSpec(value: JwtRotationSpec): ResolvedJwtRotat
     suspend: value.suspend ?? SPEC_DEFAULTS.suspend,
     historyLimit: value.historyLimit ?? SPEC_DEFAULTS.historyLimit,
   };
+  if (value.issuer !== undefined) {
+    resolved.issuer = resolveIssuerSpec(value.issuer);
+  }
   if (value.notifications !== undefined) {
     resolved.notifications = resolveNotificationsSpec(value.notifications);
   }

@@ -17,7 +17,13 @@ export interface JwtRotationList {
 
 /** Condition types the operator sets: kstatus's three, the metrics gate's, the pre-rotation checklist's and the notifications'. */
 export type ConditionType =
-  'Ready' | 'Reconciling' | 'Stalled' | 'MetricsAvailable' | 'PreflightPassed' | 'NotificationsDelivered';
+  | 'Ready'
+  | 'Reconciling'
+  | 'Stalled'
+  | 'MetricsAvailable'
+  | 'PreflightPassed'
+  | 'NotificationsDelivered'
+  | 'IssuerCurrent';
 
 /** True when `value` is one of `values`: narrows a string read from outside to an enum of the API. */
 export function isOneOf<const T extends string>(values: readonly T[], value: unknown): value is T {

@@ -24,9 +24,13 @@ import {
   type KeyScheme,
   viewSecret,
 } from './secret-data.ts';
+import { KeySetPublisher } from './issuer-data.ts';
+import { parseDuration } from '../rotation/duration.ts';
 import {
   ConflictError,
   type ConfigMapRecord,
+  type KeySetRecord,
+  type KeySetSpec,
   type KeyFactory,
   type Owner,
   type ReconcilerDeps,
@@ -49,6 +53,8 @@ export type Write =
   | { type: 'DeleteSecret'; namespace: string; name: string }
   /** Publish the public keys (asymmetric algorithms): the JWKS ConfigMap's jwks.json. */
   | { type: 'WriteJwks'; namespace: string; name: string; data: Record<string, string>; managedBy: string }
+  /** Publish the public keys to the issuer (spec.issuer): the PublishedKeySet's spec. */
+  | { type: 'WriteKeySet'; namespace: string; name: string; spec: KeySetSpec; managedBy: string }
   | {
       type: 'RollTargets';
       namespace: string;
@@ -65,6 +71,8 @@ export interface ReadSecrets {
   secret: SecretRecord | undefined;
   backup: SecretRecord | undefined;
   jwks?: ConfigMapRecord | undefined;
+  /** With spec.issuer: the PublishedKeySet. */
+  keySet?: KeySetRecord | undefined;
 }
 
 /**
@@ -123,6 +131,8 @@ export function* plannedWrites(
   resource: JwtRotation,
   read: ReadSecrets,
   newKey: KeyFactory,
+  /** Epoch ms: when a key that leaves the issuer's set starts retiring. */
+  now: number,
 ): Generator<Write, void, undefined> {
   const namespace = resource.metadata.namespace ?? '';
   const name = resource.metadata.name ?? '';
@@ -135,22 +145,32 @@ export function* plannedWrites(
   const jwks = isAsymmetric(scheme.algorithm)
     ? new JwksPublisher(scheme, namespace, jwksConfigMapName(resource.spec), name, read.jwks)
     : undefined;
-  /** The JWKS writes around a Secret write of `values`: `before` it, or `after` it. */
-  function* publish(when: 'before' | 'after', values: Readonly<Record<string, string>>): Generator<Write> {
-    const write = when === 'before' ? jwks?.adding(values) : jwks?.exactly(values);
+  const issuer = resource.spec.issuer;
+  const keySet =
+    issuer !== undefined && isAsymmetric(scheme.algorithm)
+      ? new KeySetPublisher(resource, scheme, issuer.url, maxAgeSeconds(issuer.maxAge), now, read.keySet)
+      : undefined;
+  /** The JWKS and key set writes around a Secret write of `content`: `before` it, or `after` it. */
+  function* publish(when: 'before' | 'after', content: SecretContent): Generator<Write> {
+    const write = when === 'before' ? jwks?.adding(content.values) : jwks?.exactly(content.values);
     if (write !== undefined) yield write;
+    const set =
+      when === 'before'
+        ? keySet?.adding(content.values, content.annotations)
+        : keySet?.exactly(content.values, content.annotations);
+    if (set !== undefined) yield { type: 'WriteKeySet', namespace, name, spec: set, managedBy: name };
   }
 
-  if (secret !== undefined) yield* publish('after', secret.values);
+  if (secret !== undefined) yield* publish('after', secret);
 
   for (const action of actions) {
     switch (action.type) {
       case 'CreateSecret': {
         const content = applyToSecret(undefined, action, { backup, newKey, scheme });
-        yield* publish('before', content.values);
+        yield* publish('before', content);
         yield { type: 'CreateSecret', namespace, name: resource.spec.secretName, content };
         secret = content;
-        yield* publish('after', content.values);
+        yield* publish('after', content);
         break;
       }
       case 'UpdateSecret': {
@@ -163,10 +183,10 @@ export function* plannedWrites(
           throw new ConflictError('the Secret changed between gather and execute');
         }
         const content = applyToSecret(secret, action, { backup, newKey, scheme });
-        yield* publish('before', content.values);
+        yield* publish('before', content);
         yield { type: 'ReplaceSecret', current, content };
         secret = content;
-        yield* publish('after', content.values);
+        yield* publish('after', content);
         break;
       }
       case 'SaveOriginal': {
@@ -219,7 +239,8 @@ export async function execute(
   read: ReadSecrets,
   deps: ReconcilerDeps,
 ): Promise<void> {
-  for (const write of plannedWrites(actions, resource, read, deps.newKey)) await perform(write, deps);
+  for (const write of plannedWrites(actions, resource, read, deps.newKey, deps.clock.now()))
+    await perform(write, deps);
 }
 
 async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
@@ -234,6 +255,10 @@ async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
       return deps.secrets.delete(write.namespace, write.name);
     case 'WriteJwks':
       return deps.configMaps.write(write.namespace, write.name, write.data, write.managedBy);
+    case 'WriteKeySet':
+      if (deps.keySets === undefined)
+        throw new Error('spec.issuer is set, but this operator has no PublishedKeySet store');
+      return deps.keySets.write(write.namespace, write.name, write.spec, write.managedBy);
     case 'RollTargets':
       await Promise.all(
         write.targets.map((t) =>
@@ -257,4 +282,13 @@ function holds(secret: SecretRecord, content: SecretContent): boolean {
     same(content.values, secret.values) &&
     Object.entries(content.annotations).every(([k, v]) => secret.annotations[k] === v)
   );
+}
+
+/** spec.issuer.maxAge in whole seconds (the CRD's default when absent or unreadable). */
+function maxAgeSeconds(maxAge: string | undefined): number {
+  try {
+    return Math.round(parseDuration(maxAge ?? '5m') / 1000);
+  } catch {
+    return 300;
+  }
 }

@@ -5,7 +5,16 @@
 import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
-import type { DecideInput, DeliveryObservation, GateObservation, PodView } from '../rotation/model.ts';
+import type {
+  DecideInput,
+  DeliveryObservation,
+  GateObservation,
+  IssuerObservation,
+  PodView,
+  ProbeResult,
+} from '../rotation/model.ts';
+import { issuerProbePlan } from '../rotation/issuer.ts';
+import { issuerObservation } from './issuer-data.ts';
 import { viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import { scheduleBase } from '../rotation/schedule.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
@@ -13,7 +22,7 @@ import { nextCronTime } from './cron.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { isAsymmetric } from '../platform/keys.ts';
-import { jwksConfigMapName, keyScheme, viewBackup, viewSecret } from './secret-data.ts';
+import { jwksConfigMapName, keyScheme, secretKeyName, viewBackup, viewSecret } from './secret-data.ts';
 
 interface Gathered {
   input: DecideInput;
@@ -41,6 +50,7 @@ export function decideInput(
   consumers: readonly ObservedConsumer[],
   gate: GateObservation | undefined,
   delivery?: DeliveryObservation,
+  issuer?: IssuerObservation,
 ): DecideInput {
   const spec = resource.spec;
   const scheme = keyScheme(spec);
@@ -70,6 +80,7 @@ export function decideInput(
     })),
     gate,
     delivery,
+    issuer,
   };
 }
 
@@ -99,9 +110,56 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   ]);
   const settings = gateDue({ now, resource });
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
-  const read = { secret, backup, jwks };
+  const keySet = spec.issuer === undefined ? undefined : await deps.keySets?.get(namespace, name);
+  const read = { secret, backup, jwks, keySet };
   const delivery = deps.notifier?.outcome(namespace, name);
-  return { input: decideInput(resource, now, read, targets, consumers, gate, delivery), read };
+  const issuer = spec.issuer === undefined ? undefined : await observeIssuer(resource, read, now, deps);
+  return { input: decideInput(resource, now, read, targets, consumers, gate, delivery, issuer), read };
+}
+
+/**
+ * The issuer as the core sees it: the PublishedKeySet and the live server replicas' reports, and,
+ * when issuerProbePlan says some are due, the relying parties' answers to a probe token signed
+ * with the key they must accept (the one place a pass signs anything with a Secret's key).
+ */
+async function observeIssuer(
+  resource: JwtRotation,
+  read: ReadSecrets,
+  now: number,
+  deps: ReconcilerDeps,
+): Promise<IssuerObservation> {
+  const observation = issuerObservation(read.keySet, (await deps.keySets?.liveServers()) ?? new Set());
+  const scheme = keyScheme(resource.spec);
+  const secret = read.secret === undefined ? undefined : viewSecret(read.secret, scheme);
+  const plan = issuerProbePlan({ now, resource, secret, issuer: observation });
+  const pem = plan === undefined ? undefined : read.secret?.values[secretKeyName(scheme, plan.slot)];
+  if (plan === undefined || pem === undefined || deps.prober === undefined || deps.probeSigner === undefined)
+    return observation;
+  const { prober, probeSigner } = deps;
+  const probes = await Promise.all(
+    plan.relyingParties.map(async (rp): Promise<ProbeResult> => {
+      const base = { name: rp.name, fingerprint: plan.fingerprint };
+      try {
+        const token = await probeSigner(pem, scheme, {
+          issuer: plan.issuer.url,
+          subject: plan.issuer.probeSubject,
+          audience: rp.audience ?? plan.issuer.url,
+          extra: rp.claims ?? {},
+        });
+        const answer = await prober.probe(rp, token);
+        return { ...base, at: deps.clock.now(), ...answer };
+      } catch (error) {
+        // The signer's and prober's errors never carry the key or the token (ports.ts).
+        return {
+          ...base,
+          at: deps.clock.now(),
+          outcome: 'Error',
+          message: error instanceof Error ? error.message : String(error),
+        };
+      }
+    }),
+  );
+  return { ...observation, probes };
 }
 
 /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */

@@ -8,7 +8,13 @@
  * src/platform/conflict.ts). Other errors reach the work queue, whose error handler (in main.ts)
  * describes them for the log without the request body, which for Secrets carries key material.
  */
-import type { JwtRotation, JwtRotationStatus, ReceiverType, TargetKind } from '../api/types.ts';
+import type {
+  JwtRotation,
+  JwtRotationStatus,
+  ReceiverType,
+  RelyingPartySpec,
+  TargetKind,
+} from '../api/types.ts';
 import type { DeliveryObservation, GateObservation, Notice, PodView } from '../rotation/model.ts';
 import type { WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
@@ -164,6 +170,61 @@ export interface Notifier {
   outcome(namespace: string, name: string): DeliveryObservation | undefined;
 }
 
+/**
+ * The PublishedKeySet of a JwtRotation with spec.issuer (crds/jwtrotation.io_publishedkeysets.yaml):
+ * the public keys the issuer server serves, and what its replicas report. Public keys only.
+ */
+export interface KeySetSpec {
+  issuer: string;
+  algorithm: 'RS256' | 'ES256' | 'EdDSA';
+  version: string;
+  maxAgeSeconds: number;
+  keyCount: number;
+  /** The JWK Set, as JSON text. */
+  jwks: string;
+  /** Keys jwks still lists only for tokens they signed that may still be valid, and until when. */
+  retiring: { kid: string; until: string }[];
+}
+
+/** What one issuer server replica reports serving (status.servers[]). */
+export interface ServerReport {
+  name: string;
+  /** `namespace/name` of the Lease it renews while it serves. */
+  lease?: string | undefined;
+  version?: string | undefined;
+  since?: string | undefined;
+  fetchers: { client: string; version: string; at: string }[];
+}
+
+export interface KeySetRecord {
+  readonly resourceVersion: string;
+  readonly spec: KeySetSpec;
+  readonly servers: readonly ServerReport[];
+}
+
+export interface KeySetStore {
+  get(namespace: string, name: string): Promise<KeySetRecord | undefined>;
+  /** Creates the PublishedKeySet or replaces its spec; ConflictError if someone else wrote it meanwhile. */
+  write(namespace: string, name: string, spec: KeySetSpec, managedBy: string): Promise<void>;
+  /** The Leases (`namespace/name`) of the issuer server replicas alive now. */
+  liveServers(): Promise<ReadonlySet<string>>;
+}
+
+/** What a relying party made of a probe token. Never throws; messages never carry the token. */
+export interface RelyingPartyProber {
+  probe(
+    rp: RelyingPartySpec,
+    token: string,
+  ): Promise<{ outcome: 'Accepted' | 'Refused' | 'Error'; message: string }>;
+}
+
+/** Signs a short-lived probe token with a private key (PEM) of the scheme's algorithm. */
+export type ProbeSigner = (
+  privatePem: string,
+  scheme: KeyScheme,
+  claims: { issuer: string; subject: string; audience: string; extra: Readonly<Record<string, string>> },
+) => Promise<string>;
+
 export interface ReconcilerDeps {
   clock: Clock;
   logger: Logger;
@@ -177,6 +238,10 @@ export interface ReconcilerDeps {
   configMaps: ConfigMapStore;
   /** Sends notices to spec.notifications receivers; without it, notices are Events only. */
   notifier?: Notifier | undefined;
+  /** With spec.issuer: the PublishedKeySets, the relying parties' probes and the probe tokens' signer. */
+  keySets?: KeySetStore | undefined;
+  prober?: RelyingPartyProber | undefined;
+  probeSigner?: ProbeSigner | undefined;
   /**
    * The same stores reading the API server, when `resources`, `secrets` and `workloads` read
    * informer caches: read when the caches have not shown the operator's own last write in time

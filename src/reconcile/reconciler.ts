@@ -4,13 +4,19 @@
  */
 import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
-import type { Decision, GateObservation, Notice } from '../rotation/model.ts';
+import type { DecideInput, Decision, GateObservation, Notice, ProbeResult } from '../rotation/model.ts';
 import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { canonical } from '../platform/canonical.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
-import type { GateReader, NotificationTarget, ReconcilerDeps, Workloads } from './ports.ts';
+import type {
+  GateReader,
+  NotificationTarget,
+  ReconcilerDeps,
+  RelyingPartyProber,
+  Workloads,
+} from './ports.ts';
 import type { Freshness } from './own-writes.ts';
 import type { PassResult } from './queue.ts';
 
@@ -94,6 +100,7 @@ export class Reconciler {
         ...source,
         workloads: withLivePods(source.workloads, deps.live.workloads),
         gate: reuse(gathered.input.gate, source.gate),
+        prober: replay(gathered.input.issuer?.probes, source.prober),
       };
       gathered = await gather(resource, pods);
       decision = decide(gathered.input);
@@ -106,7 +113,7 @@ export class Reconciler {
         actions: decision.actions.map((a) => a.type),
       });
       await execute(decision.actions, resource, gathered.read, deps);
-      const second = await this.lookAgain(resource, decision, source, freshness, gathered.input.gate);
+      const second = await this.lookAgain(resource, decision, source, freshness, gathered.input);
       log.debug('looked again at own writes', { merged: second !== undefined });
       if (second !== undefined) {
         decision = {
@@ -210,7 +217,7 @@ export class Reconciler {
     first: Decision,
     source: ReconcilerDeps,
     freshness: Freshness,
-    gate: GateObservation | undefined,
+    firstInput: DecideInput,
   ): Promise<Decision | undefined> {
     const settled = this.deps.freshness?.settled;
     if (freshness !== 'fresh' || settled === undefined) return undefined;
@@ -218,7 +225,11 @@ export class Reconciler {
     const assumed: JwtRotation = { ...resource, status: first.status };
     let second: Decision;
     try {
-      const { input } = await gather(assumed, { ...source, gate: reuse(gate, source.gate) });
+      const { input } = await gather(assumed, {
+        ...source,
+        gate: reuse(firstInput.gate, source.gate),
+        prober: replay(firstInput.issuer?.probes, source.prober),
+      });
       second = decide(input);
     } catch (error) {
       // The writes are done: a failed read must not cost the first decision's status and Events.
@@ -283,6 +294,22 @@ function withLivePods(cached: Workloads, live: Workloads): Workloads {
     listReferencing: (...args) => cached.listReferencing(...args),
     listPods: (...args) => live.listPods(...args),
     setTemplateAnnotation: (...args) => cached.setTemplateAnnotation(...args),
+  };
+}
+
+/** A prober that answers with this pass's probes (a relying party is not asked twice in one pass). */
+function replay(
+  probes: readonly ProbeResult[] | undefined,
+  prober: RelyingPartyProber | undefined,
+): RelyingPartyProber | undefined {
+  if (probes === undefined || probes.length === 0) return prober;
+  return {
+    probe: (rp, token) => {
+      const done = probes.find((p) => p.name === rp.name);
+      return done === undefined
+        ? (prober?.probe(rp, token) ?? Promise.resolve({ outcome: 'Error' as const, message: 'no prober' }))
+        : Promise.resolve({ outcome: done.outcome, message: done.message });
+    },
   };
 }
 

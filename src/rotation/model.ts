@@ -110,6 +110,34 @@ export interface DecideInput {
   cron?: CronObservation | undefined;
   /** The last delivery of notices to spec.notifications receivers, if one finished. */
   delivery?: DeliveryObservation | undefined;
+  /** With spec.issuer: what the issuer serves and who accepts what. */
+  issuer?: IssuerObservation | undefined;
+}
+
+/**
+ * The issuer (spec.issuer) as the shell saw it on this pass: the PublishedKeySet the operator
+ * wrote, what the live server replicas report serving, the clients they saw fetch, and the probes
+ * of relying parties made on this pass (when issuerProbePlan asked for them). Fingerprints only.
+ */
+export interface IssuerObservation {
+  /** The PublishedKeySet as read: its version and the fingerprints of its keys; undefined if none yet. */
+  published?: { version: string; keys: string[] } | undefined;
+  /** Each server replica whose Lease is fresh: the version it serves now and since when (epoch ms). */
+  servers: { name: string; version?: string | undefined; since?: number | undefined }[];
+  /** Distinct clients that fetched the JWKS, with the last version each got. */
+  fetchers: { client: string; version: string }[];
+  /** The probes made on this pass. */
+  probes?: ProbeResult[] | undefined;
+}
+
+/** One probe of a relying party with a token signed by the key of `fingerprint`. */
+export interface ProbeResult {
+  name: string;
+  fingerprint: string;
+  /** Epoch ms. */
+  at: number;
+  outcome: 'Accepted' | 'Refused' | 'Error';
+  message: string;
 }
 
 export type CronObservation =

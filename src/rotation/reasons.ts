@@ -71,6 +71,17 @@ export const ConditionReasons = {
   NotificationFailed: 'NotificationFailed',
   /** NotificationsDelivered=Unknown: no notice was delivered since the operator started. */
   NoNotificationsYet: 'NoNotificationsYet',
+  // The OIDC issuer (issue 26): the IssuerCurrent condition.
+  /** IssuerCurrent=True: every live server replica serves the latest key set; every relying party accepts the key in use. */
+  IssuerCurrent: 'IssuerCurrent',
+  /** IssuerCurrent=False (and Stalled=True before a signing switch): no issuer server replica is alive. */
+  IssuerNotServed: 'IssuerNotServed',
+  /** IssuerCurrent=False: a live server replica does not serve the latest key set yet. */
+  IssuerPropagating: 'IssuerPropagating',
+  /** IssuerCurrent=False: a relying party has not accepted a probe signed with the key it must accept now. */
+  RelyingPartyBehind: 'RelyingPartyBehind',
+  /** IssuerCurrent=False: after an emergency rotation, a verifier may still accept the compromised key. */
+  CompromisedKeyMayBeAccepted: 'CompromisedKeyMayBeAccepted',
 } as const;
 
 export type ConditionReason = (typeof ConditionReasons)[keyof typeof ConditionReasons];
@@ -91,6 +102,7 @@ export const STALLED_REASONS = [
   ConditionReasons.MonitoringTimedOut,
   ConditionReasons.UnlistedConsumers,
   ConditionReasons.PreflightFailed,
+  ConditionReasons.IssuerNotServed,
 ] as const;
 
 export type StalledReason = (typeof STALLED_REASONS)[number];
@@ -175,6 +187,8 @@ export const EventReasons = {
   NotificationsDelivered: 'NotificationsDelivered',
   /** Emergency rotation: the audit entry; block the compromised key's fingerprint and audit recent usage. */
   CompromisedKey: 'CompromisedKey',
+  /** After an emergency rotation: every relying party holds a set without the compromised key, and max-age has passed. */
+  CompromisedKeyDropped: 'CompromisedKeyDropped',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

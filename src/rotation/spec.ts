@@ -13,6 +13,7 @@ import {
   type ResolvedMaintenanceWindowSpec,
   WEEKDAYS,
   type ReceiverType,
+  type RelyingPartySpec,
   type Target,
   type UnlistedConsumersPolicy,
 } from '../api/types.ts';
@@ -38,6 +39,16 @@ export interface PrometheusSettings {
   /** Overrides of the default PromQL, by reading. */
   queries: Partial<Record<QueryName, string>>;
   thresholds: GateThresholds;
+}
+
+/** spec.issuer, resolved (asymmetric algorithms only). */
+export interface IssuerSettings {
+  url: string;
+  maxAgeMs: number;
+  cacheMarginMs: number;
+  probeIntervalMs: number;
+  probeSubject: string;
+  relyingParties: RelyingPartySpec[];
 }
 
 /** spec.notifications, resolved: where the notices go, and how hard to try. */
@@ -80,6 +91,7 @@ export interface ResolvedSpec {
   suspend: boolean;
   historyLimit: number;
   notifications?: NotificationSettings | undefined;
+  issuer?: IssuerSettings | undefined;
 }
 
 /** The interval when neither spec.schedule.interval nor spec.schedule.cron is set. */
@@ -180,6 +192,17 @@ export function resolveSpec(
               timeoutMs: duration('notifications.timeout', r.notifications.timeout),
               retries: r.notifications.retries,
             },
+      issuer:
+        r.issuer === undefined
+          ? undefined
+          : {
+              url: r.issuer.url,
+              maxAgeMs: duration('issuer.maxAge', r.issuer.maxAge),
+              cacheMarginMs: duration('issuer.cacheMargin', r.issuer.cacheMargin),
+              probeIntervalMs: duration('issuer.probeInterval', r.issuer.probeInterval),
+              probeSubject: r.issuer.probeSubject,
+              relyingParties: r.issuer.relyingParties ?? [],
+            },
       prometheus:
         prometheus === undefined
           ? undefined
@@ -211,6 +234,13 @@ export function resolveSpec(
       return {
         ok: false,
         message: `spec.schedule.cronTimeZone: "${resolved.cron.timeZone}" is not a time zone this operator knows (an IANA name such as Europe/Berlin)`,
+      };
+    }
+    if (resolved.issuer !== undefined && resolved.algorithm.startsWith('HS')) {
+      return {
+        ok: false,
+        message:
+          'spec.issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published',
       };
     }
     if (resolved.minMonitoringMs > resolved.maxMonitoringMs) {

@@ -21,6 +21,7 @@ import { nextReminderAt, pendingNotices } from './notices.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import { isSigningScheduled, signsWithKey, verifiesKey } from './revision.ts';
+import { issuerCondition, issuerRequeueMs, issuerStatus } from './issuer.ts';
 import { parseInstant, toRfc3339 } from './time.ts';
 
 /** Look again at least this often, so a missed watch event costs minutes, not days. */
@@ -55,6 +56,7 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     notices: prev.notices,
     handledRequests: Object.keys(handled).length > 0 ? handled : undefined,
     gate: phase === 'Idle' ? undefined : currentGate(ctx),
+    issuer: issuerStatus(ctx),
     oldKeyTokensValidUntil: oldKeyTokensValidUntil(ctx, phase),
     unlistedConsumers:
       input.consumers.length === 0 ? undefined : input.consumers.map(({ kind, name }) => ({ kind, name })),
@@ -85,6 +87,8 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
   };
   const events = [...seen.events, ...(result.events ?? [])];
   const wanted = conditionsFor(ctx, result, suspended);
+  const issuerCurrent = issuerCondition(ctx, rebuilt.issuer);
+  if (issuerCurrent !== undefined) wanted.push(issuerCurrent);
   const conditions = mergeConditions(prev.conditions, wanted, ctx.generation, now);
   events.push(...conditionEvents(prev.conditions, wanted));
   const status = dropUndefined<JwtRotationStatus>({ ...rebuilt, conditions });
@@ -98,7 +102,13 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     status: dropUndefined<JwtRotationStatus>({ ...status, notices: noticed.records }),
     events: [...events, ...noticed.events],
     notices: noticed.notices,
-    requeueAfterMs: clampRequeue(Math.min(result.requeueAfterMs ?? RESYNC_MS, reminderWait(ctx, status))),
+    requeueAfterMs: clampRequeue(
+      Math.min(
+        result.requeueAfterMs ?? RESYNC_MS,
+        reminderWait(ctx, status),
+        issuerRequeueMs(ctx, status.issuer),
+      ),
+    ),
     ...(result.restsOnPods ? { restsOnPods: true as const } : {}),
   };
 }
@@ -286,6 +296,26 @@ function conditionEvents(
       (turnedTo(previous, c.type, 'False') || previous?.find((p) => p.type === c.type)?.message !== c.message)
     ) {
       events.push(warning(EventReasons.NotificationFailed, c.message));
+    }
+    if (
+      c.type === 'IssuerCurrent' &&
+      c.status === 'False' &&
+      c.reason === ConditionReasons.IssuerNotServed &&
+      turnedTo(previous, c.type, 'False', c.reason)
+    ) {
+      events.push({ type: 'Warning', reason: c.reason, message: c.message });
+    }
+    if (
+      c.type === 'IssuerCurrent' &&
+      c.reason !== ConditionReasons.CompromisedKeyMayBeAccepted &&
+      previous?.some((p) => p.type === c.type && p.reason === ConditionReasons.CompromisedKeyMayBeAccepted)
+    ) {
+      events.push(
+        normal(
+          EventReasons.CompromisedKeyDropped,
+          'Every relying party holds a key set without the compromised key, and every max-age since it left the issuer has passed',
+        ),
+      );
     }
     if (
       c.type === 'NotificationsDelivered' &&

@@ -18,6 +18,8 @@ export interface ApiClients {
   objects: k8s.KubernetesObjectApi;
   /** For the Event lane only. */
   eventsCore: k8s.CoreV1Api;
+  /** TokenReviews: the probes of relying parties that are the API server itself. */
+  authentication: k8s.AuthenticationV1Api;
 }
 
 export function apiClients(config: Config, metrics: OperatorMetrics, hooks: OperatorHooks): ApiClients {
@@ -37,5 +39,6 @@ export function apiClients(config: Config, metrics: OperatorMetrics, hooks: Oper
     custom: limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket, before),
     objects: limitedClient(kubeConfig, k8s.KubernetesObjectApi, bucket, before),
     eventsCore: limitedClient(kubeConfig, k8s.CoreV1Api, eventBucket, before),
+    authentication: limitedClient(kubeConfig, k8s.AuthenticationV1Api, bucket, before),
   };
 }

@@ -53,6 +53,10 @@ export async function startOperator(
   const watches = makeWatches({
     config,
     kubeConfig: clients.kubeConfig,
+    custom: clients.custom,
+    wrote: (kind, namespace, name) => {
+      writes.wrote(kind, namespace, name, undefined);
+    },
     logger,
     metrics,
     ownWrites: writes.ownWrites,

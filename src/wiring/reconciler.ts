@@ -13,7 +13,9 @@ import { progressAllowance } from '../adapters/kubernetes/rate-limit.ts';
 import { KubernetesSecretStore } from '../adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from '../adapters/kubernetes/workloads.ts';
 import { WebhookNotifier } from '../adapters/notify/webhook-notifier.ts';
+import { RelyingPartyProber } from '../adapters/oidc/relying-party-prober.ts';
 import { PrometheusGateReader } from '../adapters/prometheus/gate-reader.ts';
+import { signProbeToken } from '../platform/probe-token.ts';
 import { BACKUP_SECRET_SUFFIX } from '../api/constants.ts';
 import type { Config } from '../config.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -99,5 +101,8 @@ export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconci
     newKey: generateKey,
     configMaps: new KubernetesConfigMapStore(core, config.fieldManager, writes.wrote),
     notifier,
+    keySets: watches.keySets,
+    prober: new RelyingPartyProber(clients.authentication),
+    probeSigner: signProbeToken,
   });
 }

@@ -6,6 +6,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { ClusterCache, selects, type CachedKind } from '../adapters/kubernetes/cluster-cache.ts';
 import type { WatchedObject } from '../adapters/kubernetes/informers.ts';
+import { KubernetesKeySetStore } from '../adapters/kubernetes/published-key-sets.ts';
 import { JwtRotationOperator } from '../adapters/operator/operator.ts';
 import type { JwtRotation } from '../api/types.ts';
 import type { Config } from '../config.ts';
@@ -25,6 +26,8 @@ export interface Wakeable {
 export interface Watches extends WatchedVersions {
   jwtRotations: JwtRotationOperator;
   cache: ClusterCache;
+  /** PublishedKeySets and issuer server Leases, watched from the first JwtRotation with spec.issuer. */
+  keySets: KubernetesKeySetStore;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -32,6 +35,9 @@ export interface Watches extends WatchedVersions {
 export function makeWatches(deps: {
   config: Config;
   kubeConfig: k8s.KubeConfig;
+  /** The passes' rate-limited client, for the key sets' writes and live reads. */
+  custom: k8s.CustomObjectsApi;
+  wrote: (kind: string, namespace: string, name: string) => void;
   logger: Logger;
   metrics: OperatorMetrics;
   ownWrites: OwnWrites;
@@ -78,9 +84,20 @@ export function makeWatches(deps: {
     },
   );
   holder.cache = cache;
+  // A server replica's report wakes the JwtRotation of the same name (its signing switch may wait on it).
+  const keySets = new KubernetesKeySetStore(
+    kubeConfig,
+    deps.custom,
+    logger,
+    config.fieldManager,
+    config.issuerServerNamespace,
+    deps.wrote,
+    (namespace, name) => queue()?.enqueue(`${namespace}/${name}`),
+  );
   return {
     jwtRotations,
     cache,
+    keySets,
     watches: (kind, namespace) => cache.watches(kind, namespace),
     version(ref) {
       const [kind = '', namespace = '', name = ''] = ref.split('/');
@@ -96,7 +113,7 @@ export function makeWatches(deps: {
     },
     stop: async () => {
       jwtRotations.stop();
-      await cache.stop();
+      await Promise.all([cache.stop(), keySets.stop()]);
     },
   };
 }

@@ -161,7 +161,7 @@ export class SimulatedWorld {
     };
     // A crash right after a write: the next write is not even planned (a key it would make is never made).
     if (budget <= 0) return decision;
-    for (const write of plannedWrites(decision.actions, resource, read, newKey)) {
+    for (const write of plannedWrites(decision.actions, resource, read, newKey, this.now)) {
       this.perform(write);
       this.afterWrite?.(write);
       if (--budget <= 0) return decision;

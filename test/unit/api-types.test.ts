@@ -123,9 +123,9 @@ describe('API types generated from the CRD', () => {
     const monitoring = Object.fromEntries(
       Object.entries(SPEC_DEFAULTS.monitoring).filter(([key]) => key !== 'prometheus'),
     );
-    // notifications has no default of its own: its defaults apply only when it is present.
+    // notifications and issuer have no default of their own: their defaults apply only when present.
     const defaults = Object.fromEntries(
-      Object.entries(SPEC_DEFAULTS).filter(([key]) => key !== 'notifications'),
+      Object.entries(SPEC_DEFAULTS).filter(([key]) => key !== 'notifications' && key !== 'issuer'),
     );
     expect(resolveJwtRotationSpec({ secretName: 'api-jwt' })).to.deep.equal({
       ...defaults,
@@ -223,6 +223,9 @@ describe('the CRD', () => {
       'monitoring.prometheus.interval',
       'monitoring.prometheus.window',
       'rollback.retention',
+      'issuer.maxAge',
+      'issuer.cacheMargin',
+      'issuer.probeInterval',
     ];
     for (const at of durations) expect(child(`spec.${at}`).pattern, at).to.equal(durationPattern);
     const rules = walk(schema).flatMap(({ node }) =>

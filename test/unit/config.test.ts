@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       retryBaseMs: 500,
       retryMaxMs: 60_000,
       fieldManager: 'jwt-rotation-operator',
+      issuerServerNamespace: '',
     });
   });
 
@@ -57,6 +58,7 @@ describe('loadConfig', () => {
       retryBaseMs: 250,
       retryMaxMs: 30_000,
       fieldManager: 'rotator',
+      issuerServerNamespace: '',
     });
   });
 

@@ -258,6 +258,7 @@ describe('plannedWrites', () => {
       resource,
       { secret, backup: undefined },
       noKeys,
+      0,
     );
     expect(() => writes.next()).to.throw(ConflictError);
   });
@@ -278,6 +279,7 @@ describe('plannedWrites', () => {
         resource,
         { secret, backup: undefined },
         noKeys,
+        0,
       ),
     ];
     expect(writes[0]).to.deep.include({
@@ -302,6 +304,7 @@ describe('plannedWrites', () => {
       resource,
       { secret, backup: undefined },
       noKeys,
+      0,
     );
     expect(writes.next().value).to.deep.equal({
       type: 'DeleteSecret',

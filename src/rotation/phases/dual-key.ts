@@ -21,6 +21,7 @@ import {
 import { describeTargets, everyPodVerifies, targetRollouts, watchedWaitMs } from '../targets.ts';
 import { isSigningScheduled, NOT_SCHEDULED } from '../revision.ts';
 import { unlistedConsumersBlock } from '../consumers.ts';
+import { issuerHold } from '../issuer.ts';
 import {
   backupLost,
   newKeyReplacedBeforeSwitch,
@@ -149,7 +150,7 @@ function scheduleSigning(ctx: Context): PhaseResult {
       requeueAfterMs: Math.min(watchedWaitMs(ctx), gateInterval(ctx)),
     };
   }
-  const blocked = unlistedConsumersBlock(ctx);
+  const blocked = unlistedConsumersBlock(ctx) ?? issuerHold(ctx);
   if (blocked) return blocked;
   const held = holdForWindow(ctx, 'DualKey', 'switch signing to the new key');
   if (held) return held;
