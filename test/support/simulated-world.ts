@@ -29,10 +29,14 @@ import { keyScheme, parseJwks, viewSecret, type Jwks } from '../../src/reconcile
 import { JWKS_DATA_KEY } from '../../src/api/constants.ts';
 import { generateKey, isAsymmetric, type KeyScheme } from '../../src/platform/keys.ts';
 import { decide } from '../../src/rotation/decide.ts';
+import { issuerObservation } from '../../src/reconcile/issuer-data.ts';
+import { issuerProbePlan } from '../../src/rotation/issuer.ts';
+import type { IssuerSim } from './issuer-sim.ts';
 import type {
   DecideInput,
   Decision,
   GateObservation,
+  IssuerObservation,
   Notice,
   PodView,
   SecretView,
@@ -85,6 +89,10 @@ export class SimulatedWorld {
   jwksData: Record<string, string> | undefined;
   /** Called after each write is performed, so a test can check an invariant between any two writes. */
   afterWrite: ((write: Write) => void) | undefined;
+  /** With spec.issuer: the PublishedKeySet, its server replicas and remote verifiers (./issuer-sim.ts). */
+  issuer: IssuerSim | undefined;
+  /** The decision core; a test may wrap it to show what breaks without a rule (a mutation). */
+  decide: (input: DecideInput) => Decision = decide;
   /** The Secrets, by name: the workload Secret and the backup Secret. */
   private readonly secrets = new Map<string, StoredSecret>();
   private resourceVersions = 0;
@@ -148,9 +156,10 @@ export class SimulatedWorld {
       }
       if (t.pending === 0 && t.podsLeaving === 0) t.podRevision = t.revision;
     }
+    this.issuer?.advance(this.now);
     const resource = this.resource();
     const read = this.read();
-    const decision = decide(this.input(resource, read));
+    const decision = this.decide(this.input(resource, read, true));
     let budget = crashAfter;
     // Real key pairs for asymmetric algorithms (the JWKS is built from them); cheap fakes for HMAC.
     const newKey = (bytes: number, scheme: KeyScheme): string => {
@@ -174,15 +183,45 @@ export class SimulatedWorld {
     return decision;
   }
 
-  /** The input the next pass hands to decide(), read from the world as it stands. */
-  input(resource = this.resource(), read = this.read()): DecideInput {
+  /**
+   * The input the next pass hands to decide(), read from the world as it stands; with `probe`, the
+   * relying parties due are probed, as gather does (a probe may make an on-demand verifier fetch).
+   */
+  input(resource = this.resource(), read = this.read(), probe = false): DecideInput {
     const targets = (this.spec.targets ?? []).map((t) => this.observe(this.find(t.kind, t.name)));
     const consumers = this.unlisted.map((t) => ({
       kind: 'Deployment' as const,
       name: t.name,
       ...this.observe(t),
     }));
-    return decideInput(resource, this.now, read, targets, consumers, this.gate);
+    return decideInput(
+      resource,
+      this.now,
+      read,
+      targets,
+      consumers,
+      this.gate,
+      undefined,
+      this.issuerSeen(resource, read, probe),
+    );
+  }
+
+  private issuerSeen(
+    resource: JwtRotation,
+    read: ReadSecrets,
+    probe: boolean,
+  ): IssuerObservation | undefined {
+    const sim = this.issuer;
+    if (sim === undefined || resource.spec.issuer === undefined) return undefined;
+    const observation = issuerObservation(read.keySet, sim.live());
+    if (!probe) return observation;
+    const secret = read.secret === undefined ? undefined : viewSecret(read.secret, keyScheme(this.spec));
+    const plan = issuerProbePlan({ now: this.now, resource, secret, issuer: observation });
+    if (plan === undefined) return observation;
+    return {
+      ...observation,
+      probes: plan.relyingParties.map((rp) => sim.probe(rp.name, plan.fingerprint, this.now)),
+    };
   }
 
   private read(): ReadSecrets {
@@ -193,6 +232,7 @@ export class SimulatedWorld {
         this.jwksData === undefined
           ? undefined
           : { resourceVersion: String(this.resourceVersions), data: { ...this.jwksData } },
+      keySet: this.issuer?.record(),
     };
   }
 
@@ -299,6 +339,10 @@ export class SimulatedWorld {
         return;
       case 'WriteJwks':
         this.jwksData = { ...this.jwksData, ...write.data };
+        rv();
+        return;
+      case 'WriteKeySet':
+        this.issuer?.write(structuredClone(write.spec), this.now);
         rv();
         return;
       case 'RollTargets':
