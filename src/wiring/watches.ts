@@ -90,6 +90,7 @@ export function makeWatches(deps: {
     deps.custom,
     logger,
     config.fieldManager,
+    config.watchNamespaces,
     config.issuerServerNamespace,
     deps.wrote,
     (namespace, name) => queue()?.enqueue(`${namespace}/${name}`),

@@ -6,7 +6,8 @@
  *   JWTR_FAULT_EXIT_AFTER_WRITES=<n>:<kind> exit after the n-th write of that kind: secret-create,
  *                                           secret-update, secret-delete, backup-create,
  *                                           backup-update, backup-delete, workload-patch, status, event,
- *                                           configmap-create, configmap-update (the JWKS)
+ *                                           configmap-create, configmap-update (the JWKS),
+ *                                           keyset-create, keyset-update (the issuer's PublishedKeySet)
  *
  * It exits with code 86 and first prints one JSON line (`fault injected`) naming the write. The
  * object's name is printed, never its contents. Never set it in production.
@@ -38,6 +39,8 @@ const WRITE_KINDS = [
   'event',
   'configmap-create',
   'configmap-update',
+  'keyset-create',
+  'keyset-update',
 ] as const;
 
 export interface FaultSwitch {
@@ -120,6 +123,9 @@ export function requestWrite(
             : undefined;
   else if (resource === 'configmaps')
     kind = verb === 'POST' ? 'configmap-create' : changes ? 'configmap-update' : undefined;
+  else if (resource === 'publishedkeysets')
+    kind =
+      verb === 'POST' ? 'keyset-create' : changes && subresource === undefined ? 'keyset-update' : undefined;
   else if (resource === 'events') kind = verb === 'POST' || changes ? 'event' : undefined;
   else if (resource === 'jwtrotations') kind = changes && subresource === 'status' ? 'status' : undefined;
   else if (['deployments', 'statefulsets', 'daemonsets'].includes(resource))

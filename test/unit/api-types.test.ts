@@ -440,6 +440,11 @@ describe('the manifests that install the operator', () => {
     },
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    {
+      apiGroups: ['jwtrotation.io'],
+      resources: ['publishedkeysets'],
+      verbs: ['get', 'list', 'watch', 'create', 'update'],
+    },
   ];
   const crdRead = {
     apiGroups: ['apiextensions.k8s.io'],
@@ -447,7 +452,13 @@ describe('the manifests that install the operator', () => {
     resourceNames: ['jwtrotations.jwtrotation.io'],
     verbs: ['get'],
   };
-  const leastPrivilege = [...namespacedRules, crdRead];
+  // spec.issuer.relyingParties[].kubernetes: a TokenReview (cluster-scoped: no Role can grant it).
+  const tokenReviews = {
+    apiGroups: ['authentication.k8s.io'],
+    resources: ['tokenreviews'],
+    verbs: ['create'],
+  };
+  const leastPrivilege = [...namespacedRules, crdRead, tokenReviews];
 
   it('deploy/operator.yaml holds the namespace, RBAC, Deployment and metrics Service', () => {
     expect(operator.map((m) => m.kind)).to.have.members([
@@ -474,7 +485,7 @@ describe('the manifests that install the operator', () => {
       {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
-        verbs: ['get', 'create', 'patch'],
+        verbs: ['get', 'list', 'watch', 'create', 'patch'],
       },
     ]);
   });

@@ -60,7 +60,8 @@ interface LeaseObject extends WatchedObject {
 }
 
 export class KubernetesKeySetStore {
-  private readonly keySets: ResilientInformer<PublishedKeySet>;
+  /** By watched namespace ('' for all). */
+  private readonly keySets = new Map<string, ResilientInformer<PublishedKeySet>>();
   private readonly leases: ResilientInformer<LeaseObject>;
   private started = false;
 
@@ -70,6 +71,8 @@ export class KubernetesKeySetStore {
     private readonly custom: k8s.CustomObjectsApi,
     private readonly logger: Logger,
     private readonly fieldManager: string,
+    /** The namespaces whose JwtRotations this operator watches; empty for every namespace. */
+    namespaces: readonly string[],
     /** Where the issuer server replicas keep their Leases; '' for every namespace. */
     serverNamespace: string,
     private readonly onWrite: (kind: string, namespace: string, name: string) => void,
@@ -79,23 +82,39 @@ export class KubernetesKeySetStore {
   ) {
     const watchCustom = apiClient(kubeConfig, k8s.CustomObjectsApi);
     const coordination = apiClient(kubeConfig, k8s.CoordinationV1Api);
-    this.keySets = new ResilientInformer<PublishedKeySet>({
-      name: KEY_SET_PLURAL,
-      kubeConfig,
-      path: `/apis/${GROUP}/${VERSION}/${KEY_SET_PLURAL}`,
-      list: () =>
-        watchCustom.listClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: KEY_SET_PLURAL,
-        }) as Promise<{
-          items: PublishedKeySet[];
-        }>,
-      logger,
-      onChange: (object) => {
-        onChange(object.metadata?.namespace ?? '', object.metadata?.name ?? '');
-      },
-    });
+    // One watch per watched namespace (the namespaced RBAC mode grants nothing cluster-wide), or one
+    // cluster-wide.
+    const scopes = namespaces.length === 0 ? [''] : [...namespaces];
+    for (const scope of scopes) {
+      this.keySets.set(
+        scope,
+        new ResilientInformer<PublishedKeySet>({
+          name: scope === '' ? KEY_SET_PLURAL : `${KEY_SET_PLURAL}/${scope}`,
+          kubeConfig,
+          path:
+            scope === ''
+              ? `/apis/${GROUP}/${VERSION}/${KEY_SET_PLURAL}`
+              : `/apis/${GROUP}/${VERSION}/namespaces/${scope}/${KEY_SET_PLURAL}`,
+          list: () =>
+            (scope === ''
+              ? watchCustom.listClusterCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  plural: KEY_SET_PLURAL,
+                })
+              : watchCustom.listNamespacedCustomObject({
+                  group: GROUP,
+                  version: VERSION,
+                  namespace: scope,
+                  plural: KEY_SET_PLURAL,
+                })) as Promise<{ items: PublishedKeySet[] }>,
+          logger,
+          onChange: (object) => {
+            onChange(object.metadata?.namespace ?? '', object.metadata?.name ?? '');
+          },
+        }),
+      );
+    }
     const selector = `${ISSUER_SERVER_LABEL}=true`;
     this.leases = new ResilientInformer<LeaseObject>({
       name: 'issuer-server leases',
@@ -122,19 +141,20 @@ export class KubernetesKeySetStore {
     if (this.started) return;
     this.started = true;
     this.logger.info('watching PublishedKeySets and issuer server Leases (a JwtRotation has spec.issuer)');
-    void this.keySets.start();
+    for (const informer of this.keySets.values()) void informer.start();
     void this.leases.start();
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
-    await Promise.all([this.keySets.stop(), this.leases.stop()]);
+    await Promise.all([...[...this.keySets.values()].map((i) => i.stop()), this.leases.stop()]);
   }
 
   async get(namespace: string, name: string): Promise<ReturnType<typeof record> | undefined> {
     this.watch();
-    if (this.keySets.hasSynced) {
-      const cached = this.keySets.get(namespace, name);
+    const informer = this.keySets.get('') ?? this.keySets.get(namespace);
+    if (informer?.hasSynced === true) {
+      const cached = informer.get(namespace, name);
       return cached === undefined ? undefined : record(cached);
     }
     const live = await this.read(namespace, name);
