@@ -2,11 +2,13 @@
 # jwt-rotation-operator: build with the dev toolchain, ship dist/ and production dependencies only.
 #   docker build -t jwt-rotation-operator:0.1.0 .
 #
-# The bases are pinned by digest. A build without a registry substitutes its own (tools/images/build.sh
-# makes them from Debian packages):
-#   --build-arg BUILD_IMAGE=localhost/node-build:20-trixie --build-arg RUNTIME_IMAGE=localhost/node-runtime:20-trixie
-ARG BUILD_IMAGE=node:20-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3
-ARG RUNTIME_IMAGE=node:20-slim@sha256:1e85773c98c31d4fe5b545e4cb17379e617b348832fb3738b22a08f68dec30f3
+# Node 24 (the Active LTS line; Node 20 reached its end of life on 2026-04-30). Pin the bases by digest
+# where you build with a registry (`docker buildx imagetools inspect node:24-slim`); this repository's
+# machine has no registry to read a digest from. A build without a registry substitutes its own
+# (tools/images/build.sh makes them from Debian forky's packages, nodejs 24):
+#   --build-arg BUILD_IMAGE=localhost/node-build:24-forky --build-arg RUNTIME_IMAGE=localhost/node-runtime:24-forky
+ARG BUILD_IMAGE=node:24-slim
+ARG RUNTIME_IMAGE=node:24-slim
 
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app

@@ -18,6 +18,7 @@ import type {
   Workloads,
 } from './ports.ts';
 import type { Freshness } from './own-writes.ts';
+import type { Logger } from '../platform/logger.ts';
 import type { PassResult } from './queue.ts';
 
 /** Shortest wait before looking again after a pass that changed nothing. */
@@ -61,121 +62,32 @@ export class Reconciler {
   }
 
   private async pass(namespace: string, name: string): Promise<PassResult> {
-    const { deps } = this;
     const started = performance.now();
-    let resource = await deps.resources.get(namespace, name);
-    if (resource === undefined) {
-      deps.metrics.forget(namespace, name);
+    const found = await this.deps.resources.get(namespace, name);
+    if (found === undefined) {
+      this.deps.metrics.forget(namespace, name);
       this.statusWrittenAt.delete(`${namespace}/${name}`);
       return 'forget';
     }
     // No finalizer: deleting a JwtRotation leaves its Secret as it is, which is always a
     // working state (the dual-key shape keeps both keys); the backup goes with its owner.
-    if (resource.metadata.deletionTimestamp !== undefined) return 'forget';
+    if (found.metadata.deletionTimestamp !== undefined) return 'forget';
 
-    const log = deps.logger.child({ namespace, name });
-    // Reads come from watch caches (docs/architecture.md, "Reads from the caches"): first make sure
-    // they show this operator's own last writes.
-    let source = deps;
-    const freshness = deps.freshness?.check(resource) ?? 'fresh';
-    if (freshness === 'pending') {
-      log.debug('waiting for the watch to show own write', {
-        resourceVersion: resource.metadata.resourceVersion,
-      });
-      return { requeueAfterMs: OWN_WRITE_RECHECK_MS };
-    }
-    if (freshness === 'stale' && deps.live !== undefined) {
-      log.debug('own write not seen by the watch in time; reading from the API server');
-      source = liveDeps(deps, deps.live);
-      const live = await source.resources.get(namespace, name);
-      if (live === undefined || live.metadata.deletionTimestamp !== undefined) return 'forget';
-      resource = live;
-    }
+    const log = this.deps.logger.child({ namespace, name });
+    const read = await this.readSource(found, log);
+    if (read === 'pending') return { requeueAfterMs: OWN_WRITE_RECHECK_MS };
+    if (read === 'forget') return 'forget';
+    const { resource, source, freshness } = read;
 
-    let gathered = await gather(resource, source);
-    let decision = decide(gathered.input);
-    if (decision.restsOnPods && freshness !== 'stale' && deps.live !== undefined) {
-      // The signing switch: decide again on the pods as the API server lists them now.
-      const pods: ReconcilerDeps = {
-        ...source,
-        workloads: withLivePods(source.workloads, deps.live.workloads),
-        gate: reuse(gathered.input.gate, source.gate),
-        prober: replay(gathered.input.issuer?.probes, source.prober),
-      };
-      gathered = await gather(resource, pods);
-      decision = decide(gathered.input);
-    }
+    const decided = await this.decideOn(resource, source, freshness);
+    this.deps.metrics.decided((performance.now() - started) / 1000);
+    const decision =
+      decided.decision.actions.length > 0
+        ? await this.act(resource, decided.decision, decided.gathered, source, freshness, log)
+        : decided.decision;
 
-    deps.metrics.decided((performance.now() - started) / 1000);
-    if (decision.actions.length > 0) {
-      log.info('acting', {
-        phase: decision.status.phase,
-        actions: decision.actions.map((a) => a.type),
-      });
-      await execute(decision.actions, resource, gathered.read, deps);
-      const second = await this.lookAgain(resource, decision, source, freshness, gathered.input);
-      log.debug('looked again at own writes', { merged: second !== undefined });
-      if (second !== undefined) {
-        decision = {
-          ...second,
-          actions: decision.actions,
-          events: [...decision.events, ...second.events],
-          notices: [...decision.notices, ...second.notices],
-          // The second look is the look again the first decision asked for; when to look next is its call.
-          requeueAfterMs: second.requeueAfterMs,
-        };
-      }
-    }
-
-    const previous = resource.status ?? {};
-    const key = `${namespace}/${name}`;
-    let statusChanged = canonical(previous) !== canonical(decision.status);
-    let progressDue: number | undefined;
-    if (
-      statusChanged &&
-      decision.actions.length === 0 &&
-      decision.events.length === 0 &&
-      onlyProgressDiffers(previous, decision.status)
-    ) {
-      const wait =
-        (this.statusWrittenAt.get(key) ?? -Infinity) + PROGRESS_WRITE_INTERVAL_MS - deps.clock.now();
-      // Progress never takes the place of a write that moves a rotation on; under load it rides
-      // along with the next write that matters.
-      const rotating = decision.status.phase !== undefined && decision.status.phase !== 'Idle';
-      if (wait > 0 || !(deps.progressWriteAllowed?.(rotating) ?? true)) {
-        statusChanged = false;
-        progressDue = wait > 0 ? wait : PROGRESS_WRITE_INTERVAL_MS;
-      }
-    }
-    if (statusChanged) {
-      await deps.resources.writeStatus(resource, decision.status);
-      this.statusWrittenAt.set(key, deps.clock.now());
-      log.debug('status written', { changed: changedFields(previous, decision.status) });
-      if (previous.phase !== decision.status.phase) {
-        log.info('phase changed', { from: previous.phase ?? 'none', phase: decision.status.phase });
-      }
-      const finished = decision.status.lastRotation;
-      if (finished && finished.finishedAt !== previous.lastRotation?.finishedAt && finished.outcome) {
-        deps.metrics.rotationFinished(namespace, name, finished.outcome);
-      }
-    }
-
-    for (const event of decision.events) {
-      try {
-        await deps.events.record(resource, event.type, event.reason, event.message);
-      } catch (error) {
-        // An Event is a courtesy; failing to write one must not stop the rotation.
-        // The EventRecorder port throws errors whose message is fit for a log (see ports.ts).
-        log.warn('event not recorded', {
-          reason: event.reason,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
-      if (event.type === 'Warning')
-        log.warn(event.message, { reason: event.reason, phase: decision.status.phase });
-      else log.info(event.message, { reason: event.reason, phase: decision.status.phase });
-    }
-
+    const { statusChanged, progressDue } = await this.writeStatus(resource, decision, log);
+    await this.recordEvents(resource, decision, log);
     if (decision.notices.length > 0) await this.notify(resource, decision.notices);
 
     this.report(namespace, name, decision.status);
@@ -198,6 +110,149 @@ export class Reconciler {
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
         : decision.requeueAfterMs,
     };
+  }
+
+  /**
+   * Where this pass reads from: the watch caches (docs/architecture.md, "Reads from the caches") once
+   * they show this operator's own last writes; the API server when a write has waited too long;
+   * nothing yet when one is still on its way ('pending').
+   */
+  private async readSource(
+    resource: JwtRotation,
+    log: Logger,
+  ): Promise<{ resource: JwtRotation; source: ReconcilerDeps; freshness: Freshness } | 'pending' | 'forget'> {
+    const { deps } = this;
+    const freshness = deps.freshness?.check(resource) ?? 'fresh';
+    if (freshness === 'pending') {
+      log.debug('waiting for the watch to show own write', {
+        resourceVersion: resource.metadata.resourceVersion,
+      });
+      return 'pending';
+    }
+    if (freshness === 'stale' && deps.live !== undefined) {
+      log.debug('own write not seen by the watch in time; reading from the API server');
+      const source = liveDeps(deps, deps.live);
+      const live = await source.resources.get(
+        resource.metadata.namespace ?? '',
+        resource.metadata.name ?? '',
+      );
+      if (live === undefined || live.metadata.deletionTimestamp !== undefined) return 'forget';
+      return { resource: live, source, freshness };
+    }
+    return { resource, source: deps, freshness };
+  }
+
+  /** Gather and decide; the signing switch decides again on the pods as the API server lists them now. */
+  private async decideOn(
+    resource: JwtRotation,
+    source: ReconcilerDeps,
+    freshness: Freshness,
+  ): Promise<{ gathered: Awaited<ReturnType<typeof gather>>; decision: Decision }> {
+    let gathered = await gather(resource, source);
+    let decision = decide(gathered.input);
+    const live = this.deps.live;
+    if (decision.restsOnPods && freshness !== 'stale' && live !== undefined) {
+      const pods: ReconcilerDeps = {
+        ...source,
+        workloads: withLivePods(source.workloads, live.workloads),
+        gate: reuse(gathered.input.gate, source.gate),
+        prober: replay(gathered.input.issuer?.probes, source.prober),
+      };
+      gathered = await gather(resource, pods);
+      decision = decide(gathered.input);
+    }
+    return { gathered, decision };
+  }
+
+  /** Carries out the decision's actions, then takes the second look (see lookAgain). */
+  private async act(
+    resource: JwtRotation,
+    decision: Decision,
+    gathered: Awaited<ReturnType<typeof gather>>,
+    source: ReconcilerDeps,
+    freshness: Freshness,
+    log: Logger,
+  ): Promise<Decision> {
+    log.info('acting', {
+      phase: decision.status.phase,
+      actions: decision.actions.map((a) => a.type),
+    });
+    await execute(decision.actions, resource, gathered.read, this.deps);
+    const second = await this.lookAgain(resource, decision, source, freshness, gathered.input);
+    log.debug('looked again at own writes', { merged: second !== undefined });
+    if (second === undefined) return decision;
+    return {
+      ...second,
+      actions: decision.actions,
+      events: [...decision.events, ...second.events],
+      notices: [...decision.notices, ...second.notices],
+      // The second look is the look again the first decision asked for; when to look next is its call.
+      requeueAfterMs: second.requeueAfterMs,
+    };
+  }
+
+  /**
+   * Writes the status if it changed, except a change that only reports progress, which waits
+   * (PROGRESS_WRITE_INTERVAL_MS, and the rate limit's spare room) and rides along with the next write.
+   */
+  private async writeStatus(
+    resource: JwtRotation,
+    decision: Decision,
+    log: Logger,
+  ): Promise<{ statusChanged: boolean; progressDue: number | undefined }> {
+    const { deps } = this;
+    const namespace = resource.metadata.namespace ?? '';
+    const name = resource.metadata.name ?? '';
+    const previous = resource.status ?? {};
+    const key = `${namespace}/${name}`;
+    let statusChanged = canonical(previous) !== canonical(decision.status);
+    let progressDue: number | undefined;
+    if (
+      statusChanged &&
+      decision.actions.length === 0 &&
+      decision.events.length === 0 &&
+      onlyProgressDiffers(previous, decision.status)
+    ) {
+      const wait =
+        (this.statusWrittenAt.get(key) ?? -Infinity) + PROGRESS_WRITE_INTERVAL_MS - deps.clock.now();
+      // Progress never takes the place of a write that moves a rotation on; under load it rides
+      // along with the next write that matters.
+      const rotating = decision.status.phase !== undefined && decision.status.phase !== 'Idle';
+      if (wait > 0 || !(deps.progressWriteAllowed?.(rotating) ?? true)) {
+        statusChanged = false;
+        progressDue = wait > 0 ? wait : PROGRESS_WRITE_INTERVAL_MS;
+      }
+    }
+    if (!statusChanged) return { statusChanged, progressDue };
+    await deps.resources.writeStatus(resource, decision.status);
+    this.statusWrittenAt.set(key, deps.clock.now());
+    log.debug('status written', { changed: changedFields(previous, decision.status) });
+    if (previous.phase !== decision.status.phase) {
+      log.info('phase changed', { from: previous.phase ?? 'none', phase: decision.status.phase });
+    }
+    const finished = decision.status.lastRotation;
+    if (finished && finished.finishedAt !== previous.lastRotation?.finishedAt && finished.outcome) {
+      deps.metrics.rotationFinished(namespace, name, finished.outcome);
+    }
+    return { statusChanged, progressDue };
+  }
+
+  /** Records the decision's Events (a failure to record one is logged: an Event is a courtesy). */
+  private async recordEvents(resource: JwtRotation, decision: Decision, log: Logger): Promise<void> {
+    for (const event of decision.events) {
+      try {
+        await this.deps.events.record(resource, event.type, event.reason, event.message);
+      } catch (error) {
+        // The EventRecorder port throws errors whose message is fit for a log (see ports.ts).
+        log.warn('event not recorded', {
+          reason: event.reason,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      if (event.type === 'Warning')
+        log.warn(event.message, { reason: event.reason, phase: decision.status.phase });
+      else log.info(event.message, { reason: event.reason, phase: decision.status.phase });
+    }
   }
 
   /**

@@ -32,7 +32,7 @@ export interface Watches extends WatchedVersions {
   stop(): Promise<void>;
 }
 
-export function makeWatches(deps: {
+interface WatchDeps {
   config: Config;
   kubeConfig: k8s.KubeConfig;
   /** The passes' rate-limited client, for the key sets' writes and live reads. */
@@ -42,59 +42,18 @@ export function makeWatches(deps: {
   metrics: OperatorMetrics;
   ownWrites: OwnWrites;
   queue: () => Wakeable | undefined;
-}): Watches {
-  const { config, kubeConfig, logger, metrics, ownWrites, queue } = deps;
+}
+
+export function makeWatches(deps: WatchDeps): Watches {
   const holder: { cache?: ClusterCache } = {};
   // From a changed Secret, workload or pod to the JwtRotations waiting on it.
   const index = new WakeIndex(
     selects,
     (kind, namespace, name) => holder.cache?.get<WorkloadLike>(kind, namespace, name)?.found,
   );
-  const jwtRotations = new JwtRotationOperator(
-    kubeConfig,
-    logger,
-    { namespaces: config.watchNamespaces, labelSelector: config.shardSelector },
-    (type, namespace, name, resource: JwtRotation) => {
-      const key = `${namespace}/${name}`;
-      ownWrites.observed(
-        objectRef('JwtRotation', namespace, name),
-        type === 'DELETED' ? null : (resource.metadata.resourceVersion ?? ''),
-      );
-      if (type === 'DELETED') {
-        index.remove(key);
-        queue()?.forget(key);
-        metrics.forget(namespace, name);
-      } else {
-        // A user's change (a request, a new spec) waits for a worker ahead of the wakes of rollouts.
-        const byUser = index.set(resource);
-        queue()?.enqueue(key, 0, byUser);
-      }
-    },
-  );
-  const cache = new ClusterCache(
-    kubeConfig,
-    logger,
-    config.watchNamespaces,
-    (kind, namespace, name, object, deleted) => {
-      ownWrites.observed(
-        objectRef(kind, namespace, name),
-        deleted ? null : (object.metadata?.resourceVersion ?? ''),
-      );
-      for (const key of index.keysFor(kind, namespace, name, object)) queue()?.enqueue(key);
-    },
-  );
-  holder.cache = cache;
-  // A server replica's report wakes the JwtRotation of the same name (its signing switch may wait on it).
-  const keySets = new KubernetesKeySetStore(
-    kubeConfig,
-    deps.custom,
-    logger,
-    config.fieldManager,
-    config.watchNamespaces,
-    config.issuerServerNamespace,
-    deps.wrote,
-    (namespace, name) => queue()?.enqueue(`${namespace}/${name}`),
-  );
+  const jwtRotations = watchJwtRotations(deps, index);
+  const cache = (holder.cache = watchWhatRotationsWaitOn(deps, index));
+  const keySets = watchKeySets(deps);
   return {
     jwtRotations,
     cache,
@@ -117,4 +76,61 @@ export function makeWatches(deps: {
       await Promise.all([cache.stop(), keySets.stop()]);
     },
   };
+}
+
+/** JwtRotations: a user's change (a request, a new spec) waits for a worker ahead of the wakes of rollouts. */
+function watchJwtRotations(deps: WatchDeps, index: WakeIndex): JwtRotationOperator {
+  const { config, kubeConfig, logger, metrics, ownWrites, queue } = deps;
+  return new JwtRotationOperator(
+    kubeConfig,
+    logger,
+    { namespaces: config.watchNamespaces, labelSelector: config.shardSelector },
+    (type, namespace, name, resource: JwtRotation) => {
+      const key = `${namespace}/${name}`;
+      ownWrites.observed(
+        objectRef('JwtRotation', namespace, name),
+        type === 'DELETED' ? null : (resource.metadata.resourceVersion ?? ''),
+      );
+      if (type === 'DELETED') {
+        index.remove(key);
+        queue()?.forget(key);
+        metrics.forget(namespace, name);
+      } else {
+        const byUser = index.set(resource);
+        queue()?.enqueue(key, 0, byUser);
+      }
+    },
+  );
+}
+
+/** The Secrets, workloads and pods rotations wait on; a change wakes the JwtRotations the wake index names. */
+function watchWhatRotationsWaitOn(deps: WatchDeps, index: WakeIndex): ClusterCache {
+  const { config, kubeConfig, logger, ownWrites, queue } = deps;
+  return new ClusterCache(
+    kubeConfig,
+    logger,
+    config.watchNamespaces,
+    (kind, namespace, name, object, deleted) => {
+      ownWrites.observed(
+        objectRef(kind, namespace, name),
+        deleted ? null : (object.metadata?.resourceVersion ?? ''),
+      );
+      for (const key of index.keysFor(kind, namespace, name, object)) queue()?.enqueue(key);
+    },
+  );
+}
+
+/** PublishedKeySets: a server replica's report wakes the JwtRotation of the same name (its switch may wait on it). */
+function watchKeySets(deps: WatchDeps): KubernetesKeySetStore {
+  const { config, kubeConfig, logger, queue } = deps;
+  return new KubernetesKeySetStore(
+    kubeConfig,
+    deps.custom,
+    logger,
+    config.fieldManager,
+    config.watchNamespaces,
+    config.issuerServerNamespace,
+    deps.wrote,
+    (namespace, name) => queue()?.enqueue(`${namespace}/${name}`),
+  );
 }

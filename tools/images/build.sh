@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # npm run image:build: the images the real node runs, made without any registry.
 #
-#   localhost/node-build:20-trixie     Debian trixie minbase + nodejs 20.19 + npm (the Dockerfiles' build stage)
-#   localhost/node-runtime:20-trixie   Debian trixie minbase + nodejs 20.19 + ca-certificates (their runtime stage)
+#   localhost/node-build:24-forky      Debian forky minbase + nodejs 24 + npm (the Dockerfiles' build stage)
+#   localhost/node-runtime:24-forky    Debian forky minbase + nodejs 24 + ca-certificates (their runtime stage)
+#
+# Why forky: upstream Node 20 reached its end of life on 2026-04-30, and trixie's nodejs is 20.19,
+# which image scanners flag. forky (Debian testing) carries nodejs 24, the Active LTS line, from the
+# same archive. Development and the tests keep running on the machine's Node 20 (package.json's
+# engines); the images, and so the e2e tier that runs them, are Node 24.
 #   localhost/jwtr-pause:1             the pods' sandbox: tools/cluster/node/pause, one static file
 #   localhost/jwt-rotation-operator:dev  ./Dockerfile
 #   localhost/jwt-consumer:dev           examples/consumer/Dockerfile
@@ -97,30 +102,34 @@ debian_mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-# base <name> <packages>: localhost/<name>:20-trixie from a cached mmdebstrap tarball.
+# The Debian suite the Node bases come from, and the tag it gives them.
+suite=forky
+base_tag=24-forky
+
+# base <name> <packages>: localhost/<name>:$base_tag from a cached mmdebstrap tarball.
 base() {
   local name=$1 packages=$2 key tar t
-  key=$(printf 'trixie minbase %s' "$packages" | sha256sum | cut -c1-12)
-  tar=$img_cache/$name-trixie-$key.tar
+  key=$(printf '%s minbase %s' "$suite" "$packages" | sha256sum | cut -c1-12)
+  tar=$img_cache/$name-$suite-$key.tar
   if [ ! -s "$tar" ] || [ "${IMAGES_REBUILD_BASE:-}" = 1 ]; then
     t=$SECONDS
-    say "making the $name root filesystem with mmdebstrap (trixie: $packages) ..."
+    say "making the $name root filesystem with mmdebstrap ($suite: $packages) ..."
     mmdebstrap --quiet --format=tar --variant=minbase --include="$packages" --aptopt='Acquire::Retries "3"' \
       --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
-      trixie "$tar.partial" "$(debian_mirror)"
+      "$suite" "$tar.partial" "$(debian_mirror)"
     mv "$tar.partial" "$tar"
     say "made $tar ($(du -h "$tar" | cut -f1)) in $((SECONDS - t))s"
   fi
-  if image_exists "localhost/$name:20-trixie" &&
-    [ "$(buildah inspect --type image --format '{{index .ImageAnnotations "io.jwtrotation.source"}}' "localhost/$name:20-trixie")" = "$key" ]; then
+  if image_exists "localhost/$name:$base_tag" &&
+    [ "$(buildah inspect --type image --format '{{index .ImageAnnotations "io.jwtrotation.source"}}' "localhost/$name:$base_tag")" = "$key" ]; then
     return 0
   fi
   local c
   c=$(buildah from scratch)
   buildah add "$c" "$tar" / >/dev/null
   buildah config --env PATH=/usr/local/bin:/usr/bin:/bin --cmd '["node"]' --annotation "io.jwtrotation.source=$key" "$c"
-  buildah commit --quiet --rm "$c" "localhost/$name:20-trixie" >/dev/null
-  say "imported localhost/$name:20-trixie"
+  buildah commit --quiet --rm "$c" "localhost/$name:$base_tag" >/dev/null
+  say "imported localhost/$name:$base_tag"
 }
 
 # build_app <image> <Dockerfile> <context> <archive name>
@@ -128,10 +137,11 @@ build_app() {
   local t=$SECONDS
   say "building $1 from $2 ..."
   buildah build --quiet --pull=never "${buildah_run_opts[@]}" "${ca_mount[@]}" --layers \
-    --build-arg BUILD_IMAGE=localhost/node-build:20-trixie \
-    --build-arg RUNTIME_IMAGE=localhost/node-runtime:20-trixie \
+    --build-arg BUILD_IMAGE="localhost/node-build:$base_tag" \
+    --build-arg RUNTIME_IMAGE="localhost/node-runtime:$base_tag" \
     -f "$2" -t "$1" "$3" >/dev/null
   check_no_host_ca "$1"
+  [ "$4" != operator ] || check_no_test_hooks "$1"
   save "$1" "$4"
   say "built $1 in $((SECONDS - t))s: $(image_size "$1")"
 }
@@ -149,6 +159,23 @@ check_no_host_ca() {
     say "$1 contains the host's CA bundle; it must only be mounted during the build"
     return 1
   fi
+}
+
+# The tests' clock and fault switches live in test/ (test/support/operator-entry.ts) and must not ship:
+# refuse an operator image whose files name any of them.
+check_no_test_hooks() {
+  local c m found
+  c=$(buildah from --pull=never "$1")
+  m=$(buildah mount "$c")
+  found=$(grep -rlE 'TEST_CLOCK_FILE|CLOCK_OFFSET_FILE|JWTR_FAULT_|fileOffsetClock|ManualClock|faultSwitchFromEnv' \
+    "$m/app/dist" "$m/app/package.json" 2>/dev/null | sed "s|^$m||" || true)
+  buildah umount "$c" >/dev/null
+  buildah rm "$c" >/dev/null
+  if [ -n "$found" ]; then
+    say "$1 ships test-only hooks in: $found"
+    return 1
+  fi
+  say "$1: no test-only hooks in /app/dist (grep for TEST_CLOCK_FILE, CLOCK_OFFSET_FILE, JWTR_FAULT_, fileOffsetClock, ManualClock, faultSwitchFromEnv)"
 }
 
 image_size() { buildah images --format '{{.Size}}' "$1" 2>/dev/null | head -1; }
