@@ -114,7 +114,11 @@ base() {
   if [ ! -s "$tar" ] || [ "${IMAGES_REBUILD_BASE:-}" = 1 ]; then
     t=$SECONDS
     say "making the $name root filesystem with mmdebstrap ($suite: $packages) ..."
+    # forky is Debian testing, whose Release file is valid for a week only; the archive this machine
+    # reaches serves a copy that can be older than that. The packages are still checked against the
+    # archive's signatures; only the Release file's freshness is not.
     mmdebstrap --quiet --format=tar --variant=minbase --include="$packages" --aptopt='Acquire::Retries "3"' \
+      --aptopt='Acquire::Check-Valid-Until "false"' \
       --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
       "$suite" "$tar.partial" "$(debian_mirror)"
     mv "$tar.partial" "$tar"
