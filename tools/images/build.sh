@@ -171,10 +171,11 @@ build_app localhost/jwt-rotation-operator:dev "$repo/Dockerfile" "$repo" operato
 # operator's and leaves examples/ out).
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/examples"
+mkdir -p "$ctx/examples" "$ctx/sdk"
 cp "$repo/package.json" "$repo/package-lock.json" "$repo/tsconfig.json" "$ctx/"
 cp -r "$repo/examples/consumer" "$ctx/examples/consumer"
-rm -rf "$ctx/examples/consumer/dist" "$ctx/examples/consumer/node_modules"
+cp -r "$repo/sdk/typescript" "$ctx/sdk/typescript" # the consumer kit it imports
+rm -rf "$ctx/examples/consumer/dist" "$ctx/examples/consumer/node_modules" "$ctx/sdk/typescript/dist"
 build_app localhost/jwt-consumer:dev "$ctx/examples/consumer/Dockerfile" "$ctx" consumer
 # Last: it waits for any Go build holding the build lock (tools/cluster/build.sh).
 build_pause

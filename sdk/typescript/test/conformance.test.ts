@@ -183,7 +183,11 @@ async function checkSign(kit: ConsumerKit, now: Date, op: NonNullable<Step['sign
   const alg = e.alg ?? key.alg;
   const before = await readMetrics(kit);
   const signed = await kit.sign(op.claims);
-  expect(decodeProtectedHeader(signed.token)).to.deep.equal({ alg, typ: 'JWT', kid: key.kid });
+  expect(decodeProtectedHeader(signed.token), 'the signed header').to.deep.equal({
+    alg,
+    typ: 'JWT',
+    kid: key.kid,
+  });
   expect(signed).to.include({ kid: key.kid, keyVersion: e.keyVersion });
   // Checked without the kit: the fixture key itself must verify the signature.
   const material =
