@@ -9,7 +9,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
 import jwt
@@ -160,7 +160,7 @@ class KeyRing:
         if self.next is not None:
             out["newKid"] = self.next.kid
         if self.rotation_date is not None:
-            out["rotationDate"] = datetime.utcfromtimestamp(self.rotation_date).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out["rotationDate"] = datetime.fromtimestamp(self.rotation_date, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         out["accessTtlSeconds"] = self.access_ttl
         return out
 
@@ -258,14 +258,9 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+
 
 def _parse_rotation_date(text: Optional[str], warnings: list) -> Optional[float]:
     if text is not None and _RFC3339.match(text):
-        normal = text[:10] + "T" + text[11:]
-        normal = re.sub(r"[Zz]$", "+00:00", normal)
-        match = re.match(r"^(.*:\d{2})(\.\d+)?([+-]\d{2}:\d{2})$", normal)
         try:
-            assert match is not None
-            whole = datetime.fromisoformat(match.group(1) + match.group(3)).timestamp()
-            return whole + float("0" + (match.group(2) or ".0"))
-        except (AssertionError, ValueError):
+            return datetime.fromisoformat(text[:10] + "T" + text[11:].upper()).timestamp()
+        except ValueError:
             pass
     problem = "missing" if text is None else "not an RFC 3339 instant"
     warnings.append(f"{ROTATION_DATE} is {problem}; signing with the current key")
