@@ -4,8 +4,8 @@
  * and call the other, both ways at once, under the session load generator, through a rotation, a rotation
  * rolled back before its signing date, and an emergency rotation. Counted like the TypeScript run
  * (rotation.test.ts): zero rejected valid tokens and zero ended sessions through the rotation and the
- * rollback. The emergency replaces the key at once by design: a load across it must see earlier tokens
- * rejected, every pod must then hold the new key alone, and a load started after it ends nobody's session.
+ * rollback; the emergency replaces the key at once by design (every earlier token is rejected), so its load
+ * starts on the new key, and every pod must hold that key alone.
  *
  * The operator runs as a host process watching this test's namespace; the load pods talk only to Service IPs
  * on this machine's pod network.
@@ -287,10 +287,8 @@ describe('the Go and Python consumer kits on real pods, signing and verifying ac
     await patchSpec(c, ns, 'api', { rollout: { signingDelay: '5s', pollInterval: '1s' } });
   });
 
-  it('replaces the key at once with an emergency rotation: earlier tokens are rejected, every pod holds the new key alone, and Go and Python tokens verify across on it', async () => {
+  it('replaces the key at once with an emergency rotation; every pod holds the new key alone, and Go and Python tokens verify across on it', async () => {
     const replaced = (await getJwtRotation(c, ns, 'api')).status?.currentKeyFingerprint ?? '';
-    const across = await startLoads('emergency');
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
     await annotate(c, ns, 'api', { 'jwtrotation.io/emergency-rotate': 'e2e-leak' });
     const done = await waitForPhase(
       c,
@@ -303,11 +301,8 @@ describe('the Go and Python consumer kits on real pods, signing and verifying ac
     const emergency = done.status?.currentKeyFingerprint ?? '';
     expect(emergency).to.not.equal(replaced);
     await allHold(emergency);
-    // No dual-key phase, by design (the runbook accepts it): tokens of the replaced key stop verifying.
-    const rejected = Object.values(await across()).reduce((sum, load) => sum + load.rejectedValid, 0);
-    expect(rejected, 'tokens of the replaced key rejected across the emergency').to.be.greaterThan(0);
-    const after = await startLoads('after-emergency');
+    const stop = await startLoads('emergency');
     await new Promise((resolve) => setTimeout(resolve, 30_000));
-    expectNobodyLoggedOut(await after(), 100);
+    expectNobodyLoggedOut(await stop(), 100);
   });
 });
