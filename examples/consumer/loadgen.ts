@@ -12,9 +12,10 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { parseGoDuration } from '@jwt-rotation-operator/consumer-kit';
+
 import { JwtKey, JwtVars } from './config.ts';
-import { readEnvFile } from './config-source.ts';
-import { parseGoDuration } from './duration.ts';
+import { readEnvFile } from './env-file.ts';
 import { issueToken } from './tokens.ts';
 
 export interface LoadOptions {

@@ -12,23 +12,15 @@
  * FAIL_VALIDATIONS=<0..1>, FAIL_MODE=error|rejected, FAIL_LATENCY_MS=<ms>.
  * Logs are JSON lines on stdout; the first after binding is {"msg":"listening","port":N,...}.
  */
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
-import {
-  pollingSource,
-  readEnvFile,
-  readSecretDir,
-  staticSource,
-  type ConfigSource,
-} from './config-source.ts';
-import type { Vars } from './config.ts';
+import { ConsumerKit, type KitOptions } from '@jwt-rotation-operator/consumer-kit';
+
+import { readEnvFile } from './env-file.ts';
 import { FaultInjector, faultsFromEnv } from './faults.ts';
-import { jsonLineLogger, type Logger } from './log.ts';
-import { createConsumerMetrics } from './metrics.ts';
+import { jsonLineLogger } from './log.ts';
 import { createConsumerServer } from './server.ts';
-import { SessionTracker } from './sessions.ts';
 
 async function main(): Promise<void> {
   const log = jsonLineLogger;
@@ -41,17 +33,16 @@ async function main(): Promise<void> {
     strict: true,
   });
   const env = process.env;
-  const source = await openSource(
-    values['env-file'],
-    values['secret-dir'],
-    values['jwks-file'] ?? env.JWKS_FILE,
-    Number(env.RELOAD_INTERVAL_MS ?? 1000),
-    log,
-  );
-
   const now = (): Date => new Date();
-  const sessions = new SessionTracker(Number(env.SESSION_WINDOW_SECONDS ?? 300));
-  const metrics = createConsumerMetrics(sessions, () => now().getTime());
+  const kit = await ConsumerKit.open({
+    ...keySource(values['env-file'], values['secret-dir'], values['jwks-file'] ?? env.JWKS_FILE),
+    reloadIntervalMs: Number(env.RELOAD_INTERVAL_MS ?? 1000),
+    sessionWindowSeconds: Number(env.SESSION_WINDOW_SECONDS ?? 300),
+    now,
+    log,
+  });
+  // A consumer signs: a JWKS without a private key would make a verify-only replica, not this service.
+  if (kit.keys.current === undefined) throw new Error('no JWT_SECRET or JWT_PRIVATE_KEY is set');
   const faults = new FaultInjector(faultsFromEnv(env));
   if (faults.settings.rate > 0 || faults.settings.latencyMs > 0)
     log('warn', 'failure injection on', { ...faults.settings });
@@ -59,9 +50,7 @@ async function main(): Promise<void> {
 
   let draining = false;
   const server = createConsumerServer({
-    source,
-    metrics,
-    sessions,
+    kit,
     faults,
     now,
     log,
@@ -83,7 +72,7 @@ async function main(): Promise<void> {
     log('info', 'shutting down', { signal, delayMs });
     draining = true;
     setTimeout(() => {
-      source.close();
+      kit.close();
       server.close(() => process.exit(0));
       server.closeIdleConnections();
       setTimeout(() => process.exit(0), 5000).unref();
@@ -93,35 +82,18 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
 }
 
-async function openSource(
+/** Where the kit reads the keys: --env-file or --secret-dir (re-read), else the environment; and the JWKS. */
+function keySource(
   envFile: string | undefined,
   secretDir: string | undefined,
   jwksFile: string | undefined,
-  intervalMs: number,
-  log: Logger,
-): Promise<ConfigSource> {
+): KitOptions {
   if (envFile !== undefined && secretDir !== undefined)
     throw new Error('use --env-file or --secret-dir, not both');
-  if (jwksFile !== undefined) {
-    // The JWKS is a mounted ConfigMap that kubelet updates in place: poll it (with the keys' source, so one
-    // reload sees both), whatever the keys come from.
-    const keys = (): Promise<Vars> =>
-      envFile !== undefined
-        ? readEnvFile(envFile)
-        : secretDir !== undefined
-          ? readSecretDir(secretDir)
-          : Promise.resolve(process.env);
-    return pollingSource(async () => ({ ...(await keys()), JWKS_JSON: await readFile(jwksFile, 'utf8') }), {
-      origin: `${envFile ?? secretDir ?? 'environment'} + ${jwksFile}`,
-      intervalMs,
-      log,
-    });
-  }
-  if (envFile !== undefined)
-    return pollingSource(() => readEnvFile(envFile), { origin: envFile, intervalMs, log });
-  if (secretDir !== undefined)
-    return pollingSource(() => readSecretDir(secretDir), { origin: secretDir, intervalMs, log });
-  return staticSource(process.env, log);
+  const options: KitOptions = jwksFile === undefined ? {} : { jwksFile };
+  if (envFile !== undefined) options.read = () => readEnvFile(envFile);
+  else if (secretDir !== undefined) options.secretDir = secretDir;
+  return options;
 }
 
 main().catch((error: unknown) => {

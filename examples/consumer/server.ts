@@ -11,18 +11,16 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { signingKeyAt } from './config.ts';
-import type { ConfigSource } from './config-source.ts';
+import type { ConsumerKit } from '@jwt-rotation-operator/consumer-kit';
+
+import { signingKeyAt, type JwtConfig } from './config.ts';
 import type { FaultInjector, FaultInput } from './faults.ts';
 import type { Logger } from './log.ts';
-import type { ConsumerMetrics } from './metrics.ts';
-import type { SessionTracker } from './sessions.ts';
 import { issueToken, verifyToken, type TokenUse, type Verification } from './tokens.ts';
 
 export interface ConsumerDeps {
-  source: ConfigSource;
-  metrics: ConsumerMetrics;
-  sessions: SessionTracker;
+  /** The consumer kit: the keys (reloaded), the metrics contract's series, the active sessions. */
+  kit: ConsumerKit;
   faults: FaultInjector;
   now: () => Date;
   log: Logger;
@@ -42,7 +40,7 @@ export function createConsumerServer(deps: ConsumerDeps): Server {
     'GET /metrics': (_req, res) => metrics(deps, res),
     'GET /healthz': (_req, res) => {
       if (deps.draining?.() === true) send(res, 503, { status: 'draining' });
-      else send(res, 200, { status: 'ok', mode: deps.source.config.mode });
+      else send(res, 200, { status: 'ok', mode: deps.kit.keys.mode });
       return Promise.resolve();
     },
   };
@@ -103,8 +101,9 @@ async function me(deps: ConsumerDeps, req: IncomingMessage, res: ServerResponse)
 }
 
 async function metrics(deps: ConsumerDeps, res: ServerResponse): Promise<void> {
-  const text = await deps.metrics.registry.metrics();
-  res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+  const { registry } = deps.kit.metrics;
+  const text = await registry.metrics();
+  res.writeHead(200, { 'content-type': registry.contentType });
   res.end(text);
 }
 
@@ -136,32 +135,38 @@ async function validate(deps: ConsumerDeps, token: string, use: TokenUse): Promi
   if (fault.fail === 'error') verification = { result: 'error', keyVersion: 'none', why: 'injected error' };
   else if (fault.fail === 'rejected')
     verification = { result: 'rejected', keyVersion: 'none', why: 'injected' };
-  else verification = await verifyToken(deps.source.config, token, use, deps.now());
-  deps.metrics.recordValidation(verification, Number(process.hrtime.bigint() - started) / 1e9);
-  if (verification.result === 'success') {
-    deps.sessions.touch(verification.subject, verification.expiresAt, deps.now().getTime());
-  }
+  else verification = await verifyToken(config(deps), token, use, deps.now());
+  deps.kit.metrics.recordValidation(verification, Number(process.hrtime.bigint() - started) / 1e9);
+  if (verification.result === 'success') deps.kit.touchSession(verification.subject, verification.expiresAt);
   return verification;
 }
 
 async function sendTokenPair(deps: ConsumerDeps, res: ServerResponse, subject: string): Promise<void> {
-  const config = deps.source.config;
+  const keys = config(deps);
   const now = deps.now();
-  const key = signingKeyAt(config, now);
+  // One key for the pair, chosen once: both tokens of a login are signed on the same side of the date.
+  const key = signingKeyAt(keys, now);
   const [accessToken, refreshToken] = await Promise.all([
-    issueToken(key, { subject, use: 'access', ttlSeconds: config.accessTtlSeconds, now }),
-    issueToken(key, { subject, use: 'refresh', ttlSeconds: config.refreshTtlSeconds, now }),
+    issueToken(key, { subject, use: 'access', ttlSeconds: keys.accessTtlSeconds, now }),
+    issueToken(key, { subject, use: 'refresh', ttlSeconds: keys.refreshTtlSeconds, now }),
   ]);
-  deps.metrics.recordIssued(key.version, 2);
-  deps.sessions.touch(subject, Math.floor(now.getTime() / 1000) + config.accessTtlSeconds, now.getTime());
+  deps.kit.metrics.recordIssued(key.version, 2);
+  deps.kit.touchSession(subject, Math.floor(now.getTime() / 1000) + keys.accessTtlSeconds);
   send(res, 200, {
     access_token: accessToken,
     refresh_token: refreshToken,
     token_type: 'Bearer',
-    expires_in: config.accessTtlSeconds,
+    expires_in: keys.accessTtlSeconds,
     kid: key.kid,
     key_version: key.version,
   });
+}
+
+/** The kit's keys as the consumer uses them: the kit was opened with a signing key (main.ts). */
+function config(deps: ConsumerDeps): JwtConfig {
+  const keys = deps.kit.keys;
+  if (keys.current === undefined) throw new Error('the consumer holds no signing key');
+  return { ...keys, current: keys.current };
 }
 
 function sendVerificationFailure(res: ServerResponse, v: Exclude<Verification, { result: 'success' }>): void {

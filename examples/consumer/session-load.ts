@@ -19,7 +19,7 @@ import { isIP } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { parseGoDuration } from './duration.ts';
+import { parseGoDuration } from '@jwt-rotation-operator/consumer-kit';
 
 export interface SessionLoadOptions {
   login: string[];

@@ -21,6 +21,9 @@ export const guardTable = 'jwtr_guard';
 export const images = {
   consumer: 'localhost/jwt-consumer:dev',
   operator: 'localhost/jwt-rotation-operator:dev',
+  /** The Go and Python consumer kits' demo services (sdk/go/examples/server, sdk/python/examples/server.py). */
+  consumerGo: 'localhost/jwt-consumer-go:dev',
+  consumerPython: 'localhost/jwt-consumer-python:dev',
 } as const;
 
 const execFileAsync = promisify(execFile);

@@ -321,7 +321,7 @@ node_import_images() {
     bash "$REPO_ROOT/tools/images/build.sh" pause >&2
   fi
   t=$(now_ms)
-  for a in pause operator consumer; do
+  for a in pause operator consumer consumer-go consumer-python; do
     [ -s "$dir/$a.tar" ] || { say "no $a image yet (npm run image:build makes it)"; continue; }
     ctr_node images import "$dir/$a.tar" >>"$LOG_DIR/ctr-import.log" 2>&1 || { say "ctr import of $dir/$a.tar failed"; return 1; }
   done

@@ -11,6 +11,9 @@
 #   localhost/jwtr-pause:1             the pods' sandbox: tools/cluster/node/pause, one static file
 #   localhost/jwt-rotation-operator:dev  ./Dockerfile
 #   localhost/jwt-consumer:dev           examples/consumer/Dockerfile
+#   localhost/python-runtime:trixie      Debian trixie minbase + python3 + python3-jwt, -cryptography, -prometheus-client
+#   localhost/jwt-consumer-go:dev        sdk/go/examples/server: a static Go binary, alone on an empty base
+#   localhost/jwt-consumer-python:dev    sdk/python/examples/server.py on localhost/python-runtime:trixie
 #
 # The two bases are root filesystems made by mmdebstrap from Debian's packages (tarballs cached under
 # $JWTR_CACHE_DIR/images, default ~/.cache/jwt-rotation-operator/images). Images are built by buildah
@@ -106,34 +109,35 @@ debian_mirror() {
 suite=forky
 base_tag=24-forky
 
-# base <name> <packages>: localhost/<name>:$base_tag from a cached mmdebstrap tarball.
+# base <name> <packages> [tag] [cmd] [suite]: localhost/<name>:<tag, default $base_tag> from a cached
+# mmdebstrap tarball of <suite> (default $suite).
 base() {
-  local name=$1 packages=$2 key tar t
-  key=$(printf '%s minbase %s' "$suite" "$packages" | sha256sum | cut -c1-12)
-  tar=$img_cache/$name-$suite-$key.tar
+  local name=$1 packages=$2 tag=${3:-$base_tag} cmd=${4:-'["node"]'} from=${5:-$suite} key tar t
+  key=$(printf '%s minbase %s' "$from" "$packages" | sha256sum | cut -c1-12)
+  tar=$img_cache/$name-$from-$key.tar
   if [ ! -s "$tar" ] || [ "${IMAGES_REBUILD_BASE:-}" = 1 ]; then
     t=$SECONDS
-    say "making the $name root filesystem with mmdebstrap ($suite: $packages) ..."
+    say "making the $name root filesystem with mmdebstrap ($from: $packages) ..."
     # forky is Debian testing, whose Release file is valid for a week only; the archive this machine
     # reaches serves a copy that can be older than that. The packages are still checked against the
     # archive's signatures; only the Release file's freshness is not.
     mmdebstrap --quiet --format=tar --variant=minbase --include="$packages" --aptopt='Acquire::Retries "3"' \
       --aptopt='Acquire::Check-Valid-Until "false"' \
       --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
-      "$suite" "$tar.partial" "$(debian_mirror)"
+      "$from" "$tar.partial" "$(debian_mirror)"
     mv "$tar.partial" "$tar"
     say "made $tar ($(du -h "$tar" | cut -f1)) in $((SECONDS - t))s"
   fi
-  if image_exists "localhost/$name:$base_tag" &&
-    [ "$(buildah inspect --type image --format '{{index .ImageAnnotations "io.jwtrotation.source"}}' "localhost/$name:$base_tag")" = "$key" ]; then
+  if image_exists "localhost/$name:$tag" &&
+    [ "$(buildah inspect --type image --format '{{index .ImageAnnotations "io.jwtrotation.source"}}' "localhost/$name:$tag")" = "$key" ]; then
     return 0
   fi
   local c
   c=$(buildah from scratch)
   buildah add "$c" "$tar" / >/dev/null
-  buildah config --env PATH=/usr/local/bin:/usr/bin:/bin --cmd '["node"]' --annotation "io.jwtrotation.source=$key" "$c"
-  buildah commit --quiet --rm "$c" "localhost/$name:$base_tag" >/dev/null
-  say "imported localhost/$name:$base_tag"
+  buildah config --env PATH=/usr/local/bin:/usr/bin:/bin --cmd "$cmd" --annotation "io.jwtrotation.source=$key" "$c"
+  buildah commit --quiet --rm "$c" "localhost/$name:$tag" >/dev/null
+  say "imported localhost/$name:$tag"
 }
 
 # build_app <image> <Dockerfile> <context> <archive name>
@@ -202,14 +206,52 @@ build_app localhost/jwt-rotation-operator:dev "$repo/Dockerfile" "$repo" operato
 # operator's and leaves examples/ out).
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/examples"
+mkdir -p "$ctx/examples" "$ctx/sdk"
 cp "$repo/package.json" "$repo/package-lock.json" "$repo/tsconfig.json" "$ctx/"
 cp -r "$repo/examples/consumer" "$ctx/examples/consumer"
-rm -rf "$ctx/examples/consumer/dist" "$ctx/examples/consumer/node_modules"
+cp -r "$repo/sdk/typescript" "$ctx/sdk/typescript" # the consumer kit it imports
+rm -rf "$ctx/examples/consumer/dist" "$ctx/examples/consumer/node_modules" "$ctx/sdk/typescript/dist"
 build_app localhost/jwt-consumer:dev "$ctx/examples/consumer/Dockerfile" "$ctx" consumer
+
+# The Go kit's service: a static binary (CGO off, so no libc) alone in the image, as the pause image is.
+build_consumer_go() {
+  local t=$SECONDS bin=$img_cache/jwt-consumer-go c
+  say "building localhost/jwt-consumer-go:dev from sdk/go/examples/server ..."
+  (cd "$repo/sdk/go" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$bin.partial" ./examples/server)
+  mv "$bin.partial" "$bin"
+  c=$(buildah from scratch)
+  buildah copy --chmod 0755 "$c" "$bin" /server >/dev/null
+  buildah config --entrypoint '["/server"]' --user 65532:65532 --port 8080 \
+    --label org.opencontainers.image.title=jwt-consumer-go "$c"
+  buildah commit --quiet --rm "$c" localhost/jwt-consumer-go:dev >/dev/null
+  save localhost/jwt-consumer-go:dev consumer-go
+  say "built localhost/jwt-consumer-go:dev in $((SECONDS - t))s: $(image_size localhost/jwt-consumer-go:dev)"
+}
+
+# The Python kit's service: Debian's python3 with PyJWT, cryptography and prometheus_client, the kit's
+# package and the server script (no pip: every package is Debian's).
+build_consumer_python() {
+  local t=$SECONDS src c
+  say "building localhost/jwt-consumer-python:dev from sdk/python ..."
+  src=$(mktemp -d)
+  cp -r "$repo/sdk/python/src/jwt_consumer_kit" "$repo/sdk/python/examples/server.py" "$src/"
+  find "$src" -name __pycache__ -prune -exec rm -rf {} +
+  c=$(buildah from --pull=never localhost/python-runtime:trixie)
+  buildah copy --chown 0:0 "$c" "$src" /app >/dev/null
+  rm -rf "$src"
+  buildah config --env PYTHONPATH=/app --env PYTHONDONTWRITEBYTECODE=1 --env PYTHONUNBUFFERED=1 \
+    --workingdir /app --user 65532:65532 --port 8080 --cmd '["python3", "/app/server.py"]' \
+    --label org.opencontainers.image.title=jwt-consumer-python "$c"
+  buildah commit --quiet --rm "$c" localhost/jwt-consumer-python:dev >/dev/null
+  save localhost/jwt-consumer-python:dev consumer-python
+  say "built localhost/jwt-consumer-python:dev in $((SECONDS - t))s: $(image_size localhost/jwt-consumer-python:dev)"
+}
+base python-runtime python3,python3-jwt,python3-cryptography,python3-prometheus-client trixie '["python3"]' trixie
+build_consumer_go
+build_consumer_python
 # Last: it waits for any Go build holding the build lock (tools/cluster/build.sh).
 build_pause
 
-import_into_node pause operator consumer
+import_into_node pause operator consumer consumer-go consumer-python
 say "images ready in $((SECONDS - t_all))s:"
-buildah images --format '  {{.Name}}:{{.Tag}}  {{.Size}}' | grep -E 'localhost/(jwt|jwtr-pause|node-)' >&2 || true
+buildah images --format '  {{.Name}}:{{.Tag}}  {{.Size}}' | grep -E 'localhost/(jwt|jwtr-pause|node-|python-)' >&2 || true

@@ -26,7 +26,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const clusterDir = path.resolve(root, process.env.CLUSTER_DIR ?? '.cluster');
 const DEFAULT_PATTERNS = [
   'test/unit/**/*.test.ts',
-  'sdk/**/*.test.ts',
+  'test/sdk/**/*.test.ts',
   'examples/**/*.test.ts',
   'test/integration/**/*.test.ts',
   'test/e2e/**/*.test.ts',

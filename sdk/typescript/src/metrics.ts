@@ -1,24 +1,27 @@
 /**
- * The metrics of docs/metrics-contract.md, on the consumer's own Registry (not prom-client's global one, so an
- * app that embeds this keeps its own metrics separate).
+ * The series of docs/metrics-contract.md, through prom-client, on a Registry of the caller's choosing (a new
+ * one by default, not prom-client's global one, so an application keeps its own metrics apart).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-import type { KeyVersion } from './config.ts';
+import type { KeyVersion } from './keys.ts';
 import type { SessionTracker } from './sessions.ts';
 import type { Verification } from './tokens.ts';
 
-/** Must include the gate's latency threshold (0.05 s) as a bound, so the p99 comparison is not interpolated across it. */
+/** Must include the gate's latency threshold (0.05 s) as a bound, so the p99 is not interpolated across it. */
 export const VALIDATION_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-export interface ConsumerMetrics {
+export interface KitMetrics {
   registry: Registry;
   recordValidation(v: Pick<Verification, 'result' | 'keyVersion'>, seconds: number): void;
   recordIssued(version: KeyVersion, count?: number): void;
 }
 
-export function createConsumerMetrics(sessions: SessionTracker, nowMs: () => number): ConsumerMetrics {
-  const registry = new Registry();
+export function createKitMetrics(
+  registry: Registry,
+  sessions: SessionTracker,
+  nowMs: () => number,
+): KitMetrics {
   const validations = new Counter({
     name: 'jwt_validations_total',
     help: 'JWT validations by the key version that verified the token (none: no key did) and by result.',
@@ -33,7 +36,7 @@ export function createConsumerMetrics(sessions: SessionTracker, nowMs: () => num
   });
   const issued = new Counter({
     name: 'jwt_tokens_issued_total',
-    help: 'JWTs signed (access and refresh), by the key version that signed them.',
+    help: 'JWTs signed, by the key version that signed them.',
     labelNames: ['key_version'] as const,
     registers: [registry],
   });
@@ -45,9 +48,8 @@ export function createConsumerMetrics(sessions: SessionTracker, nowMs: () => num
       this.set(sessions.count(nowMs()));
     },
   });
-
-  // Export every possible series from the start: a ratio over a series that does not exist yet is empty, and
-  // rate() needs a zero before the first increment to count it.
+  // Every series from the start: a ratio over a series that does not exist yet is empty, and rate() needs a
+  // zero before the first increment to count it.
   for (const key_version of ['current', 'new'] as const) {
     for (const result of ['success', 'rejected'] as const) validations.inc({ key_version, result }, 0);
     issued.inc({ key_version }, 0);
