@@ -345,7 +345,7 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     expect(applied.code, applied.stderr).to.equal(0);
   });
 
-  it('namespaced: the chart, deploy/components/namespaced and the ClusterRole grant the same (but the CRD read)', async () => {
+  it('namespaced: the chart, deploy/components/namespaced and the ClusterRole grant the same (but the cluster-scoped CRD read and TokenReviews)', async () => {
     // An overlay of deploy/ with the component, next to it as a user's would be (kustomize refuses
     // a base that contains its overlay, and paths outside the overlay that are not relative).
     const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-kustomize-'));
@@ -366,9 +366,12 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     const clusterWide = documents(
       (await cluster.kubectl(['kustomize', path.join(repoRoot, 'deploy')])).stdout,
     ).find((o) => o.kind === 'ClusterRole');
+    // Cluster-scoped resources no Role can grant: the CRD read, and TokenReviews (the issuer's probes).
     const crdRead = (g: string): boolean => g.startsWith('apiextensions.k8s.io|');
-    const expected = grants(clusterWide?.rules ?? []).filter((g) => !crdRead(g));
+    const tokenReviews = (g: string): boolean => g.startsWith('authentication.k8s.io|tokenreviews|');
+    const expected = grants(clusterWide?.rules ?? []).filter((g) => !crdRead(g) && !tokenReviews(g));
     expect(grants(clusterWide?.rules ?? []).filter(crdRead)).to.have.length(1);
+    expect(grants(clusterWide?.rules ?? []).filter(tokenReviews)).to.have.length(1);
     for (const objects of [fromDeploy, fromChart]) {
       const kinds = objects.map((o) => o.kind);
       expect(kinds).to.not.include('ClusterRole');

@@ -453,7 +453,10 @@ describe('hostile and invalid JwtRotations', function () {
 
   describe(`a corpus of ${CORPUS.length} invalid or hostile objects, refused at admission`, () => {
     let bindingName: string | undefined;
+    let policyName: string | undefined;
     after(async () => {
+      if (policyName !== undefined)
+        await suite.cluster.kubectl(['delete', 'validatingadmissionpolicy', policyName, '--wait=false']);
       if (bindingName !== undefined)
         await suite.cluster.kubectl([
           'delete',
@@ -471,9 +474,12 @@ describe('hostile and invalid JwtRotations', function () {
       const objects = docs.map(
         (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> },
       );
+      // The policy under a name of this file's own too: the Helm chart's test installs the shipped one.
       for (const object of objects) {
-        if (object.kind !== 'ValidatingAdmissionPolicyBinding') continue;
         object.metadata.name = `${object.metadata.name}-${ns}`;
+        if (object.kind === 'ValidatingAdmissionPolicy') policyName = object.metadata.name;
+        if (object.kind !== 'ValidatingAdmissionPolicyBinding') continue;
+        object.spec.policyName = `${String(object.spec.policyName)}-${ns}`;
         object.spec.matchResources = {
           namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
         };

@@ -228,9 +228,11 @@ async function main(): Promise<void> {
   const runs: MochaRun[] = [];
   try {
     if (shared.length > 0) runs.push(await runMocha(['--parallel', '--jobs', String(jobs), ...shared], env));
-    if (exclusive.length > 0) {
-      console.log(`\n[test] now alone: ${exclusive.join(', ')}`);
-      runs.push(await runMocha(['--parallel', '--jobs', '1', ...exclusive], env));
+    // One mocha process per file, without --parallel: `--parallel --jobs 1` loads files through
+    // require(), which fails on this project's ES modules.
+    for (const file of exclusive) {
+      console.log(`\n[test] now alone: ${file}`);
+      runs.push(await runMocha([file], env));
     }
   } finally {
     report(timesFile, Date.now() - t0, jobs);
