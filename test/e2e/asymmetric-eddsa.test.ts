@@ -1,0 +1,4 @@
+/** The asymmetric e2e rotation (./asymmetric-rotation.ts) with EdDSA keys. */
+import { describeAlgorithm } from './asymmetric-rotation.ts';
+
+describeAlgorithm('EdDSA');
