@@ -1,7 +1,10 @@
+import { createPrivateKey } from 'node:crypto';
+
 import { expect } from 'chai';
 import type { JwtRotationStatus } from '../../src/api/types.ts';
 import { decide } from '../../src/rotation/decide.ts';
 import type { DecideInput, Decision } from '../../src/rotation/model.ts';
+import { generateKey } from '../../src/platform/keys.ts';
 import { keyShape } from '../../src/reconcile/secret-data.ts';
 import { aJwtRotation, anInput, aSecret, aTarget, HOUR } from '../support/builders.ts';
 
@@ -191,6 +194,20 @@ describe('the pre-rotation checklist', () => {
       expect(keyShape('key\n').problem).to.contain('newline');
       expect(keyShape('k\u0000y').problem).to.contain('control characters');
       expect(keyShape('plain text key!').problem).to.equal(undefined);
+    });
+
+    it('asks node:crypto whether an asymmetric key is a PKCS#8 private key of the algorithm', () => {
+      const es256 = { algorithm: 'ES256', rsaKeySize: 2048 } as const;
+      const pkcs8 = generateKey(0, es256);
+      expect(keyShape(pkcs8, es256)).to.include({ encoding: 'pem', problem: undefined });
+      // The right label around a body that is no key: a pattern of the label alone accepts it.
+      const forged = `-----BEGIN PRIVATE KEY-----\n${Buffer.alloc(48, 1).toString('base64')}\n-----END PRIVATE KEY-----\n`;
+      expect(keyShape(forged, es256).problem).to.equal('it is not a PEM private key');
+      expect(keyShape(generateKey(0, { algorithm: 'EdDSA', rsaKeySize: 2048 }), es256).problem).to.equal(
+        'it is a ed25519 key, which does not fit ES256',
+      );
+      const sec1 = createPrivateKey(pkcs8).export({ type: 'sec1', format: 'pem' }).toString();
+      expect(keyShape(sec1, es256).problem).to.contain('not PKCS#8');
     });
   });
 });
