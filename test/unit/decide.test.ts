@@ -2,7 +2,17 @@ import { expect } from 'chai';
 import type { JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
 import { decide, RESYNC_MS } from '../../src/rotation/decide.ts';
 import type { Action, GateObservation } from '../../src/rotation/model.ts';
-import { aJwtRotation, anInput, aSecret, aTarget, HOUR, MINUTE, SECOND, T0 } from '../support/builders.ts';
+import {
+  aJwtRotation,
+  anInput,
+  aRollbackCopy,
+  aSecret,
+  aTarget,
+  HOUR,
+  MINUTE,
+  SECOND,
+  T0,
+} from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
 import { WATCHED_WAIT_MS } from '../../src/rotation/targets.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
@@ -110,8 +120,17 @@ describe('decide: the rotation core', () => {
       expect(second.events).to.deep.equal([]);
     });
 
-    it('starts a scheduled rotation when the key is older than schedule.interval', () => {
-      const decision = decide(anInput({ now: T0 + 2160 * HOUR }));
+    it('starts a scheduled rotation when the key is older than schedule.interval, once the rollback copy is saved', () => {
+      const saving = decide(anInput({ now: T0 + 2160 * HOUR }));
+      expect(actionTypes(saving.actions)).to.deep.equal(['SaveOriginal']);
+      expect(saving.status.phase).to.equal('Idle');
+      const decision = decide(
+        anInput({
+          now: T0 + 2160 * HOUR,
+          backup: aRollbackCopy(),
+          resource: aJwtRotation({ status: saving.status }),
+        }),
+      );
       expect(actionTypes(decision.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret', 'RollTargets']);
       expect(decision.status.phase).to.equal('DualKey');
       expect(decision.status.trigger).to.equal('Scheduled');
@@ -130,7 +149,7 @@ describe('decide: the rotation core', () => {
       aJwtRotation({ annotations: { 'jwtrotation.io/rotate': value }, status });
 
     it('starts DualKey: the original is saved, then CURRENT = old, NEW = a new key published for verification only', () => {
-      const decision = decide(anInput({ resource: requested('now') }));
+      const decision = decide(anInput({ resource: requested('now'), backup: aRollbackCopy() }));
       const [save, update] = decision.actions;
       expect(save).to.deep.include({ type: 'SaveOriginal', fingerprint: 'aaaaaaaaaaaa' });
       expect(update?.type).to.equal('UpdateSecret');
@@ -201,6 +220,9 @@ describe('decide: the rotation core', () => {
       const world = idleWorld();
       world.rolloutLooks = 3;
       world.annotations['jwtrotation.io/rotate'] = 'go';
+      expect(actionTypes(world.pass().actions), 'the checklist saves the rollback copy').to.deep.equal([
+        'SaveOriginal',
+      ]);
       const start = world.pass();
       expect(actionTypes(start.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret', 'RollTargets']);
       expect(start.events.map((e) => e.reason)).to.deep.equal(['RotationStarted', 'TargetsRolled']);
@@ -220,6 +242,7 @@ describe('decide: the rotation core', () => {
       const world = idleWorld();
       world.rolloutLooks = 3;
       world.annotations['jwtrotation.io/rotate'] = 'go';
+      world.pass(); // the checklist saves the rollback copy
       world.pass();
       const waiting = world.pass();
       expect(waiting.actions).to.deep.equal([]);

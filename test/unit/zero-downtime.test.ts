@@ -188,6 +188,7 @@ describe('zero downtime, whatever the rollout timing', () => {
       // Listed now: the pending request acts.
       w.spec = { ...w.spec, targets: [...(w.spec.targets ?? []), { kind: 'Deployment', name: 'worker' }] };
       w.targets.push(...w.unlisted.splice(0));
+      w.pass(); // the checklist saves the rollback copy
       w.pass();
       expect(w.secret?.values.JWT_SECRET_NEW).to.be.a('string');
     });
