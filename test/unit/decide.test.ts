@@ -624,6 +624,24 @@ describe('decide: the rotation core', () => {
       expect(world.backup).to.equal(undefined);
       expect(world.status).to.not.have.property('originalKeyFingerprint');
     });
+
+    it("starts a due rotation on the copy its checklist saved, even when the last original key's retention has ended", () => {
+      // fast rotates every hour; the retention of the last original key (1m) ended long before.
+      const world = idleWorld({ ...fast, rollback: { retention: '1m' } });
+      world.annotations['jwtrotation.io/rotate'] = 'go';
+      runUntil(world, 'Monitoring');
+      runUntil(world, 'Idle');
+      const key = world.secret?.values.JWT_SECRET;
+      world.now += 2 * HOUR;
+      expect(actionTypes(world.pass().actions), 'the checklist saves the copy').to.deep.equal([
+        'SaveOriginal',
+      ]);
+      expect(world.backupOriginal(), 'the copy of the current key').to.equal(key);
+      const start = world.pass();
+      expect(actionTypes(start.actions)).to.not.include('DeleteBackup');
+      expect(start.status.phase).to.equal('DualKey');
+      expect(start.status.originalKeyFingerprint).to.equal(fingerprint(key ?? ''));
+    });
   });
 
   describe('emergency rotation', () => {
