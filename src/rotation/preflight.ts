@@ -78,7 +78,7 @@ function tokenTtls(ctx: Context): PreflightItem {
       : waits
         ? `${monitoring}; completion waits for old-key tokens to expire (up to ${formatDuration(longest)})`
         : `${monitoring} is shorter than the longest token lifetime (${formatDuration(longest)}): sessions of ` +
-          'old-key tokens still valid at completion end then (set monitoring.requireOldTokenExpiry to wait)';
+          'old-key tokens still valid at completion end then (monitoring.requireOldTokenExpiry is false)';
   return item(
     'TokenTTLs',
     'Passed',

@@ -20,8 +20,9 @@ const base: JwtRotationSpec = {
     { kind: 'Deployment', name: 'api' },
     { kind: 'Deployment', name: 'web' },
   ],
-  tokenTTL: '1h',
-  refreshTokenTTL: '2h',
+  // Short token lifetimes: by default completion waits until the old key's tokens have expired.
+  tokenTTL: '20s',
+  refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
   schedule: { interval: '24h' },

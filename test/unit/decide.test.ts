@@ -20,6 +20,9 @@ import { fingerprint } from '../../src/platform/fingerprint.ts';
 const fast: JwtRotationSpec = {
   secretName: 'api-jwt',
   targets: [{ kind: 'Deployment', name: 'api' }],
+  // Short token lifetimes: by default completion waits until the old key's tokens have expired.
+  tokenTTL: '20s',
+  refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
   schedule: { interval: '1h' },
@@ -228,7 +231,7 @@ describe('decide: the rotation core', () => {
       expect(start.events.map((e) => e.reason)).to.deep.equal(['RotationStarted', 'TargetsRolled']);
       const newKey = world.secret?.values.JWT_SECRET_NEW;
       expect(newKey, 'the Secret was written before the targets were rolled').to.be.a('string');
-      expect(world.targets[0]?.revision).to.match(/\+[0-9a-f]{12}@\d+\/24h\/168h$/);
+      expect(world.targets[0]?.revision).to.match(/\+[0-9a-f]{12}@\d+\/20s\/40s$/);
       expect(world.targets[0]?.revision, 'the revision of the Secret as written').to.include(
         `+${fingerprint(newKey ?? '')}@`,
       );
@@ -366,8 +369,11 @@ describe('decide: the rotation core', () => {
       expect(world.status?.gate?.completion).to.not.equal('Pass');
     });
 
-    it('completes once the share passes and minDuration has elapsed, not before', () => {
-      const world = monitoringWorld();
+    it("completes once the share passes and minDuration has elapsed, not before (requireOldTokenExpiry false, the runbook's rule)", () => {
+      const world = monitoringWorld({
+        ...gated,
+        monitoring: { ...gated.monitoring, requireOldTokenExpiry: false },
+      });
       world.gate = healthy(0.97);
       world.now += 10 * SECOND;
       world.settle();
@@ -545,7 +551,8 @@ describe('decide: the rotation core', () => {
       if (phase === 'Completing') {
         runUntil(world, 'Monitoring');
         world.rolloutLooks = 50;
-        world.now += 30 * SECOND;
+        // Past minDuration (30s) and the old key's tokens (refreshTokenTTL 40s after the switch).
+        world.now += 45 * SECOND;
         world.pass();
         world.pass();
         expect(world.status?.phase).to.equal('Completing');

@@ -232,6 +232,8 @@ describe('disruptiveStepsWaitForWindow', () => {
   const spec: JwtRotationSpec = {
     secretName: 'api-jwt',
     targets: [{ kind: 'Deployment', name: 'api' }],
+    tokenTTL: '20s',
+    refreshTokenTTL: '40s',
     rollout: { signingDelay: '10s', pollInterval: '1s' },
     monitoring: { minDuration: '30s', maxDuration: '60s' },
     schedule: {
