@@ -1,5 +1,5 @@
 /** `status [NAME]`: one JwtRotation in detail, or a line per JwtRotation. */
-import type { JwtRotation, JwtRotationStatus } from '../../api/types.ts';
+import { SPEC_DEFAULTS, type JwtRotation, type JwtRotationStatus } from '../../api/types.ts';
 import { EXIT, getOne, list, type Api, type Command, type Options } from '../api.ts';
 import {
   ago,
@@ -158,16 +158,6 @@ function targetLines(s: JwtRotationStatus, p: Painter): string[] {
   ];
 }
 
-/** Defaults of spec.monitoring.prometheus.thresholds, as the CRD sets them. */
-const THRESHOLD_DEFAULTS = {
-  minNewKeyShare: 0.95,
-  minAuthSuccessRate: 0.995,
-  maxValidationLatencyP99Seconds: 0.05,
-  maxErrorRate: 0.001,
-  maxActiveSessionDrop: 0.2,
-  minSamples: 100,
-};
-
 function gateLines(r: JwtRotation, s: JwtRotationStatus, p: Painter): string[] {
   if (r.spec.monitoring?.prometheus === undefined) return [];
   const gate = s.gate;
@@ -185,7 +175,10 @@ const fixed = (v: number | undefined, digits = 4): string =>
 
 function gateRows(r: JwtRotation, p: Painter): string[][] {
   const readings = r.status?.gate?.readings ?? {};
-  const t = { ...THRESHOLD_DEFAULTS, ...(r.spec.monitoring?.prometheus?.thresholds ?? {}) };
+  const t = {
+    ...SPEC_DEFAULTS.monitoring.prometheus.thresholds,
+    ...(r.spec.monitoring?.prometheus?.thresholds ?? {}),
+  };
   const verdict = (ok: boolean | undefined): string =>
     ok === undefined ? p.yellow('no data') : ok ? p.green('ok') : p.red('breached');
   const row = (name: string, value: number | undefined, op: '>=' | '<=', limit: number, digits?: number) => [
@@ -219,8 +212,8 @@ function gateRows(r: JwtRotation, p: Painter): string[][] {
 function scheduleLines(r: JwtRotation, s: JwtRotationStatus): string[] {
   const lines: string[] = [];
   if ((s.phase === 'DualKey' || s.phase === 'Monitoring') && s.monitoringStartedAt !== undefined) {
-    const min = r.spec.monitoring?.minDuration ?? '48h';
-    const max = r.spec.monitoring?.maxDuration ?? '72h';
+    const min = r.spec.monitoring?.minDuration ?? SPEC_DEFAULTS.monitoring.minDuration;
+    const max = r.spec.monitoring?.maxDuration ?? SPEC_DEFAULTS.monitoring.maxDuration;
     lines.push(
       `Monitoring since ${s.monitoringStartedAt} (${ago(s.monitoringStartedAt)}); minDuration ${min}, maxDuration ${max}`,
     );
