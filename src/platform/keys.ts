@@ -124,8 +124,10 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
 
 /**
  * RFC 7638 JWK thumbprint with SHA-256, base64url: the hash of the required members, in
- * lexicographic order, as JSON without whitespace. Checked against jose's calculateJwkThumbprint by
- * the unit tests.
+ * lexicographic order, as JSON without whitespace. The operator's one copy: jose's
+ * calculateJwkThumbprint is async (WebCrypto's digest), and the thumbprint is the fingerprint of
+ * every asymmetric key that viewSecret, the executor and the simulated world compute synchronously
+ * on each pass. The unit tests hold it to jose's answer for every algorithm and to RFC 7638's example.
  */
 export function jwkThumbprint(jwk: Readonly<Record<string, string | undefined>>): string {
   const members = THUMBPRINT_MEMBERS[jwk.kty ?? ''];
