@@ -333,6 +333,8 @@ describe('decide: the rotation core', () => {
         gate: undefined,
       });
       expect(condition(decision.status, 'Stalled')).to.include({ status: 'True', reason: 'RolloutStalled' });
+      // kstatus reads Reconciling=True as InProgress whatever Stalled says: a stall must not be progress.
+      expect(condition(decision.status, 'Reconciling')?.status).to.equal('False');
     });
   });
 
