@@ -280,7 +280,10 @@ export async function captureStates(cluster: TestCluster, options: CaptureOption
     await Promise.all(CAPTURE_STEPS.map(async (s) => [s, await cluster.newNamespace(`capture-${s}`)])),
   ) as Record<CaptureStep, string>;
   const start = (): Promise<OperatorProcess> =>
-    startOperatorProcess({ kubeconfigPath: cluster.kubeconfigPath, namespace: Object.values(ns).join(',') });
+    startOperatorProcess({
+      kubeconfigPath: cluster.kubeconfigPath,
+      env: { WATCH_NAMESPACES: Object.values(ns).join(',') },
+    });
   const k: Capturer = {
     cluster,
     c: clients(cluster),
