@@ -637,11 +637,13 @@ export interface MonitoringSpec {
   onTimeout?: OnTimeoutPolicy;
   /**
    * Complete only once every token signed with the old key has expired: the longer of tokenTTL and
-   * refreshTokenTTL after the signing date (status.oldKeyTokensValidUntil), in addition to the gate.
-   * False (the runbook's rule: complete on the gate after minDuration) ends the sessions whose refresh
-   * tokens were signed with the old key and are still valid at completion. Defaults to false.
+   * refreshTokenTTL after the signing date (status.oldKeyTokensValidUntil), in addition to the gate, so
+   * that no valid session is logged out. A rotation then lasts at least refreshTokenTTL after the
+   * signing switch. False completes on the gate after minDuration (the runbook's day-4 rule) and ends
+   * the sessions whose tokens the old key signed and that are still valid at completion (Warning
+   * OldKeyTokensOutstanding). Defaults to true.
    *
-   * @defaultValue `false`
+   * @defaultValue `true`
    */
   requireOldTokenExpiry?: boolean;
   /**
@@ -1362,7 +1364,7 @@ export const SPEC_DEFAULTS = {
     minDuration: '48h',
     maxDuration: '72h',
     onTimeout: 'Wait',
-    requireOldTokenExpiry: false,
+    requireOldTokenExpiry: true,
     failurePolicy: 'Rollback',
     prometheus: {
       timeout: '10s',
@@ -1731,11 +1733,13 @@ export interface ResolvedMonitoringSpec {
   onTimeout: OnTimeoutPolicy;
   /**
    * Complete only once every token signed with the old key has expired: the longer of tokenTTL and
-   * refreshTokenTTL after the signing date (status.oldKeyTokensValidUntil), in addition to the gate.
-   * False (the runbook's rule: complete on the gate after minDuration) ends the sessions whose refresh
-   * tokens were signed with the old key and are still valid at completion. Defaults to false.
+   * refreshTokenTTL after the signing date (status.oldKeyTokensValidUntil), in addition to the gate, so
+   * that no valid session is logged out. A rotation then lasts at least refreshTokenTTL after the
+   * signing switch. False completes on the gate after minDuration (the runbook's day-4 rule) and ends
+   * the sessions whose tokens the old key signed and that are still valid at completion (Warning
+   * OldKeyTokensOutstanding). Defaults to true.
    *
-   * @defaultValue `false`
+   * @defaultValue `true`
    */
   requireOldTokenExpiry: boolean;
   /**

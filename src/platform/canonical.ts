@@ -1,11 +1,12 @@
-/** JSON with sorted keys, so equal objects compare equal whatever order their fields came in. */
-export function canonical(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
-}
+import { configure } from 'safe-stable-stringify';
+
+/**
+ * JSON with sorted keys, so equal objects compare equal whatever order their fields came in: a
+ * field set to undefined is absent, as in JSON. safe-stable-stringify (already winston's) sorts
+ * keys as RFC 8785 does; a cycle throws instead of being written as a marker that could compare
+ * equal.
+ */
+export const canonical: (value: unknown) => string | undefined = configure({
+  deterministic: true,
+  circularValue: TypeError,
+});

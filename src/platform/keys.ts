@@ -3,7 +3,14 @@
  * the public JWK of a private key, its RFC 7638 thumbprint (the JWKS `kid`), and the fingerprint the
  * operator shows for a key. Nothing here logs, and no error message carries key material.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 
 import { ASYMMETRIC_ALGORITHMS } from '../api/constants.ts';
 import type { Algorithm } from '../api/types.ts';
@@ -40,7 +47,7 @@ export function generateKey(bytes: number, scheme: KeyScheme): string {
   }
 }
 
-function pkcs8(key: ReturnType<typeof createPrivateKey>): string {
+function pkcs8(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
@@ -62,9 +69,9 @@ export class KeyMaterialError extends Error {
   override readonly name = 'KeyMaterialError';
 }
 
-/** The public JWK of a PKCS#8 (or PKCS#1/SEC1) PEM private key, checked against the algorithm. */
-export function publicJwk(privatePem: string, algorithm: Algorithm): PublicJwk {
-  let key: ReturnType<typeof createPrivateKey>;
+/** A PEM private key parsed by node:crypto, checked against the algorithm; throws KeyMaterialError. */
+function privateKeyOf(privatePem: string, algorithm: Algorithm): KeyObject {
+  let key: KeyObject;
   try {
     key = createPrivateKey({ key: privatePem, format: 'pem' });
   } catch {
@@ -76,8 +83,29 @@ export function publicJwk(privatePem: string, algorithm: Algorithm): PublicJwk {
     (algorithm === 'RS256' && type === 'rsa' && (details?.modulusLength ?? 0) >= 2048) ||
     (algorithm === 'ES256' && type === 'ec' && details?.namedCurve === 'prime256v1') ||
     (algorithm === 'EdDSA' && type === 'ed25519');
-  if (!fits) throw new KeyMaterialError(`a ${type ?? 'unknown'} key does not fit ${algorithm}`);
-  const jwk = createPublicKey(key).export({ format: 'jwk' });
+  if (!fits) throw new KeyMaterialError(`a ${type ?? 'unknown'} key, which does not fit ${algorithm}`);
+  return key;
+}
+
+/**
+ * Why consumers could not load this value as the algorithm's private key, or undefined when they
+ * can: node:crypto must parse it as a key of the algorithm, and it must be PKCS#8, the encoding the
+ * operator writes and jose's importPKCS8 reads (PEM's label names the encoding, RFC 7468).
+ */
+export function privateKeyProblem(value: string, algorithm: Algorithm): string | undefined {
+  try {
+    privateKeyOf(value, algorithm);
+  } catch (error) {
+    return `it is ${(error as Error).message}`;
+  }
+  return value.trimStart().startsWith('-----BEGIN PRIVATE KEY-----')
+    ? undefined
+    : 'it is not PKCS#8 (-----BEGIN PRIVATE KEY-----), the encoding consumers import';
+}
+
+/** The public JWK of a PKCS#8 (or PKCS#1/SEC1) PEM private key, checked against the algorithm. */
+export function publicJwk(privatePem: string, algorithm: Algorithm): PublicJwk {
+  const jwk = createPublicKey(privateKeyOf(privatePem, algorithm)).export({ format: 'jwk' });
   const members = Object.fromEntries(
     (['kty', 'n', 'e', 'crv', 'x', 'y'] as const)
       .filter((m) => typeof jwk[m] === 'string')
@@ -96,8 +124,10 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
 
 /**
  * RFC 7638 JWK thumbprint with SHA-256, base64url: the hash of the required members, in
- * lexicographic order, as JSON without whitespace. Checked against jose's calculateJwkThumbprint by
- * the unit tests.
+ * lexicographic order, as JSON without whitespace. The operator's one copy: jose's
+ * calculateJwkThumbprint is async (WebCrypto's digest), and the thumbprint is the fingerprint of
+ * every asymmetric key that viewSecret, the executor and the simulated world compute synchronously
+ * on each pass. The unit tests hold it to jose's answer for every algorithm and to RFC 7638's example.
  */
 export function jwkThumbprint(jwk: Readonly<Record<string, string | undefined>>): string {
   const members = THUMBPRINT_MEMBERS[jwk.kty ?? ''];

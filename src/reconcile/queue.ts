@@ -8,6 +8,7 @@
  * timer. Under a wave of rollouts, an emergency rotation starts when a worker frees, not behind the
  * wave; controller-runtime's priority queue likewise serves real changes before resyncs.
  */
+import { backoffDelay } from '../platform/backoff.ts';
 import type { Clock, Timer } from '../platform/clock.ts';
 import { ConflictError } from '../platform/conflict.ts';
 
@@ -170,7 +171,7 @@ export class WorkQueue {
       const conflict = error instanceof ConflictError && entry.failures <= CONFLICT_FAST_RETRIES;
       const backoff = conflict
         ? Math.min(this.options.retryBaseMs, CONFLICT_RETRY_MS) * (0.5 + Math.random())
-        : Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (entry.failures - 1));
+        : backoffDelay(entry.failures, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
       try {
         this.options.onError(key, error, backoff);
       } catch {

@@ -15,6 +15,7 @@ import {
   HMAC_SCHEME,
   isAsymmetric,
   keyFingerprint,
+  privateKeyProblem,
   publicJwk,
   type KeyScheme,
   type PublicJwk,
@@ -87,12 +88,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  */
 export function keyShape(value: string, scheme: KeyScheme = HMAC_SCHEME): KeyShape {
   if (isAsymmetric(scheme.algorithm)) {
-    // A PKCS#8 PEM private key: its line breaks are part of the format.
-    const pem = /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n-----END PRIVATE KEY-----\n?$/.test(value);
     return {
       bytes: Buffer.byteLength(value, 'utf8'),
       encoding: 'pem',
-      problem: pem ? undefined : 'it is not a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)',
+      problem: privateKeyProblem(value, scheme.algorithm),
     };
   }
   const encoding: KeyShape['encoding'] = HEX.test(value)

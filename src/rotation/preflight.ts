@@ -15,7 +15,8 @@ import type { PreflightItem, PreflightResult, Trigger } from '../api/types.ts';
 import type { Context } from './context.ts';
 import { formatDuration } from './duration.ts';
 import { normal, warning } from './events.ts';
-import type { EventSpec } from './model.ts';
+import { saveOriginal } from './actions.ts';
+import type { Action, EventSpec } from './model.ts';
 import { startRotation } from './operations/start-rotation.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
@@ -77,7 +78,7 @@ function tokenTtls(ctx: Context): PreflightItem {
       : waits
         ? `${monitoring}; completion waits for old-key tokens to expire (up to ${formatDuration(longest)})`
         : `${monitoring} is shorter than the longest token lifetime (${formatDuration(longest)}): sessions of ` +
-          'old-key tokens still valid at completion end then (set monitoring.requireOldTokenExpiry to wait)';
+          'old-key tokens still valid at completion end then (monitoring.requireOldTokenExpiry is false)';
   return item(
     'TokenTTLs',
     'Passed',
@@ -121,23 +122,56 @@ function metrics(ctx: Context): PreflightItem {
 }
 
 /**
- * The rollback copy of the current key. When the backup Secret does not hold it yet, the rotation's
- * first write saves it there, and the dual-key Secret is written only once that write succeeded
- * (the executor performs a pass's writes in order and stops at the first failure).
+ * The rollback copy: before the rotation writes anything, the backup Secret must hold the key that
+ * verifies the tokens issued so far (JWT_SECRET), as read back from the API. When it does not,
+ * the checklist saves it in a pass of its own (only once every other item passes, so a blocked
+ * checklist never replaces the copy an earlier rotation left for its retention) and checks the copy
+ * on the next pass. A copy that still does not hold the key after it was saved fails the item:
+ * something else writes that Secret, and the rotation waits, saving again at each retry.
  */
-function rollbackCopy(ctx: Context): PreflightItem {
+function rollbackCopy(ctx: Context, othersPassed: boolean): PreflightItem {
   const backup = backupSecretName(ctx.name);
   const fp = ctx.fp.JWT_SECRET ?? '';
   const stored = ctx.input.backup?.originalFingerprint;
   if (stored !== undefined && stored === fp) {
     return item('RollbackCopy', 'Passed', `backup Secret ${backup} holds the current key ${fp}`);
   }
+  const holds = stored === undefined ? 'is missing' : `holds key ${stored}`;
+  if (copyWasSaved(ctx)) {
+    return item(
+      'RollbackCopy',
+      'Failed',
+      `backup Secret ${backup} ${holds}, not the current key ${fp}, after the operator saved it: ` +
+        'something else writes it; the copy is saved again at each retry',
+    );
+  }
   return item(
     'RollbackCopy',
-    'Passed',
-    `the current key ${fp} is saved to backup Secret ${backup} before the dual-key Secret is written` +
-      (stored === undefined ? '' : ` (replacing the copy of key ${stored})`),
+    'Pending',
+    othersPassed
+      ? `saving the current key ${fp} to backup Secret ${backup}, which ${holds}`
+      : `the current key ${fp} is saved to backup Secret ${backup}, which ${holds}, once the other items pass`,
   );
+}
+
+/** The items other than RollbackCopy pass, so nothing but the copy stands in the way. */
+function othersPass(items: readonly PreflightItem[]): boolean {
+  return items.every((i) => i.name === 'RollbackCopy' || i.result === 'Passed' || i.result === 'Skipped');
+}
+
+/** Whether the previous pass saved the copy: its checklist waited for the copy alone. */
+function copyWasSaved(ctx: Context): boolean {
+  const previous = ctx.prev.preflight ?? [];
+  const copy = previous.find((i) => i.name === 'RollbackCopy');
+  return (copy?.result === 'Pending' || copy?.result === 'Failed') && othersPass(previous);
+}
+
+/** The write that saves the copy, when the checklist waits for it alone. */
+function copyToSave(ctx: Context, items: readonly PreflightItem[]): Action[] {
+  const copy = items.find((i) => i.name === 'RollbackCopy');
+  const fp = ctx.fp.JWT_SECRET;
+  if (copy?.result === 'Passed' || !othersPass(items) || fp === undefined) return [];
+  return [saveOriginal(ctx, fp)];
 }
 
 function maintenanceWindow(ctx: Context, trigger: Trigger): PreflightItem {
@@ -159,14 +193,9 @@ function maintenanceWindow(ctx: Context, trigger: Trigger): PreflightItem {
 }
 
 export function runChecklist(ctx: Context, trigger: Trigger): PreflightItem[] {
-  return [
-    currentKey(ctx),
-    tokenTtls(ctx),
-    targets(ctx),
-    metrics(ctx),
-    rollbackCopy(ctx),
-    maintenanceWindow(ctx, trigger),
-  ];
+  const before = [currentKey(ctx), tokenTtls(ctx), targets(ctx), metrics(ctx)];
+  const window = maintenanceWindow(ctx, trigger);
+  return [...before, rollbackCopy(ctx, othersPass([...before, window])), window];
 }
 
 /** Look again this long after the checklist failed. */
@@ -187,41 +216,70 @@ export function startChecked(
   request: Request | undefined,
   idleStatus: StatusDraft,
 ): PhaseResult {
-  const items = runChecklist(ctx, trigger);
-  const failed = items.filter((i) => i.result === 'Failed');
-  const pending = items.filter((i) => i.result === 'Pending');
-  const previouslyFailed = names(ctx.prev.preflight, 'Failed');
-  const what = trigger === 'Manual' ? 'requested rotation' : 'scheduled rotation';
-  if (failed.length === 0 && pending.length === 0) {
-    const started = startRotation(ctx, trigger, request);
-    const events: EventSpec[] =
-      previouslyFailed.length > 0
-        ? [normal(EventReasons.PreflightPassed, `Pre-rotation checklist passed: the ${what} starts`)]
-        : [];
-    return {
-      ...started,
-      status: { ...started.status, preflight: items },
-      events: [...events, ...(started.events ?? [])],
-    };
-  }
-  if (failed.length === 0) {
-    return {
-      phase: 'Idle',
-      status: { ...idleStatus, preflight: items },
-      progress: `Pre-rotation checklist: ${pending.map((i) => `${i.name} (${i.message})`).join('; ')}`,
-      requeueAfterMs: 0,
-    };
-  }
+  const run: ChecklistRun = {
+    ctx,
+    items: runChecklist(ctx, trigger),
+    what: trigger === 'Manual' ? 'requested rotation' : 'scheduled rotation',
+    previouslyFailed: names(ctx.prev.preflight, 'Failed'),
+    idleStatus,
+  };
+  const failed = run.items.filter((i) => i.result === 'Failed');
+  if (failed.length > 0) return blocked(run, failed);
+  const pending = run.items.filter((i) => i.result === 'Pending');
+  if (pending.length > 0) return waiting(run, pending);
+  const started = startRotation(ctx, trigger, request);
+  return {
+    ...started,
+    status: { ...started.status, preflight: run.items },
+    events: [...recovered(run, `the ${run.what} starts`), ...(started.events ?? [])],
+  };
+}
+
+interface ChecklistRun {
+  ctx: Context;
+  items: PreflightItem[];
+  /** "requested rotation" or "scheduled rotation", for messages. */
+  what: string;
+  previouslyFailed: string[];
+  idleStatus: StatusDraft;
+}
+
+/** The Event that says a failed checklist fails no more, in the first pass where nothing fails. */
+function recovered(run: ChecklistRun, outlook: string): EventSpec[] {
+  if (run.previouslyFailed.length === 0) return [];
+  return [normal(EventReasons.PreflightPassed, `Pre-rotation checklist passed: ${outlook}`)];
+}
+
+/** Nothing fails, something is under way (the rollback copy, a gate reading): look again at once. */
+function waiting(run: ChecklistRun, pending: readonly PreflightItem[]): PhaseResult {
+  const names = pending.map((i) => i.name).join(', ');
+  return {
+    phase: 'Idle',
+    actions: copyToSave(run.ctx, run.items),
+    status: { ...run.idleStatus, preflight: run.items },
+    events: recovered(
+      run,
+      `the ${run.what} starts once ${names} ${pending.length === 1 ? 'is' : 'are'} done`,
+    ),
+    progress: `Pre-rotation checklist: ${pending.map((i) => `${i.name} (${i.message})`).join('; ')}`,
+    requeueAfterMs: 0,
+  };
+}
+
+/** Something fails: Stalled, an Event when what fails changes, and a retry later. */
+function blocked(run: ChecklistRun, failed: readonly PreflightItem[]): PhaseResult {
+  const { ctx } = run;
   const summary = failed.map((i) => `${i.name}: ${i.message}`).join('; ');
-  const message = `The ${what} waits: pre-rotation checklist failed: ${summary}`;
-  const turned = failed.map((i) => i.name).join(',') !== previouslyFailed.join(',');
+  const message = `The ${run.what} waits: pre-rotation checklist failed: ${summary}`;
+  const turned = failed.map((i) => i.name).join(',') !== run.previouslyFailed.join(',');
   // The first failure is announced by the Stalled condition turning; a change in what fails, here.
   const stalledBefore = ctx.prev.conditions?.some(
     (c) => c.type === 'Stalled' && c.status === 'True' && c.reason === ConditionReasons.PreflightFailed,
   );
   return {
     phase: 'Idle',
-    status: { ...idleStatus, preflight: items },
+    actions: copyToSave(ctx, run.items),
+    status: { ...run.idleStatus, preflight: run.items },
     stalled: { reason: ConditionReasons.PreflightFailed, message },
     events: turned && stalledBefore === true ? [warning(EventReasons.PreflightFailed, message)] : [],
     requeueAfterMs: preflightRetryMs(ctx),

@@ -28,7 +28,7 @@ const spec = (algorithm: Algorithm): JwtRotationSpec => ({
   algorithm,
   targets: [{ kind: 'Deployment', name: 'api' }],
   rollout: { signingDelay: '4s', pollInterval: '500ms' },
-  monitoring: { minDuration: '4s', maxDuration: '1m' },
+  monitoring: { minDuration: '4s', maxDuration: '1m', requireOldTokenExpiry: false },
 });
 
 const DUAL_KEY_VARS = ['JWT_PRIVATE_KEY_CURRENT', 'JWT_PRIVATE_KEY_NEW', 'JWT_SECRET_ROTATION_DATE'];

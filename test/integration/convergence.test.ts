@@ -54,7 +54,7 @@ describe('convergence with rollouts slower than signingDelay', function () {
           secretName: `${name}-jwt`,
           targets: [{ kind: 'Deployment', name }],
           rollout: { signingDelay: '2s', pollInterval: '1s' },
-          monitoring: { minDuration: '1s', maxDuration: '10m' },
+          monitoring: { minDuration: '1s', maxDuration: '10m', requireOldTokenExpiry: false },
         });
       }),
     );

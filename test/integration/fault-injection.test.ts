@@ -232,7 +232,7 @@ describe('killed right after every write, on every path (fault switch)', functio
       secretName: 'api-jwt',
       targets: [{ kind: 'Deployment', name: 'api' }],
       rollout: { signingDelay: '2s', pollInterval: '500ms' },
-      monitoring: { minDuration: '2s', maxDuration: '1h' },
+      monitoring: { minDuration: '2s', maxDuration: '1h', requireOldTokenExpiry: false },
       ...spec,
     });
     // The creation itself runs under the fault switch too.

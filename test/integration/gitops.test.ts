@@ -38,7 +38,7 @@ describe('GitOps: manifests synced repeatedly with server-side apply', function 
       secretName: 'api-jwt',
       targets: [{ kind: 'Deployment', name: 'api' }],
       rollout: { signingDelay: '3s', pollInterval: '500ms' },
-      monitoring: { minDuration: '2s', maxDuration: '1m' },
+      monitoring: { minDuration: '2s', maxDuration: '1m', requireOldTokenExpiry: false },
     },
   });
 

@@ -47,7 +47,9 @@ const spec: JwtRotationSpec = {
   rollout: { signingDelay: '2s', pollInterval: '500ms' },
   monitoring: { minDuration: '1h', maxDuration: '2h' },
 };
-const RELEASE_MONITORING = { monitoring: { minDuration: '2s', maxDuration: '2h' } };
+const RELEASE_MONITORING = {
+  monitoring: { minDuration: '2s', maxDuration: '2h', requireOldTokenExpiry: false },
+};
 
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');

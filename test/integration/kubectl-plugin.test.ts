@@ -31,7 +31,7 @@ const spec: JwtRotationSpec = {
   secretName: 'api-jwt',
   targets: [{ kind: 'Deployment', name: 'api' }],
   rollout: { signingDelay: '3s', pollInterval: '300ms' },
-  monitoring: { minDuration: '5s', maxDuration: '1m' },
+  monitoring: { minDuration: '5s', maxDuration: '1m', requireOldTokenExpiry: false },
 };
 
 describe('the kubectl plugin kubectl-jwtrotation, on a real control plane', function () {

@@ -57,7 +57,7 @@ describe('leader election between two operator replicas', function () {
         secretName: 'api-jwt',
         targets: [{ kind: 'Deployment', name: 'api' }],
         rollout: { signingDelay: '3s', pollInterval: '500ms' },
-        monitoring: { minDuration: '3s', maxDuration: '1m' },
+        monitoring: { minDuration: '3s', maxDuration: '1m', requireOldTokenExpiry: false },
       });
       await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
       expect(a.logs.some((l) => l.message === 'acting')).to.equal(true);

@@ -80,7 +80,7 @@ describe('notices and notifications on a real control plane', function () {
     tokenTTL: '15m',
     refreshTokenTTL: '1h',
     rollout: { signingDelay: '2s', pollInterval: '500ms' },
-    monitoring: { minDuration: '2s', maxDuration: '1m' },
+    monitoring: { minDuration: '2s', maxDuration: '1m', requireOldTokenExpiry: false },
     ...extra,
   });
   const reasons = async (namespace: string): Promise<Map<string, number>> => {

@@ -187,7 +187,7 @@ describe('the operator under the namespaced RBAC of the chart (rbac.scope: Names
         secretName: 'api-jwt',
         targets: [{ kind: 'Deployment', name: 'api' }],
         rollout: { signingDelay: '3s', pollInterval: '500ms' },
-        monitoring: { minDuration: '2s', maxDuration: '1m' },
+        monitoring: { minDuration: '2s', maxDuration: '1m', requireOldTokenExpiry: false },
       });
       await waitForPhase(c, nsA, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
       const original = (await secretValues(c, nsA, 'api-jwt'))?.JWT_SECRET;

@@ -72,7 +72,7 @@ describe('the operator under the RBAC of deploy/operator.yaml', function () {
         secretName: 'api-jwt',
         targets: [{ kind: 'Deployment', name: 'api' }],
         rollout: { signingDelay: '3s', pollInterval: '500ms' },
-        monitoring: { minDuration: '2s', maxDuration: '1m' },
+        monitoring: { minDuration: '2s', maxDuration: '1m', requireOldTokenExpiry: false },
       });
       await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.currentKeyFingerprint !== undefined);
       const original = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET;

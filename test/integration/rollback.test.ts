@@ -24,7 +24,7 @@ const spec: JwtRotationSpec = {
   secretName: 'api-jwt',
   targets: [{ kind: 'Deployment', name: 'api' }],
   rollout: { signingDelay: '4s', pollInterval: '500ms' },
-  monitoring: { minDuration: '6s', maxDuration: '1m' },
+  monitoring: { minDuration: '6s', maxDuration: '1m', requireOldTokenExpiry: false },
 };
 
 describe('rollback and emergency rotation on a real control plane', function () {

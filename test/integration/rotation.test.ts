@@ -22,12 +22,15 @@ import { operatorSuite } from '../support/operator-suite.ts';
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
 const BASE64_64_BYTES = /^[A-Za-z0-9+/]{86}==$/;
 
-/** Durations of seconds: the phases the runbook measures in days. */
+/**
+ * Durations of seconds: the phases the runbook measures in days. The token lifetimes too, so that
+ * the default completion, which waits until the old key's tokens have expired, comes within seconds.
+ */
 const fastSpec = (secretName: string, extra: Partial<JwtRotationSpec> = {}): JwtRotationSpec => ({
   secretName,
   targets: [{ kind: 'Deployment', name: 'api' }],
-  tokenTTL: '15m',
-  refreshTokenTTL: '1h',
+  tokenTTL: '2s',
+  refreshTokenTTL: '5s',
   rollout: { signingDelay: '4s', pollInterval: '500ms' },
   monitoring: { minDuration: '3s', maxDuration: '1m' },
   ...extra,
@@ -46,8 +49,8 @@ describe('the rotation engine on a real control plane', function () {
     const values = await waitFor('the Secret', () => secretValues(c, ns, 'api-jwt'));
     expect(values.JWT_SECRET).to.match(BASE64_64_BYTES);
     expect(Buffer.from(values.JWT_SECRET ?? '', 'base64')).to.have.length(64);
-    expect(values.JWT_EXPIRATION).to.equal('15m');
-    expect(values.JWT_REFRESH_EXPIRATION).to.equal('1h');
+    expect(values.JWT_EXPIRATION).to.equal('2s');
+    expect(values.JWT_REFRESH_EXPIRATION).to.equal('5s');
     const ready = await waitForPhase(
       c,
       ns,

@@ -18,7 +18,7 @@ const spec = (secretName: string): JwtRotationSpec => ({
   tokenTTL: '15m',
   refreshTokenTTL: '1h',
   rollout: { signingDelay: '1s', pollInterval: '500ms' },
-  monitoring: { minDuration: '1s', maxDuration: '1m' },
+  monitoring: { minDuration: '1s', maxDuration: '1m', requireOldTokenExpiry: false },
 });
 
 describe('sharding by label selector', function () {

@@ -32,7 +32,7 @@ const fastSpec = (secretName: string, extra: Partial<JwtRotationSpec> = {}): Jwt
   tokenTTL: '15m',
   refreshTokenTTL: '1h',
   rollout: { signingDelay: '4s', pollInterval: '500ms' },
-  monitoring: { minDuration: '3s', maxDuration: '1m' },
+  monitoring: { minDuration: '3s', maxDuration: '1m', requireOldTokenExpiry: false },
   ...extra,
 });
 

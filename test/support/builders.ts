@@ -1,6 +1,6 @@
 /** Short fixtures for the pure core: aJwtRotation({...}), aSecret({...}), aTarget({...}). */
 import type { JwtRotationSpec, JwtRotationStatus, ObjectMeta } from '../../src/api/types.ts';
-import type { DecideInput, SecretView, TargetView } from '../../src/rotation/model.ts';
+import type { BackupView, DecideInput, SecretView, TargetView } from '../../src/rotation/model.ts';
 
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
 export const SECOND = 1000;
@@ -45,6 +45,14 @@ export function aSecret(overrides: Partial<SecretView> = {}): SecretView {
     },
     ...overrides,
   };
+}
+
+/**
+ * The backup Secret holding aSecret()'s key: what the pre-rotation checklist saves (its
+ * RollbackCopy item) in the pass before a rotation can start.
+ */
+export function aRollbackCopy(overrides: Partial<BackupView> = {}): BackupView {
+  return { originalFingerprint: 'aaaaaaaaaaaa', ...overrides };
 }
 
 export function aTarget(overrides: Partial<TargetView> = {}): TargetView {

@@ -1,7 +1,7 @@
 /**
- * JwtRotations captured from the real operator in every phase by tools/capture-jwtrotations.ts
- * (deploy/argocd/jwtrotation.io/JwtRotation/testdata/), and what each integration must make of
- * them. The Argo CD health tests and the kstatus/Flux tests share this table.
+ * The states JwtRotations are captured in from the real operator (test/support/capture-states.ts:
+ * afresh by the health tests, into deploy/argocd/jwtrotation.io/JwtRotation/testdata/ by
+ * `npm run capture`), and what Argo CD and Flux must make of each.
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -80,9 +80,8 @@ export const CAPTURES: Capture[] = [
     kstatus: 'Failed',
     cel: 'Failed',
   },
-  // kstatus reads Stalled=True together with Reconciling=True as InProgress; the decision core is
-  // being changed so that Stalled=True always comes with Reconciling=False. Until the capture is
-  // regenerated after that change, the kstatus check of this file fails: that is the bug.
+  // kstatus reads Stalled=True together with Reconciling=True as InProgress: a stall must come with
+  // Reconciling=False for kstatus to say Failed.
   {
     file: 'stalled-target-deleted.yaml',
     state: 'Stalled (target deleted mid-rotation)',

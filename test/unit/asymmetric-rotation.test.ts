@@ -20,8 +20,9 @@ const base: JwtRotationSpec = {
     { kind: 'Deployment', name: 'api' },
     { kind: 'Deployment', name: 'web' },
   ],
-  tokenTTL: '1h',
-  refreshTokenTTL: '2h',
+  // Short token lifetimes: by default completion waits until the old key's tokens have expired.
+  tokenTTL: '20s',
+  refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
   schedule: { interval: '24h' },
@@ -116,6 +117,7 @@ describe('asymmetric keys through the staged rotation', () => {
           if (write.type === 'WriteJwks') jwksWritesBefore.push(published(w));
         };
         w.annotations['jwtrotation.io/rotate'] = 'go';
+        w.pass(); // the checklist saves the rollback copy
         w.pass();
         const values = w.secret?.values ?? {};
         expect(values.JWT_PRIVATE_KEY_CURRENT).to.equal(values.JWT_PRIVATE_KEY);
@@ -163,6 +165,7 @@ describe('asymmetric keys through the staged rotation', () => {
       it('on a rollback, the JWKS goes back to the original key alone', () => {
         const { w, startKey } = world(algorithm);
         w.annotations['jwtrotation.io/rotate'] = 'go';
+        w.pass(); // the checklist saves the rollback copy
         w.pass();
         expect(published(w)).to.have.length(2);
         w.annotations['jwtrotation.io/rollback'] = 'back';

@@ -50,4 +50,10 @@ describe('canonical', () => {
   it('is different for an empty object and an empty array', () => {
     expect(canonical({ history: {} })).to.not.equal(canonical({ history: [] }));
   });
+
+  it('refuses a cycle rather than writing a marker that two different objects could share', () => {
+    const a: Record<string, unknown> = { phase: 'Idle' };
+    a.self = a;
+    expect(() => canonical(a)).to.throw(TypeError);
+  });
 });

@@ -2,7 +2,17 @@ import { expect } from 'chai';
 import type { JwtRotationSpec, JwtRotationStatus } from '../../src/api/types.ts';
 import { decide, RESYNC_MS } from '../../src/rotation/decide.ts';
 import type { Action, GateObservation } from '../../src/rotation/model.ts';
-import { aJwtRotation, anInput, aSecret, aTarget, HOUR, MINUTE, SECOND, T0 } from '../support/builders.ts';
+import {
+  aJwtRotation,
+  anInput,
+  aRollbackCopy,
+  aSecret,
+  aTarget,
+  HOUR,
+  MINUTE,
+  SECOND,
+  T0,
+} from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
 import { WATCHED_WAIT_MS } from '../../src/rotation/targets.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
@@ -10,6 +20,9 @@ import { fingerprint } from '../../src/platform/fingerprint.ts';
 const fast: JwtRotationSpec = {
   secretName: 'api-jwt',
   targets: [{ kind: 'Deployment', name: 'api' }],
+  // Short token lifetimes: by default completion waits until the old key's tokens have expired.
+  tokenTTL: '20s',
+  refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
   schedule: { interval: '1h' },
@@ -110,8 +123,17 @@ describe('decide: the rotation core', () => {
       expect(second.events).to.deep.equal([]);
     });
 
-    it('starts a scheduled rotation when the key is older than schedule.interval', () => {
-      const decision = decide(anInput({ now: T0 + 2160 * HOUR }));
+    it('starts a scheduled rotation when the key is older than schedule.interval, once the rollback copy is saved', () => {
+      const saving = decide(anInput({ now: T0 + 2160 * HOUR }));
+      expect(actionTypes(saving.actions)).to.deep.equal(['SaveOriginal']);
+      expect(saving.status.phase).to.equal('Idle');
+      const decision = decide(
+        anInput({
+          now: T0 + 2160 * HOUR,
+          backup: aRollbackCopy(),
+          resource: aJwtRotation({ status: saving.status }),
+        }),
+      );
       expect(actionTypes(decision.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret', 'RollTargets']);
       expect(decision.status.phase).to.equal('DualKey');
       expect(decision.status.trigger).to.equal('Scheduled');
@@ -130,7 +152,7 @@ describe('decide: the rotation core', () => {
       aJwtRotation({ annotations: { 'jwtrotation.io/rotate': value }, status });
 
     it('starts DualKey: the original is saved, then CURRENT = old, NEW = a new key published for verification only', () => {
-      const decision = decide(anInput({ resource: requested('now') }));
+      const decision = decide(anInput({ resource: requested('now'), backup: aRollbackCopy() }));
       const [save, update] = decision.actions;
       expect(save).to.deep.include({ type: 'SaveOriginal', fingerprint: 'aaaaaaaaaaaa' });
       expect(update?.type).to.equal('UpdateSecret');
@@ -201,12 +223,15 @@ describe('decide: the rotation core', () => {
       const world = idleWorld();
       world.rolloutLooks = 3;
       world.annotations['jwtrotation.io/rotate'] = 'go';
+      expect(actionTypes(world.pass().actions), 'the checklist saves the rollback copy').to.deep.equal([
+        'SaveOriginal',
+      ]);
       const start = world.pass();
       expect(actionTypes(start.actions)).to.deep.equal(['SaveOriginal', 'UpdateSecret', 'RollTargets']);
       expect(start.events.map((e) => e.reason)).to.deep.equal(['RotationStarted', 'TargetsRolled']);
       const newKey = world.secret?.values.JWT_SECRET_NEW;
       expect(newKey, 'the Secret was written before the targets were rolled').to.be.a('string');
-      expect(world.targets[0]?.revision).to.match(/\+[0-9a-f]{12}@\d+\/24h\/168h$/);
+      expect(world.targets[0]?.revision).to.match(/\+[0-9a-f]{12}@\d+\/20s\/40s$/);
       expect(world.targets[0]?.revision, 'the revision of the Secret as written').to.include(
         `+${fingerprint(newKey ?? '')}@`,
       );
@@ -220,6 +245,7 @@ describe('decide: the rotation core', () => {
       const world = idleWorld();
       world.rolloutLooks = 3;
       world.annotations['jwtrotation.io/rotate'] = 'go';
+      world.pass(); // the checklist saves the rollback copy
       world.pass();
       const waiting = world.pass();
       expect(waiting.actions).to.deep.equal([]);
@@ -307,6 +333,8 @@ describe('decide: the rotation core', () => {
         gate: undefined,
       });
       expect(condition(decision.status, 'Stalled')).to.include({ status: 'True', reason: 'RolloutStalled' });
+      // kstatus reads Reconciling=True as InProgress whatever Stalled says: a stall must not be progress.
+      expect(condition(decision.status, 'Reconciling')?.status).to.equal('False');
     });
   });
 
@@ -343,8 +371,11 @@ describe('decide: the rotation core', () => {
       expect(world.status?.gate?.completion).to.not.equal('Pass');
     });
 
-    it('completes once the share passes and minDuration has elapsed, not before', () => {
-      const world = monitoringWorld();
+    it("completes once the share passes and minDuration has elapsed, not before (requireOldTokenExpiry false, the runbook's rule)", () => {
+      const world = monitoringWorld({
+        ...gated,
+        monitoring: { ...gated.monitoring, requireOldTokenExpiry: false },
+      });
       world.gate = healthy(0.97);
       world.now += 10 * SECOND;
       world.settle();
@@ -522,7 +553,8 @@ describe('decide: the rotation core', () => {
       if (phase === 'Completing') {
         runUntil(world, 'Monitoring');
         world.rolloutLooks = 50;
-        world.now += 30 * SECOND;
+        // Past minDuration (30s) and the old key's tokens (refreshTokenTTL 40s after the switch).
+        world.now += 45 * SECOND;
         world.pass();
         world.pass();
         expect(world.status?.phase).to.equal('Completing');
@@ -600,6 +632,24 @@ describe('decide: the rotation core', () => {
       world.settle();
       expect(world.backup).to.equal(undefined);
       expect(world.status).to.not.have.property('originalKeyFingerprint');
+    });
+
+    it("starts a due rotation on the copy its checklist saved, even when the last original key's retention has ended", () => {
+      // fast rotates every hour; the retention of the last original key (1m) ended long before.
+      const world = idleWorld({ ...fast, rollback: { retention: '1m' } });
+      world.annotations['jwtrotation.io/rotate'] = 'go';
+      runUntil(world, 'Monitoring');
+      runUntil(world, 'Idle');
+      const key = world.secret?.values.JWT_SECRET;
+      world.now += 2 * HOUR;
+      expect(actionTypes(world.pass().actions), 'the checklist saves the copy').to.deep.equal([
+        'SaveOriginal',
+      ]);
+      expect(world.backupOriginal(), 'the copy of the current key').to.equal(key);
+      const start = world.pass();
+      expect(actionTypes(start.actions)).to.not.include('DeleteBackup');
+      expect(start.status.phase).to.equal('DualKey');
+      expect(start.status.originalKeyFingerprint).to.equal(fingerprint(key ?? ''));
     });
   });
 

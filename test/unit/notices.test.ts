@@ -13,6 +13,9 @@ const DAY = 24 * HOUR;
 const tenDays: JwtRotationSpec = {
   secretName: 'api-jwt',
   targets: [{ kind: 'Deployment', name: 'api' }],
+  // Short token lifetimes: by default completion waits until the old key's tokens have expired.
+  tokenTTL: '20s',
+  refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
   schedule: { interval: '240h' },

@@ -75,6 +75,8 @@ const scenarioArb = fc.record({
   minDuration: fc.integer({ min: 1, max: 40 }),
   extraDuration: fc.integer({ min: 0, max: 60 }),
   tokenTTL: fc.integer({ min: 10, max: 120 }),
+  // The default (true) and the runbook's day-4 completion (false).
+  requireOldTokenExpiry: fc.boolean(),
   retention: fc.integer({ min: 5, max: 300 }),
   withPrometheus: fc.boolean(),
   failurePolicy: fc.constantFrom('Rollback' as const, 'Pause' as const),
@@ -100,6 +102,7 @@ function specOf(s: Scenario): JwtRotationSpec {
       minDuration: `${s.minDuration}s`,
       maxDuration: `${s.minDuration + s.extraDuration}s`,
       failurePolicy: s.failurePolicy,
+      requireOldTokenExpiry: s.requireOldTokenExpiry,
       ...(s.withPrometheus ? { prometheus: { url: 'http://prometheus:9090', interval: '1s' } } : {}),
     },
     rollback: { retention: `${s.retention}s` },

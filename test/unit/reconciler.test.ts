@@ -219,9 +219,10 @@ describe('the reconciler over in-memory ports', () => {
       const deps = { ...memoryDeps('api-jwt', T0), secrets: new RacedSecrets() };
       const w = world(spec({ monitoring: { minDuration: '30s', maxDuration: '60s' } }), deps);
       await w.passes(3);
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await w.passes(1); // the checklist saves the rollback copy
       const statusBefore = structuredClone(w.status());
       const statusWrites = deps.resources.statusWrites;
-      w.annotate({ 'jwtrotation.io/rotate': 'go' });
       deps.secrets.race = true;
       let failure: unknown;
       await w.pass().catch((error: unknown) => (failure = error));
@@ -301,6 +302,7 @@ describe('the reconciler over in-memory ports', () => {
         deps.workloads.armed = true;
         deps.workloads.failAfterRoll = failAfterRoll;
         w.annotate({ 'jwtrotation.io/rotate': 'go' });
+        await w.pass(); // the checklist saves the rollback copy
         const before = { statusWrites: deps.resources.statusWrites, events: deps.events.recorded.length };
         const result = await new Reconciler({
           ...deps,
@@ -393,7 +395,10 @@ describe('the reconciler over in-memory ports', () => {
         freshness: { check: () => 'stale' as const },
       };
       await new Reconciler(stale).reconcile('default', 'api');
-      expect(w.status()?.phase, 'decided on the live JwtRotation, which asks to rotate').to.equal('DualKey');
+      expect(
+        w.status()?.preflight?.map((i) => i.name),
+        'decided on the live JwtRotation, which asks to rotate: the checklist ran',
+      ).to.include('RollbackCopy');
       // The same pass on the cached copy alone would have stayed Idle.
       const deps2 = memoryDeps('api-jwt', T0);
       const w2 = world(noGate, deps2);
@@ -409,6 +414,7 @@ describe('the reconciler over in-memory ports', () => {
         freshness: { check: () => 'fresh' as const },
       }).reconcile('default', 'api');
       expect(w2.status()?.phase).to.equal('Idle');
+      expect(w2.status()?.preflight, 'no request seen, no checklist').to.equal(undefined);
     });
 
     it('decides the signing switch again on the pods the API server lists, not on the cached ones', async () => {
@@ -516,8 +522,10 @@ describe('the reconciler over in-memory ports', () => {
       w.annotate({ 'jwtrotation.io/rotate': 'go' });
       await w.pass();
       expect(deps.resources.statusWrites).to.equal(writes + 1);
-      expect(w.status()?.phase).to.equal('DualKey');
+      expect(w.status()?.preflight?.find((i) => i.name === 'RollbackCopy')?.result).to.equal('Pending');
       expect(w.status()?.targets?.[0]?.pods).to.equal(2);
+      await w.pass();
+      expect(w.status()?.phase).to.equal('DualKey');
       // In a rotation, progress is asked for as a rotating JwtRotation's (held to the budget).
       const before = asked.length;
       for (let i = 0; i < 10 && asked.length === before; i++) {
@@ -537,7 +545,9 @@ describe('the reconciler over in-memory ports', () => {
       w.annotate({ 'jwtrotation.io/rotate': 'go' });
       const writes = deps.resources.statusWrites;
       await w.pass();
-      expect(deps.resources.statusWrites).to.equal(writes + 1);
+      expect(deps.resources.statusWrites, 'the checklist').to.equal(writes + 1);
+      await w.pass();
+      expect(deps.resources.statusWrites, 'the rotation').to.equal(writes + 2);
       expect(w.status()?.phase).to.equal('DualKey');
     });
 

@@ -10,7 +10,7 @@ import {
   zoneOffsetMs,
   type MaintenanceWindow,
 } from '../../src/rotation/windows.ts';
-import { aJwtRotation, anInput, aSecret, HOUR, MINUTE } from '../support/builders.ts';
+import { aJwtRotation, anInput, aRollbackCopy, aSecret, HOUR, MINUTE } from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -154,6 +154,8 @@ describe('maintenance windows (time zones from Intl)', () => {
       anInput({
         now,
         secret,
+        // The rollback copy is in place: these passes are about the window, not the checklist.
+        backup: aRollbackCopy(),
         resource: aJwtRotation({ spec: spec(extra), annotations, status: { observedGeneration: 1 } }),
       });
 
@@ -230,6 +232,8 @@ describe('disruptiveStepsWaitForWindow', () => {
   const spec: JwtRotationSpec = {
     secretName: 'api-jwt',
     targets: [{ kind: 'Deployment', name: 'api' }],
+    tokenTTL: '20s',
+    refreshTokenTTL: '40s',
     rollout: { signingDelay: '10s', pollInterval: '1s' },
     monitoring: { minDuration: '30s', maxDuration: '60s' },
     schedule: {

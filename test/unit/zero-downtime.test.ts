@@ -19,8 +19,9 @@ const spec: JwtRotationSpec = {
     { kind: 'Deployment', name: 'api' },
     { kind: 'Deployment', name: 'web' },
   ],
-  tokenTTL: '1h',
-  refreshTokenTTL: '2h',
+  // Short token lifetimes: by default completion waits until the old key's tokens have expired.
+  tokenTTL: '20s',
+  refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
   schedule: { interval: '24h' },
@@ -188,6 +189,7 @@ describe('zero downtime, whatever the rollout timing', () => {
       // Listed now: the pending request acts.
       w.spec = { ...w.spec, targets: [...(w.spec.targets ?? []), { kind: 'Deployment', name: 'worker' }] };
       w.targets.push(...w.unlisted.splice(0));
+      w.pass(); // the checklist saves the rollback copy
       w.pass();
       expect(w.secret?.values.JWT_SECRET_NEW).to.be.a('string');
     });
@@ -217,17 +219,22 @@ describe('zero downtime, whatever the rollout timing', () => {
       w.annotations['jwtrotation.io/rotate'] = 'go';
       runUntil(w, 'Monitoring');
       const date = Date.parse(w.secret?.values.JWT_SECRET_ROTATION_DATE ?? '');
-      expect(Date.parse(w.status?.oldKeyTokensValidUntil ?? '')).to.equal(date + 2 * HOUR);
+      expect(Date.parse(w.status?.oldKeyTokensValidUntil ?? '')).to.equal(date + 40 * SECOND);
     });
 
-    it('by default completes on the gate, and warns that the sessions of still-valid old-key tokens end', () => {
-      const w = world();
+    it("with requireOldTokenExpiry false (the runbook's rule), completes on the gate, and warns that the sessions of still-valid old-key tokens end", () => {
+      const w = world({
+        tokenTTL: '1h',
+        refreshTokenTTL: '2h',
+        monitoring: { ...spec.monitoring, requireOldTokenExpiry: false },
+      });
       rotate(w);
       expect(w.events.map((e) => e.reason)).to.include('OldKeyTokensOutstanding');
     });
 
-    it('with requireOldTokenExpiry, completes only once every old-key token has expired', () => {
-      const w = world({ monitoring: { ...spec.monitoring, requireOldTokenExpiry: true } });
+    it('by default, completes only once every old-key token has expired', () => {
+      expect(spec.monitoring, 'the default').to.not.have.property('requireOldTokenExpiry');
+      const w = world();
       w.annotations['jwtrotation.io/rotate'] = 'go';
       runUntil(w, 'Monitoring');
       const until = Date.parse(w.status?.oldKeyTokensValidUntil ?? '');

@@ -20,6 +20,7 @@
  * - The cache is kept across failures: a reader sees the last state it knew, never an empty cache.
  */
 import * as k8s from '@kubernetes/client-node';
+import { backoffDelay } from '../../platform/backoff.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { describeError } from './errors.ts';
 
@@ -94,9 +95,10 @@ export class ResilientInformer<T extends WatchedObject> {
       if (this.stopped) return;
       this.downSince ??= Date.now();
       this.failures += 1;
-      const min = options.minBackoffMs ?? 250;
-      const max = options.maxBackoffMs ?? 5_000;
-      const delay = Math.min(max, min * 2 ** Math.min(this.failures - 1, 20));
+      const delay = backoffDelay(this.failures, {
+        baseMs: options.minBackoffMs ?? 250,
+        maxMs: options.maxBackoffMs ?? 5_000,
+      });
       options.logger.warn('watch failed; restarting', {
         watch: options.name,
         path: options.path,

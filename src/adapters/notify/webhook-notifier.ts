@@ -10,6 +10,7 @@
  */
 import type { ReceiverType } from '../../api/types.ts';
 import type { DeliveryObservation, Notice } from '../../rotation/model.ts';
+import { backoffDelay } from '../../platform/backoff.ts';
 import { payloadFor, type NoticeSubject } from './payloads.ts';
 
 /** A receiver with its URL read from its Secret, or why it could not be. */
@@ -130,7 +131,10 @@ export class WebhookNotifier {
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) {
-        const wait = Math.min(this.#options.backoffMaxMs, this.#options.backoffBaseMs * 2 ** (attempt - 2));
+        const wait = backoffDelay(attempt - 1, {
+          baseMs: this.#options.backoffBaseMs,
+          maxMs: this.#options.backoffMaxMs,
+        });
         await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.#stopped) break;
       }

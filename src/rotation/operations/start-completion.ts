@@ -32,7 +32,7 @@ export function startCompletion(ctx: Context, why: string): PhaseResult {
             EventReasons.OldKeyTokensOutstanding,
             `Tokens signed with the old key ${fp.JWT_SECRET_CURRENT ?? ''} before ${ctx.secret.rotationDate ?? ''} ` +
               `could stay valid until ${toRfc3339(expiry)}; they are no longer accepted, so those sessions end now. ` +
-              'Set spec.monitoring.requireOldTokenExpiry to wait for them',
+              'spec.monitoring.requireOldTokenExpiry: true (the default) waits for them',
           ),
         ]
       : [];

@@ -151,8 +151,10 @@ const IDLE_POLICIES: readonly Policy[] = [
   blockedByUnlistedConsumers,
   rotateRequested,
   targetsOnOldRevision,
-  retentionEnded,
+  // Before the retention: a due rotation's checklist saves the current key as the rollback copy,
+  // which replaces the one kept, and that copy must not be deleted before the rotation starts.
   rotationDue,
+  retentionEnded,
 ];
 
 export function idle(ctx: Context): PhaseResult {
