@@ -4,6 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { describeError, isForbidden, isNotFound } from '../adapters/kubernetes/errors.ts';
 import { GROUP, PLURAL, VERSION } from '../api/constants.ts';
+import { backoffDelay } from '../platform/backoff.ts';
 import type { Logger } from '../platform/logger.ts';
 
 /**
@@ -48,7 +49,9 @@ export async function waitForCrd(
         });
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5))));
+    await new Promise((resolve) =>
+      setTimeout(resolve, backoffDelay(attempt + 1, { baseMs: 1000, maxMs: 30_000 })),
+    );
   }
 }
 
