@@ -84,6 +84,7 @@ export function describe(r: JwtRotation, p: Painter): string {
     '',
     ...targetLines(s, p),
     ...gateLines(r, s, p),
+    ...issuerLines(r, s, p),
     '',
     ...scheduleLines(r, s),
   ].join('\n');
@@ -207,6 +208,46 @@ function gateRows(r: JwtRotation, p: Painter): string[][] {
     row(sessions, drop, '<=', t.maxActiveSessionDrop),
     row('samples', readings.samples, '>=', t.minSamples, 0),
   ];
+}
+
+/** With spec.issuer: what the server replicas serve, the switch's earliest time, and each relying party. */
+function issuerLines(r: JwtRotation, s: JwtRotationStatus, p: Painter): string[] {
+  const issuer = s.issuer;
+  if (r.spec.issuer === undefined || issuer === undefined) return [];
+  const servers = `${issuer.serversServingLatest ?? 0} of ${issuer.servers ?? 0} server replica(s) serve key set ${issuer.version ?? '-'}`;
+  const lines = [
+    '',
+    `Issuer ${issuer.url ?? r.spec.issuer.url}: ${(issuer.servers ?? 0) === 0 ? p.red(servers) : servers}`,
+  ];
+  if (issuer.signingNotBefore !== undefined)
+    lines.push(
+      `  new key served by every replica since ${issuer.newKeyServedSince ?? '-'}; signing allowed from ${issuer.signingNotBefore} (${ago(issuer.signingNotBefore)})`,
+    );
+  const fetchers =
+    issuer.fetchersWithNewKey === undefined ? '' : `, ${issuer.fetchersWithNewKey} with the new key`;
+  lines.push(`  fetchers seen: ${issuer.fetchers ?? 0}${fetchers}`);
+  const compromised = issuer.compromisedKey;
+  if (compromised !== undefined)
+    lines.push(
+      p.red(
+        `  compromised key ${compromised.fingerprint ?? '?'} may still be accepted by: ${(compromised.mayBeAcceptedBy ?? []).join(', ') || '(no relying party)'}; caches honouring max-age drop it by ${compromised.cachesExpireAt ?? 'unknown'}`,
+      ),
+    );
+  const parties = issuer.relyingParties ?? [];
+  if (parties.length > 0)
+    lines.push(
+      indentedTable([
+        ['RELYING PARTY', 'ACCEPTS KEY', 'SINCE', 'LAST PROBE', 'MESSAGE'],
+        ...parties.map((rp) => [
+          rp.name,
+          rp.acceptedKey ?? '-',
+          ago(rp.acceptedAt),
+          ago(rp.probedAt),
+          rp.message ?? '',
+        ]),
+      ]),
+    );
+  return lines;
 }
 
 function scheduleLines(r: JwtRotation, s: JwtRotationStatus): string[] {
