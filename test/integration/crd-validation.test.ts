@@ -70,7 +70,7 @@ describe('the JwtRotation CRD on a real API server', function () {
       minDuration: '48h',
       maxDuration: '72h',
       onTimeout: 'Wait',
-      requireOldTokenExpiry: false,
+      requireOldTokenExpiry: true,
       failurePolicy: 'Rollback',
     });
     expect(spec.unlistedConsumers).to.equal('Roll');

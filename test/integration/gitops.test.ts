@@ -33,7 +33,7 @@ describe('GitOps: manifests synced repeatedly with server-side apply', function 
   const jwtRotation = (rotate: string) => ({
     apiVersion: 'jwtrotation.io/v1alpha1',
     kind: 'JwtRotation',
-    metadata: { name: 'api', labels: testShardLabels, annotations: { 'jwtrotation.io/rotate': rotate } },
+    metadata: { name: 'api', labels: testShardLabels(), annotations: { 'jwtrotation.io/rotate': rotate } },
     spec: {
       secretName: 'api-jwt',
       targets: [{ kind: 'Deployment', name: 'api' }],

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Context, Suite } from 'mocha';
 
 import { runTeardowns } from './teardown.ts';
+import { newTestShard } from './test-shard.ts';
 
 const timesFile = process.env.JWTR_TEST_TIMES;
 
@@ -36,6 +37,7 @@ let startedAt = Date.now();
 export const mochaHooks = {
   beforeAll(): void {
     startedAt = Date.now();
+    newTestShard();
   },
   afterEach(this: Context): void {
     const test = this.currentTest;

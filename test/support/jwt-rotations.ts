@@ -67,7 +67,7 @@ export async function createJwtRotation(
     body: {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: 'JwtRotation',
-      metadata: { name, annotations, labels: { ...testShardLabels } },
+      metadata: { name, annotations, labels: testShardLabels() },
       spec,
     },
   });

@@ -75,7 +75,7 @@ export async function startOperatorProcess(options: {
       KUBE_API_EVENT_QPS: '1000',
       KUBE_API_EVENT_BURST: '1000',
       // Only this test process's JwtRotations (./test-shard.ts): other files run side by side.
-      SHARD_SELECTOR: testShardSelector,
+      SHARD_SELECTOR: testShardSelector(),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

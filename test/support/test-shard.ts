@@ -6,6 +6,29 @@
  * that shard (SHARD_SELECTOR, the operator's own sharding), unless the test sets its own selector.
  */
 export const TEST_SHARD_LABEL = 'jwtrotation.io/test-shard';
-export const testShard = `w${String(process.pid)}`;
-export const testShardSelector = `${TEST_SHARD_LABEL}=${testShard}`;
-export const testShardLabels: Readonly<Record<string, string>> = { [TEST_SHARD_LABEL]: testShard };
+let serial = 0;
+let current = `w${String(process.pid)}-0`;
+
+/**
+ * A new shard for the next test file: called by the root beforeAll hook (./hooks.ts). A worker runs
+ * several files one after another, and the namespaces of the file before may still be terminating
+ * (with their JwtRotations) when the next file's operator starts, so the shard is per file, not per
+ * process.
+ */
+export function newTestShard(): void {
+  serial += 1;
+  current = `w${String(process.pid)}-${String(serial)}`;
+}
+
+/** The current test file's shard. */
+export function testShard(): string {
+  return current;
+}
+
+export function testShardSelector(): string {
+  return `${TEST_SHARD_LABEL}=${current}`;
+}
+
+export function testShardLabels(): Record<string, string> {
+  return { [TEST_SHARD_LABEL]: current };
+}
