@@ -3,14 +3,16 @@
  * the local control plane with a structured AuthenticationConfiguration naming our issuer, and
  * oauth2-proxy (built from its Go module) with our issuer as an extra JWT issuer. A client signs
  * tokens exactly as the consumer contract says and presents them to both every 200 ms through a
- * scheduled rotation, a rollback and an emergency rotation.
+ * scheduled rotation, a rollback and an emergency rotation, then a second emergency that comes
+ * while kube-apiserver may not fetch the key set again (its last fetch is younger than max-age - 30 s).
  *
- * Asserted: no valid token refused by either; the relying parties accepted the new key before the
- * signing date was set; after the emergency, tokens of the compromised key refused by both within
- * BOUND_MS of the request, and from the moment status says a relying party accepted the new key;
- * status.issuer.compromisedKey lists each relying party until it is shown to have dropped the key.
- * Printed, not asserted: the counts, the phase times, kube-apiserver's JWKS-fetch metrics and the
- * refusal times.
+ * Asserted: no valid token refused by either, except by kube-apiserver inside that documented hold
+ * after the second emergency (each such refusal checked against the fetch times its metrics show);
+ * the relying parties accepted the new key before the signing date was set; after each emergency,
+ * tokens of the compromised key refused by both within BOUND_MS of the request, and from the moment
+ * status says a relying party accepted the new key; status.issuer.compromisedKey lists each relying
+ * party until it is shown to have dropped the key. Printed, not asserted: the counts, the phase
+ * times, kube-apiserver's JWKS-fetch metrics and the refusal times.
  *
  * The operator runs against the relying kube-apiserver itself, so its `kubernetes: {}` probe is a
  * TokenReview on the relying party. Real clocks throughout: the issuer server's reports and the
@@ -150,6 +152,45 @@ function recordSnapshots(c: Clients, ns: string): { snapshots: Snapshot[]; stop(
   };
 }
 
+interface Mark {
+  what: string;
+  at: number;
+  /** kube-apiserver's JWT authenticator metrics then, summarized. */
+  metrics: string;
+}
+
+/** The value of the one series of `name` whose labels include `labels`, from metric lines. */
+function seriesValue(lines: readonly string[], name: string, labels = ''): string | undefined {
+  const line = lines.find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line?.split(/\s+/).at(-1);
+}
+
+/**
+ * The JWT authenticator's metrics in one line: the last successful JWKS fetch (seconds after
+ * `origin`), the hash of the key set it got, and the authentications (cache misses) by result.
+ */
+function summarizeJwtMetrics(lines: readonly string[], origin: number): string {
+  const fetched = Number(
+    seriesValue(
+      lines,
+      'apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds',
+      'result="success"',
+    ),
+  );
+  const hash = /hash="sha256:([0-9a-f]{8})/.exec(
+    lines.find((l) =>
+      l.startsWith('apiserver_authentication_jwt_authenticator_jwks_fetch_last_key_set_info'),
+    ) ?? '',
+  )?.[1];
+  const count = (result: string): string =>
+    seriesValue(
+      lines,
+      'apiserver_authentication_jwt_authenticator_latency_seconds_count',
+      `result="${result}"`,
+    ) ?? '0';
+  return `last JWKS fetch ${Number.isFinite(fetched) ? secondsAfter(fetched * 1000, origin) : '-'}, key set ${hash ?? '-'}, authentications ${count('success')} succeeded / ${count('failure')} failed`;
+}
+
 /** kube-apiserver's JWT authenticator metrics, each time a line changed (sampled every second). */
 function recordJwtMetrics(server: RelyingApiServer): {
   changes: { at: number; line: string }[];
@@ -163,7 +204,7 @@ function recordJwtMetrics(server: RelyingApiServer): {
       const lines = await server.jwtMetrics().catch(() => []);
       for (const line of lines) {
         const name = line.replace(/\s+\S+$/, '');
-        if (line.includes('_bucket{') || last.get(name) === line) continue;
+        if (!line.includes('_jwks_fetch_') || last.get(name) === line) continue;
         last.set(name, line);
         changes.push({ at: Date.now(), line });
       }
@@ -244,11 +285,12 @@ describe('the OIDC issuer with relying parties from other codebases', function (
     expect(operator?.output() ?? '').to.not.contain('PRIVATE KEY');
   });
 
-  it('kube-apiserver and oauth2-proxy refuse no valid token through a scheduled rotation, a rollback and an emergency, and refuse the compromised key within the bound', async () => {
+  it("kube-apiserver and oauth2-proxy refuse no valid token through a scheduled rotation, a rollback and two emergencies (but inside kube-apiserver's refetch hold), and refuse each compromised key within the bound", async () => {
     const origin = Date.now();
-    const marks: { what: string; at: number }[] = [];
-    const mark = (what: string): void => {
-      marks.push({ what, at: Date.now() });
+    const marks: Mark[] = [];
+    const mark = async (what: string): Promise<void> => {
+      const at = Date.now();
+      marks.push({ what, at, metrics: summarizeJwtMetrics(await apiserver.jwtMetrics(), origin) });
     };
     await createConsumerDeployment(c, ns, 'api', 'api-jwt', 2);
     await createJwtRotation(c, ns, 'api', spec(issuerUrl));
@@ -257,7 +299,7 @@ describe('the OIDC issuer with relying parties from other codebases', function (
       const answer = await httpsGet(`${issuerUrl}/.well-known/openid-configuration`, pki.caPem);
       return answer.status === 200 && (JSON.parse(answer.body) as { issuer?: string }).issuer === issuerUrl;
     });
-    mark('issuer serves the key set');
+    await mark('issuer serves the key set');
     proxy = await startOauth2Proxy({
       issuer: issuerUrl,
       audience: PROXY_AUDIENCE,
@@ -306,10 +348,10 @@ describe('the OIDC issuer with relying parties from other codebases', function (
       },
       { timeoutMs: 90_000, intervalMs: 1000 },
     );
-    mark('both relying parties accept the first key');
+    await mark('both relying parties accept the first key');
     await registerRelyingParties(c, ns, proxy);
     await waitForPhase(c, ns, 'api', 'Idle', (r) => issuerCurrent(r) === 'IssuerCurrent', 60_000);
-    mark('relying parties registered, IssuerCurrent');
+    await mark('relying parties registered, IssuerCurrent');
 
     const states = recordSnapshots(c, ns);
     const fetches = recordJwtMetrics(apiserver);
@@ -319,7 +361,7 @@ describe('the OIDC issuer with relying parties from other codebases', function (
 
     // A scheduled rotation: the interval since the key was made has passed.
     client.phase('rotation');
-    mark('schedule.interval set to 30s');
+    await mark('schedule.interval set to 30s');
     await patchSpec(c, ns, 'api', { schedule: { interval: '30s' } });
     await waitFor(
       'the scheduled rotation to start',
@@ -328,14 +370,14 @@ describe('the OIDC issuer with relying parties from other codebases', function (
         timeoutMs: 60_000,
       },
     );
-    mark('rotation started (JWT_PRIVATE_KEY_NEW)');
+    await mark('rotation started (JWT_PRIVATE_KEY_NEW)');
     await patchSpec(c, ns, 'api', { schedule: { interval: '2160h' } });
     await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.lastRotation?.outcome === 'Completed', 300_000);
-    mark('rotation completed');
+    await mark('rotation completed');
     await pause(5_000);
 
     client.phase('rollback');
-    mark('rollback requested');
+    await mark('rollback requested');
     await annotate(c, ns, 'api', { 'jwtrotation.io/rollback': 'issuer-rp' });
     await waitForPhase(
       c,
@@ -345,53 +387,42 @@ describe('the OIDC issuer with relying parties from other codebases', function (
       (r) => r.status?.lastRotation?.outcome === 'RolledBack',
       120_000,
     );
-    mark('rollback done');
+    await mark('rollback done');
     await pause(10_000);
 
-    client.phase('emergency');
-    const emergencyAt = Date.now();
-    client.emergency(emergencyAt);
-    mark('emergency requested');
-    await annotate(c, ns, 'api', { 'jwtrotation.io/emergency-rotate': 'issuer-rp' });
-    await waitForPhase(c, ns, 'api', 'Idle', (r) => r.status?.lastRotation?.trigger === 'Emergency', 120_000);
-    mark('emergency done');
-    await waitFor(
-      'status.issuer.compromisedKey to clear (every relying party shown to drop it, caches expired)',
-      async () => {
-        const r = await getJwtRotation(c, ns, 'api');
-        return (
-          r.status?.issuer?.compromisedKey === undefined &&
-          issuerCurrent(r) === 'IssuerCurrent' &&
-          client.compromisedKey !== undefined
-        );
-      },
-      { timeoutMs: 180_000, intervalMs: 500 },
-    );
-    mark('compromisedKey cleared, IssuerCurrent');
+    await emergency(c, ns, client, 'emergency', mark);
+    await pause(5_000);
+    // Again, while kube-apiserver fetched the key set less than max-age - 30 s ago (the attacker's
+    // tokens of the first compromised key make it fetch as often as it may): it cannot fetch the new key
+    // until then.
+    await emergency(c, ns, client, 'emergency-2', mark);
     await pause(5_000);
     await client.stop();
     await states.stop();
     await fetches.stop();
 
-    report({
+    const figures = {
       origin,
       marks,
       outcomes: client.outcomes,
       snapshots: states.snapshots,
       fetches: fetches.changes,
-      emergencyAt,
+      emergencies: client.emergencies,
       client,
-    });
+    };
+    report(figures);
     await printKeySetStatus(c, ns);
-    assertNoValidTokenRefused(client.outcomes);
+    assertNoValidTokenRefused(figures);
     assertEveryKeyUsed(
       client.outcomes,
       client.keysSeen().map((k) => k.fingerprint),
     );
     assertSwitchAfterAcceptance(states.snapshots);
     assertScheduled(states.snapshots);
-    assertCompromisedRefused(client.outcomes, emergencyAt, states.snapshots, client.compromisedKey ?? '');
-    assertCompromisedListed(states.snapshots, client.compromisedKey ?? '', emergencyAt);
+    client.emergencies.forEach((e, i) => {
+      assertCompromisedRefused(client.outcomes, e, states.snapshots);
+      assertCompromisedListed(states.snapshots, e, client.emergencies[i + 1]?.at ?? Infinity);
+    });
   });
 });
 
@@ -400,6 +431,39 @@ function issuerCurrent(r: JwtRotation): string | undefined {
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An emergency rotation, until status says no relying party or cache may still accept the compromised key. */
+async function emergency(
+  c: Clients,
+  ns: string,
+  client: TokenClient,
+  phase: string,
+  mark: (what: string) => Promise<void>,
+): Promise<void> {
+  const before = (await getJwtRotation(c, ns, 'api')).status?.currentKeyFingerprint;
+  client.phase(phase);
+  client.emergency(Date.now());
+  await mark(`${phase} requested`);
+  await annotate(c, ns, 'api', { 'jwtrotation.io/emergency-rotate': phase });
+  await waitForPhase(
+    c,
+    ns,
+    'api',
+    'Idle',
+    (r) => r.status?.lastRotation?.trigger === 'Emergency' && r.status.currentKeyFingerprint !== before,
+    120_000,
+  );
+  await mark(`${phase} done`);
+  await waitFor(
+    'status.issuer.compromisedKey to clear (every relying party shown to drop it, caches expired)',
+    async () => {
+      const r = await getJwtRotation(c, ns, 'api');
+      return r.status?.issuer?.compromisedKey === undefined && issuerCurrent(r) === 'IssuerCurrent';
+    },
+    { timeoutMs: 180_000, intervalMs: 500 },
+  );
+  await mark(`${phase}: compromisedKey cleared, IssuerCurrent`);
+}
 
 async function registerRelyingParties(c: Clients, ns: string, proxy: Oauth2Proxy): Promise<void> {
   const r = await getJwtRotation(c, ns, 'api');
@@ -416,21 +480,23 @@ async function registerRelyingParties(c: Clients, ns: string, proxy: Oauth2Proxy
 
 interface Figures {
   origin: number;
-  marks: { what: string; at: number }[];
+  marks: Mark[];
   outcomes: Outcome[];
   snapshots: Snapshot[];
   fetches: { at: number; line: string }[];
-  emergencyAt: number;
+  emergencies: { at: number; compromised: string }[];
   client: TokenClient;
 }
 
+const log = (line: string): void => {
+  console.log(`    [figures] ${line}`);
+};
+
 /** Prints the figures of the run (never asserted: timings depend on the machine). */
 function report(f: Figures): void {
-  const log = (line: string): void => {
-    console.log(`    [figures] ${line}`);
-  };
   log(`run started ${iso(f.origin)}; times below are seconds after it`);
-  for (const m of f.marks) log(`mark ${secondsAfter(m.at, f.origin)}: ${m.what}`);
+  for (const m of f.marks)
+    log(`mark ${secondsAfter(m.at, f.origin)}: ${m.what} | kube-apiserver: ${m.metrics}`);
   for (const k of f.client.keysSeen())
     log(`key ${k.fingerprint} first seen by the client at ${secondsAfter(k.firstSeen, f.origin)}`);
   for (const s of f.snapshots) {
@@ -441,18 +507,35 @@ function report(f: Figures): void {
   for (const [row, n] of countOutcomes(f.outcomes)) log(`  ${row}\t${n}`);
   const errors = f.outcomes.filter((o) => o.result === 'error');
   log(`errors: ${errors.length}${errors.length > 0 ? ` e.g. ${errors[0]?.detail ?? ''}` : ''}`);
+  for (const e of f.emergencies) reportEmergency(f, e);
+  log("kube-apiserver's JWKS fetches (the gauges, as they changed; sampled every second):");
+  for (const ch of f.fetches) {
+    const value = Number(ch.line.split(/\s+/).at(-1));
+    const fetchedAt = ch.line.includes('_timestamp_seconds')
+      ? ` = fetch at ${secondsAfter(value * 1000, f.origin)}`
+      : '';
+    log(
+      `  ${secondsAfter(ch.at, f.origin)}: ${ch.line.replace(/\{.*hash="sha256:([0-9a-f]{8})[^}]*\}/, '{hash $1…}')}${fetchedAt}`,
+    );
+  }
+}
+
+function reportEmergency(f: Figures, e: { at: number; compromised: string }): void {
+  const next = f.emergencies.find((x) => x.at > e.at)?.at ?? Infinity;
   for (const rp of [KUBE, PROXY]) {
-    for (const kind of ['compromised', 'withdrawn'] as const) {
-      const after = f.outcomes.filter((o) => o.rp === rp && o.kind === kind && o.sentAt >= f.emergencyAt);
-      const firstRefused = after.find((o) => o.result === 'refused');
-      const lastAccepted = after.filter((o) => o.result === 'accepted').at(-1);
+    const during = f.outcomes.filter((o) => o.rp === rp && o.sentAt >= e.at && o.sentAt < next);
+    for (const kind of ['compromised', 'withdrawn', 'fresh'] as const) {
+      const of = during.filter((o) => o.kind === kind && (kind !== 'compromised' || o.key === e.compromised));
+      const firstRefused = of.find((o) => o.result === 'refused');
+      const lastRefused = of.filter((o) => o.result === 'refused').at(-1);
+      const lastAccepted = of.filter((o) => o.result === 'accepted').at(-1);
       log(
-        `emergency, ${rp}, ${kind} tokens: ${after.length} presented; first refused ${secondsAfter(firstRefused?.sentAt, f.emergencyAt)} after the request; last accepted ${secondsAfter(lastAccepted?.sentAt, f.emergencyAt)} (bound ${BOUND_MS / 1000} s)`,
+        `emergency at ${secondsAfter(e.at, f.origin)} (compromised ${e.compromised}), ${rp}, ${kind} tokens: ${of.length} presented, ` +
+          `${of.filter((o) => o.result === 'refused').length} refused (first ${secondsAfter(firstRefused?.sentAt, e.at)}, last ${secondsAfter(lastRefused?.sentAt, e.at)} after the request), ` +
+          `last accepted ${secondsAfter(lastAccepted?.sentAt, e.at)} (bound for compromised: ${BOUND_MS / 1000} s)`,
       );
     }
   }
-  log("kube-apiserver's JWT authenticator metrics, as they changed (sampled every second):");
-  for (const ch of f.fetches) log(`  ${secondsAfter(ch.at, f.origin)}: ${ch.line}`);
 }
 
 async function printKeySetStatus(c: Clients, ns: string): Promise<void> {
@@ -463,19 +546,50 @@ async function printKeySetStatus(c: Clients, ns: string): Promise<void> {
     plural: KEY_SET_PLURAL,
     name: 'api',
   })) as { status?: { servers?: unknown[] } };
-  console.log(`    [figures] PublishedKeySet status.servers: ${JSON.stringify(set.status?.servers ?? [])}`);
+  log(`PublishedKeySet status.servers: ${JSON.stringify(set.status?.servers ?? [])}`);
 }
 
-function assertNoValidTokenRefused(outcomes: readonly Outcome[]): void {
-  const refused = outcomes.filter((o) => (o.kind === 'fresh' || o.kind === 'held') && o.result === 'refused');
+/** Successful JWKS fetches of kube-apiserver (epoch ms), from the timestamp gauge's values. */
+function kubeFetches(f: Figures): number[] {
+  return f.fetches
+    .filter(
+      (ch) => ch.line.includes('_jwks_fetch_last_timestamp_seconds') && ch.line.includes('result="success"'),
+    )
+    .map((ch) => Number(ch.line.split(/\s+/).at(-1)) * 1000);
+}
+
+/**
+ * No valid token refused, with one exception that is kube-apiserver's documented rule: after the
+ * second emergency, which comes less than max-age - 30 s after its last fetch, it refuses the new
+ * key until that fetch is max-age - 30 s old (it may not fetch again before). Those refusals must
+ * all fall inside that window; they are counted, not excused wholesale.
+ */
+function assertNoValidTokenRefused(f: Figures): void {
+  const refused = f.outcomes.filter(
+    (o) => (o.kind === 'fresh' || o.kind === 'held') && o.result === 'refused',
+  );
+  const fetches = kubeFetches(f);
+  const second = f.emergencies[1]?.at ?? Infinity;
+  const holdMs = Math.max(0, MAX_AGE_S - 30) * 1000;
+  const held = refused.filter((o) => {
+    if (o.rp !== KUBE || o.phase !== 'emergency-2' || o.sentAt < second) return false;
+    const lastFetch = Math.max(...fetches.filter((t) => t <= o.sentAt));
+    return o.sentAt <= lastFetch + holdMs + 1000;
+  });
+  log(
+    `valid tokens kube-apiserver refused within its refetch hold after the second emergency: ${held.length}`,
+  );
+  const unexplained = refused.filter((o) => !held.includes(o));
   expect(
-    refused.slice(0, 5).map((o) => `${o.rp} ${o.phase} ${o.kind} ${o.key} ${o.detail}`),
-    `${refused.length} valid tokens refused`,
+    unexplained
+      .slice(0, 5)
+      .map((o) => `${o.rp} ${o.phase} ${o.kind} ${o.key} ${o.detail} at ${iso(o.sentAt)}`),
+    `${unexplained.length} valid tokens refused`,
   ).to.deep.equal([]);
 }
 
 function assertEveryKeyUsed(outcomes: readonly Outcome[], keys: readonly string[]): void {
-  expect(keys, "the first key, the scheduled rotation's and the emergency's").to.have.length(3);
+  expect(keys, "the first key, the scheduled rotation's and the two emergencies'").to.have.length(4);
   for (const rp of [KUBE, PROXY]) {
     for (const key of keys) {
       const accepted = outcomes.filter(
@@ -519,27 +633,34 @@ function assertScheduled(snapshots: readonly Snapshot[]): void {
   expect(switched.trigger, 'the rotation was started by the schedule').to.equal('Scheduled');
 }
 
+/** The first key in use after the emergency at `at` that is not the compromised one. */
+function replacementOf(
+  snapshots: readonly Snapshot[],
+  e: { at: number; compromised: string },
+): string | undefined {
+  return snapshots.find(
+    (s) => s.at > e.at && s.keys.current !== undefined && s.keys.current !== e.compromised,
+  )?.keys.current;
+}
+
 function assertCompromisedRefused(
   outcomes: readonly Outcome[],
-  emergencyAt: number,
+  e: { at: number; compromised: string },
   snapshots: readonly Snapshot[],
-  compromised: string,
 ): void {
-  const replacement = snapshots.find(
-    (s) => s.at > emergencyAt && s.keys.current !== undefined && s.keys.current !== compromised,
-  )?.keys.current;
+  const replacement = replacementOf(snapshots, e);
   for (const rp of [KUBE, PROXY]) {
     const attacks = outcomes.filter(
-      (o) => o.rp === rp && o.kind === 'compromised' && o.sentAt >= emergencyAt,
+      (o) => o.rp === rp && o.kind === 'compromised' && o.key === e.compromised && o.sentAt >= e.at,
     );
-    const late = attacks.filter((o) => o.sentAt > emergencyAt + BOUND_MS);
-    expect(late.length, `${rp}: compromised-key tokens presented after the bound`).to.be.greaterThan(10);
+    const late = attacks.filter((o) => o.sentAt > e.at + BOUND_MS);
+    expect(late.length, `${rp}: tokens of ${e.compromised} presented after the bound`).to.be.greaterThan(10);
     expect(
       late.filter((o) => o.result !== 'refused').length,
-      `${rp} accepted the compromised key after ${BOUND_MS} ms`,
+      `${rp} accepted the compromised key ${e.compromised} more than ${BOUND_MS} ms after the emergency`,
     ).to.equal(0);
     // What status claims: a relying party that accepted the new key holds a set without the compromised one.
-    const shown = snapshots.find((s) => s.at > emergencyAt && s.accepted[rp]?.key === replacement);
+    const shown = snapshots.find((s) => s.at > e.at && s.accepted[rp]?.key === replacement);
     const acceptedAt = Date.parse(shown?.accepted[rp]?.at ?? '');
     expect(acceptedAt, `${rp} shown to accept ${replacement ?? '?'}`).to.be.a('number').and.not.NaN;
     const afterClaim = attacks.filter((o) => o.sentAt > acceptedAt + 1000);
@@ -552,19 +673,18 @@ function assertCompromisedRefused(
 
 function assertCompromisedListed(
   snapshots: readonly Snapshot[],
-  compromised: string,
-  emergencyAt: number,
+  e: { at: number; compromised: string },
+  /** When the next emergency was requested. */
+  until: number,
 ): void {
-  const after = snapshots.filter(
-    (s) => s.at > emergencyAt && s.keys.current !== undefined && s.keys.current !== compromised,
-  );
+  const replacement = replacementOf(snapshots, e);
+  const after = snapshots.filter((s) => s.at > e.at && s.at < until && s.keys.current === replacement);
   expect(after.length).to.be.greaterThan(0);
-  const replacement = after[0]?.keys.current;
   for (const s of after) {
     for (const rp of [KUBE, PROXY]) {
       if (s.accepted[rp]?.key === replacement) continue;
       expect(s.compromised?.fingerprint, `compromisedKey while ${rp} has not accepted the new key`).to.equal(
-        compromised,
+        e.compromised,
       );
       expect(s.compromised?.mayBeAcceptedBy ?? []).to.include(rp);
     }

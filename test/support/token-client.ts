@@ -87,7 +87,8 @@ export class TokenClient {
   private phaseName = 'start';
   private withdrawn = new Set<string>();
   private compromised: SigningKey | undefined;
-  private emergencyAt: number | undefined;
+  /** Each emergency: when, and the fingerprint of the key that was signing then. */
+  readonly emergencies: { at: number; compromised: string }[] = [];
   private running: Promise<void> | undefined;
   private stopping = false;
   private tick = 0;
@@ -132,19 +133,11 @@ export class TokenClient {
 
   /** The key was compromised: every key seen so far is withdrawn; the one signing now is the attacker's. */
   emergency(at: number): void {
-    this.emergencyAt = at;
     const values = this.lastValues;
     const pem = values === undefined ? undefined : signingPem(values, at);
     this.compromised = pem === undefined ? undefined : this.keys.get(pem);
     this.withdrawn = new Set([...this.keys.values()].map((k) => k.fingerprint));
-  }
-
-  get emergencyTime(): number | undefined {
-    return this.emergencyAt;
-  }
-
-  get compromisedKey(): string | undefined {
-    return this.compromised?.fingerprint;
+    this.emergencies.push({ at, compromised: this.compromised?.fingerprint ?? '' });
   }
 
   /** When each key was first seen in the Secret, by fingerprint. */
