@@ -11,7 +11,8 @@
  * the relying parties accepted the new key before the signing date was set; after each emergency,
  * tokens of the compromised key refused by both within BOUND_MS of the request, and from the moment
  * status says a relying party accepted the new key; status.issuer.compromisedKey lists each relying
- * party until it is shown to have dropped the key. Printed, not asserted: the counts, the phase
+ * party until it is shown to have dropped the key; after the rollback, IssuerCurrent again within 30 s
+ * (the relying parties probed with the original key at once). Printed, not asserted: the counts, the phase
  * times, kube-apiserver's JWKS-fetch metrics and the refusal times.
  *
  * The operator runs against the relying kube-apiserver itself, so its `kubernetes: {}` probe is a
@@ -388,6 +389,9 @@ describe('the OIDC issuer with relying parties from other codebases', function (
       120_000,
     );
     await mark('rollback done');
+    // The relying parties are shown to accept the original key again without waiting for the idle cadence.
+    await waitForPhase(c, ns, 'api', 'Idle', (r) => issuerCurrent(r) === 'IssuerCurrent', 30_000);
+    await mark('rollback: IssuerCurrent again');
     await pause(10_000);
 
     await emergency(c, ns, client, 'emergency', mark);
