@@ -425,6 +425,40 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     });
   });
 
+  it('deploy/components/issuer builds on deploy/ with kustomize, and the API server accepts it (dry-run)', async () => {
+    const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-kustomize-issuer-'));
+    const rel = path.relative(overlay, path.join(repoRoot, 'deploy'));
+    writeFileSync(
+      path.join(overlay, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        namespace: ns,
+        resources: [rel],
+        components: [path.join(rel, 'components/issuer')],
+      }),
+    );
+    const kustomized = await cluster.kubectl(['kustomize', overlay]);
+    expect(kustomized.code, kustomized.stderr).to.equal(0);
+    // The test namespace exists already; cluster-scoped objects are checked, not kept (dry-run).
+    const objects = documents(kustomized.stdout).filter((o) => o.kind !== 'Namespace');
+    const issuer = objects.filter((o) => o.metadata.name.startsWith('jwt-issuer'));
+    expect(issuer.map((o) => o.kind)).to.have.members([
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+    ]);
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: objects.map((o) => stringify(o)).join('---\n'),
+    });
+    expect(applied.code, applied.stderr).to.equal(0);
+  });
+
   it('an issuer Ingress without a host fails, saying what to set', async () => {
     const out = await template({ issuer: { enabled: true, ingress: { enabled: true } } });
     expect(out.code).to.not.equal(0);

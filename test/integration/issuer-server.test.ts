@@ -11,14 +11,14 @@
  */
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { parseAllDocuments, stringify } from 'yaml';
-import { repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { clusterDir, repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { installCrd } from '../support/crd.ts';
 import {
   issuerRequest,
@@ -373,6 +373,19 @@ describe('the issuer server (compiled, with the RBAC it ships, against the real 
         `${verb} ${resource} in ${namespace ?? 'every namespace'}`,
       ).to.equal(false);
     }
+    // The same question asked by the admin on the ServiceAccount's behalf (impersonation).
+    const as = `--as=system:serviceaccount:${serverNs}:jwt-issuer`;
+    const impersonated = await cluster.kubectl(['auth', 'can-i', 'get', 'secrets', as, '-n', serverNs]);
+    expect([impersonated.code, impersonated.stdout.trim()]).to.deep.equal([1, 'no']);
+    // Everything it may do in its own namespace, kept with the cluster's logs for a reader.
+    const list = await cluster.kubectl(['auth', 'can-i', '--list', as, '-n', serverNs]);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.not.match(/^secrets|^configmaps|^\*\.\*/m);
+    mkdirSync(path.join(clusterDir, 'logs', 'issuers'), { recursive: true });
+    writeFileSync(
+      path.join(clusterDir, 'logs', 'issuers', 'can-i-list.txt'),
+      `kubectl auth can-i --list ${as} -n ${serverNs}\n${list.stdout}`,
+    );
     const core = sa.kubeConfig.makeApiClient(k8s.CoreV1Api);
     await cluster.kubeConfig.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({
       namespace: serverNs,
