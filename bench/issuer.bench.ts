@@ -24,7 +24,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'node:https';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -280,9 +280,85 @@ async function fetchEach(proc: Proc, ca: string, n: number): Promise<void> {
   agent.destroy();
 }
 
-async function main(): Promise<void> {
-  const suffix = Math.random().toString(36).slice(2, 8);
-  const ns = `bench-issuer-${suffix}`;
+/** The PublishedKeySets, created 20 at a time. */
+async function createKeySets(ns: string, sets: { jwks: string; version: string }[]): Promise<void> {
+  for (let i = 0; i < sets.length; i += 20) {
+    await Promise.all(
+      sets.slice(i, i + 20).map((s, j) =>
+        custom.createNamespacedCustomObject({
+          group: 'jwtrotation.io',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'publishedkeysets',
+          body: {
+            apiVersion: 'jwtrotation.io/v1alpha1',
+            kind: 'PublishedKeySet',
+            metadata: { name: `k${String(i + j)}` },
+            spec: {
+              issuer: `https://${HOST}/k${String(i + j)}`,
+              algorithm: 'RS256',
+              version: s.version,
+              maxAgeSeconds: 300,
+              jwks: s.jwks,
+              keyCount: 2,
+            },
+          },
+        }),
+      ),
+    );
+  }
+}
+
+const writes = (proc: Proc, labels = ''): Promise<number> =>
+  metric(proc, 'jwt_issuer_status_writes_total', labels);
+
+/** From the first create until all are served and reported; then an idle window. */
+async function loadKeySets(proc: Proc, ns: string, sets: { jwks: string; version: string }[]) {
+  const t0 = Date.now();
+  await createKeySets(ns, sets);
+  const createdMs = Date.now() - t0;
+  const served = async (): Promise<true | undefined> =>
+    (await metric(proc, 'jwt_issuer_keysets', 'state="served"')) >= sets.length ? true : undefined;
+  await waitUntil('all served', served);
+  const servedMs = Date.now() - t0;
+  const reported = async (): Promise<true | undefined> =>
+    (await writes(proc, 'result="success"')) >= sets.length ? true : undefined;
+  await waitUntil('all reported', reported);
+  const reportedMs = Date.now() - t0;
+  const statusWritesForLoad = await writes(proc);
+  await sleep(30_000);
+  const statusWritesIdle30s = (await writes(proc)) - statusWritesForLoad;
+  return { createdMs, servedMs, reportedMs, statusWritesForLoad, statusWritesIdle30s };
+}
+
+/** wrk at each level, 200 and 304, and one level with a new TLS connection per request. */
+function loadTest(proc: Proc, version: string): LoadRow[] {
+  const url = `https://127.0.0.1:${String(proc.httpsPort)}/k7/.well-known/jwks.json`;
+  const host = `Host: ${HOST}`;
+  const rows: LoadRow[] = [];
+  for (const clients of LEVELS) {
+    rows.push(wrk(proc, 'JWKS 200', clients, url, [host]));
+    rows.push(wrk(proc, 'JWKS 304', clients, url, [host, `If-None-Match: "${version}"`]));
+  }
+  rows.push(wrk(proc, 'JWKS 200, new TLS connection per request', 10, url, [host, 'Connection: close']));
+  return rows;
+}
+
+/** A new client on every key set: how many writes, over how long. */
+async function newClients(proc: Proc, ca: string, n: number) {
+  const before = await writes(proc);
+  const t1 = Date.now();
+  await fetchEach(proc, ca, n);
+  const fetchMs = Date.now() - t1;
+  await waitUntil('the fetch records written', async () =>
+    (await writes(proc)) - before >= n ? true : undefined,
+  );
+  const writtenMs = Date.now() - t1;
+  await sleep(5_000);
+  return { fetchMs, writtenMs, statusWrites: (await writes(proc)) - before };
+}
+
+async function prepare(ns: string, suffix: string) {
   kubectl([
     'apply',
     '--server-side',
@@ -300,92 +376,41 @@ async function main(): Promise<void> {
     'tls.crt': readFileSync(pki.certFile, 'utf8'),
     'tls.key': readFileSync(pki.keyFile, 'utf8'),
   });
-  const sets = await keySets(KEYSETS);
+  return { identity, pki, tlsDir, sets: await keySets(KEYSETS) };
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg().map((l) => +l.toFixed(2));
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const ns = `bench-issuer-${suffix}`;
+  const { identity, pki, tlsDir, sets } = await prepare(ns, suffix);
   const proc = await startServer(identity.kubeconfig, ns, tlsDir);
   const pid = proc.child.pid ?? 0;
   try {
-    const base = `https://127.0.0.1:${String(proc.httpsPort)}`;
-    await waitUntil('ready', async () =>
-      (await fetch(`http://127.0.0.1:${String(proc.healthPort)}/readyz`)).ok ? true : undefined,
-    );
+    const ready = async (): Promise<true | undefined> =>
+      (await fetch(`http://127.0.0.1:${String(proc.healthPort)}/readyz`)).ok ? true : undefined;
+    await waitUntil('ready', ready);
     await sleep(5_000);
     const empty = procStatus(pid);
-
-    // 1,000 key sets, created 20 at a time.
-    const t0 = Date.now();
-    for (let i = 0; i < KEYSETS; i += 20) {
-      await Promise.all(
-        sets.slice(i, i + 20).map((s, j) =>
-          custom.createNamespacedCustomObject({
-            group: 'jwtrotation.io',
-            version: 'v1alpha1',
-            namespace: ns,
-            plural: 'publishedkeysets',
-            body: {
-              apiVersion: 'jwtrotation.io/v1alpha1',
-              kind: 'PublishedKeySet',
-              metadata: { name: `k${String(i + j)}` },
-              spec: {
-                issuer: `https://${HOST}/k${String(i + j)}`,
-                algorithm: 'RS256',
-                version: s.version,
-                maxAgeSeconds: 300,
-                jwks: s.jwks,
-                keyCount: 2,
-              },
-            },
-          }),
-        ),
-      );
-    }
-    const createdMs = Date.now() - t0;
-    await waitUntil('all served', async () =>
-      (await metric(proc, 'jwt_issuer_keysets', 'state="served"')) >= KEYSETS ? true : undefined,
-    );
-    const servedMs = Date.now() - t0;
-    await waitUntil('all reported', async () =>
-      (await metric(proc, 'jwt_issuer_status_writes_total', 'result="success"')) >= KEYSETS
-        ? true
-        : undefined,
-    );
-    const reportedMs = Date.now() - t0;
-    const writesAfterLoad = await metric(proc, 'jwt_issuer_status_writes_total');
-    await sleep(30_000);
-    const writesIdle = (await metric(proc, 'jwt_issuer_status_writes_total')) - writesAfterLoad;
+    const keySetLoad = await loadKeySets(proc, ns, sets);
     const loaded = procStatus(pid);
-
-    const url = `${base}/k7/.well-known/jwks.json`;
-    const host = `Host: ${HOST}`;
-    const rows: LoadRow[] = [];
-    for (const clients of LEVELS) {
-      rows.push(wrk(proc, 'JWKS 200', clients, url, [host]));
-      rows.push(wrk(proc, 'JWKS 304', clients, url, [host, `If-None-Match: "${sets[7]?.version ?? ''}"`]));
-    }
-    rows.push(wrk(proc, 'JWKS 200, new TLS connection per request', 10, url, [host, 'Connection: close']));
+    const load = loadTest(proc, sets[7]?.version ?? '');
     const afterLoad = procStatus(pid);
-
-    const writesBefore = await metric(proc, 'jwt_issuer_status_writes_total');
-    const t1 = Date.now();
-    await fetchEach(proc, pki.caPem, KEYSETS);
-    const fetchedMs = Date.now() - t1;
-    await waitUntil('the fetch records written', async () =>
-      (await metric(proc, 'jwt_issuer_status_writes_total')) - writesBefore >= KEYSETS ? true : undefined,
-    );
-    const recordsMs = Date.now() - t1;
-    await sleep(5_000);
-    const recordWrites = (await metric(proc, 'jwt_issuer_status_writes_total')) - writesBefore;
-
+    const newClientOnEveryKeySet = await newClients(proc, pki.caPem, KEYSETS);
     const t2 = Date.now();
     proc.child.kill('SIGTERM');
     await new Promise((resolve) => proc.child.once('exit', resolve));
     const stopMs = Date.now() - t2;
-    const results = {
+    write({
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,
         model: cpus()[0]?.model,
         memGiB: Math.round(totalmem() / 2 ** 30),
         node: process.version,
+        // The machine is shared: its load average before the bench and after it.
+        loadAverage: { before: loadBefore, after: loadavg().map((l) => +l.toFixed(2)) },
+        wrk: spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0],
       },
       settings: {
         keySets: KEYSETS,
@@ -402,30 +427,27 @@ async function main(): Promise<void> {
         afterLoadRssMiB: afterLoad.rssMiB,
         afterLoadPeakRssMiB: afterLoad.hwmMiB,
       },
-      keySetLoad: {
-        createdMs,
-        servedMs,
-        reportedMs,
-        statusWritesForLoad: writesAfterLoad,
-        statusWritesIdle30s: writesIdle,
-      },
-      load: rows,
-      newClientOnEveryKeySet: { fetchMs: fetchedMs, writtenMs: recordsMs, statusWrites: recordWrites },
+      keySetLoad,
+      load,
+      newClientOnEveryKeySet,
       stopMs,
-    };
-    console.log(JSON.stringify(results, null, 2));
-    const dir = path.join(root, 'bench/results');
-    mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${results.date.slice(0, 10)}-issuer.json`);
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    writeFileSync(file.replace(/\.json$/, '.md'), markdown(results.load));
-    console.log(`wrote ${file}`);
+    });
   } finally {
     if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
     writeFileSync(path.join(clusterDir, 'logs', 'bench-issuer.log'), proc.output());
     identity.cleanup();
     await core.deleteNamespace({ name: ns }).catch(() => undefined);
   }
+}
+
+function write(results: { date: string; load: LoadRow[]; [field: string]: unknown }): void {
+  console.log(JSON.stringify(results, null, 2));
+  const dir = path.join(root, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${results.date.slice(0, 10)}-issuer.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(file.replace(/\.json$/, '.md'), markdown(results.load));
+  console.log(`wrote ${file}`);
 }
 
 function markdown(rows: LoadRow[]): string {
