@@ -36,14 +36,20 @@ export interface RunningIssuer {
 /** Writes in flight at once; the rate limit (STATUS_QPS) is what bounds them over time. */
 const STATUS_CONCURRENCY = 4;
 
-export async function startIssuer(
-  config: IssuerConfig,
-  logger: Logger,
-  clock: Clock,
-): Promise<RunningIssuer> {
+/** The parts of one replica, wired to each other; nothing started yet. */
+interface Parts {
+  metrics: IssuerMetrics;
+  lease: ReplicaLease;
+  keySets: KeySets;
+  reporter: StatusReporter;
+  watch: KeySetWatch;
+}
+
+function makeParts(config: IssuerConfig, logger: Logger, clock: Clock): Parts {
   const metrics = new IssuerMetrics();
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
+  // The Lease renewals go on a client of their own, never behind the status writes' rate limit.
   const lease = new ReplicaLease(apiClient(kubeConfig, k8s.CoordinationV1Api), clock, logger, metrics, {
     namespace: config.namespace,
     name: config.leaseName,
@@ -51,7 +57,6 @@ export async function startIssuer(
     durationSeconds: config.leaseDurationSeconds,
     renewMs: config.leaseRenewMs,
   });
-  const bucket = new TokenBucket(config.statusQps, config.statusBurst);
   const holder: { reporter?: StatusReporter } = {};
   const keySets = new KeySets({
     replica: config.replica,
@@ -63,6 +68,7 @@ export async function startIssuer(
     onForget: (key) => holder.reporter?.forget(key),
     isPending: (key) => holder.reporter?.isPending(key) ?? false,
   });
+  const bucket = new TokenBucket(config.statusQps, config.statusBurst);
   const reporter = new StatusReporter({
     api: limitedClient(kubeConfig, k8s.CustomObjectsApi, bucket),
     clock,
@@ -83,6 +89,15 @@ export async function startIssuer(
       keySets.apply(object, deleted);
     },
   });
+  return { metrics, lease, keySets, reporter, watch };
+}
+
+export async function startIssuer(
+  config: IssuerConfig,
+  logger: Logger,
+  clock: Clock,
+): Promise<RunningIssuer> {
+  const { metrics, lease, keySets, reporter, watch } = makeParts(config, logger, clock);
   const leaseWindowMs = config.leaseDurationSeconds * 1000;
   const vouches = (): boolean => watch.staleForMs(Date.now()) < leaseWindowMs;
   let https: Server | undefined;
@@ -104,17 +119,11 @@ export async function startIssuer(
   await watch.start();
   const pair = await firstCertificate(certificate, config.tlsReloadMs);
   certificate.start();
-  const started = await startIssuerServer(
-    {
-      index: keySets.index,
-      metrics,
-      onFetch: (...args) => {
-        keySets.fetched(...args);
-      },
-    },
-    pair,
-    { host: config.httpsHost, port: config.httpsPort },
-  );
+  const onFetch = keySets.fetched.bind(keySets);
+  const started = await startIssuerServer({ index: keySets.index, metrics, onFetch }, pair, {
+    host: config.httpsHost,
+    port: config.httpsPort,
+  });
   https = started.server;
   logger.info('issuer started', {
     httpsPort: started.port,
@@ -123,21 +132,17 @@ export async function startIssuer(
     lease: lease.ref,
     namespaces: config.watchNamespaces.length === 0 ? 'all' : config.watchNamespaces.join(','),
   });
-  return {
-    httpsPort: started.port,
-    healthPort: health.port,
-    metrics,
-    async stop() {
-      const server = https;
-      https = undefined;
-      await closeServer(server);
-      await lease.release();
-      certificate.stop();
-      await reporter.stop();
-      await watch.stop();
-      await health.close();
-    },
+  const stop = async (): Promise<void> => {
+    const server = https;
+    https = undefined;
+    await closeServer(server);
+    await lease.release();
+    certificate.stop();
+    await reporter.stop();
+    await watch.stop();
+    await health.close();
   };
+  return { httpsPort: started.port, healthPort: health.port, metrics, stop };
 }
 
 /** Waits until the certificate files are there and good (a Secret volume may be mounted late). */

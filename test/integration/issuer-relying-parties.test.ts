@@ -28,7 +28,7 @@ import { KEY_SET_PLURAL } from '../../src/adapters/kubernetes/published-key-sets
 import { NOT_SCHEDULED } from '../../src/rotation/revision.ts';
 import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { installCrd } from '../support/crd.ts';
-import { startIssuerServerProcess } from '../support/issuer-server-process.ts';
+import { startIssuerProcess } from '../support/issuer.ts';
 import {
   annotate,
   clients,
@@ -258,7 +258,7 @@ describe('the OIDC issuer with relying parties from other codebases', function (
     c = clients(cluster);
     ns = await cluster.newNamespace('issuer-rp');
     pki = await makeTestPki(['127.0.0.1']);
-    const issuer = await startIssuerServerProcess({
+    const issuer = await startIssuerProcess({
       kubeconfigPath: cluster.kubeconfigPath,
       namespaces: [ns],
       replica: `issuer-${ns}`,

@@ -6,6 +6,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { parse, parseAllDocuments } from 'yaml';
 import { parseCrd, storageSchema, REPO_ROOT, type JsonSchema } from '../../tools/gen-api-types.ts';
 import { FetchLog } from '../../src/issuer/fetch-records.ts';
 import {
@@ -75,6 +76,30 @@ describe('the issuer server against the PublishedKeySet CRD', () => {
       log.fetched(`${'x'.repeat(250)}${i}`.slice(-256), 'v1', '2026-12-07T10:00:01.000Z');
     const entry = log.entry('jwt-issuer-7d9f8-abcde', 'jwt-issuer/jwt-issuer-jwt-issuer-7d9f8-abcde');
     expect(validateAgainstSchema({ servers: [entry] }, at('status'), 'status')).to.deep.equal([]);
+  });
+
+  it('the Helm chart grants the issuer server the rules deploy/components/issuer grants', () => {
+    const component = parseAllDocuments(
+      readFileSync(path.join(REPO_ROOT, 'deploy/components/issuer/rbac.yaml'), 'utf8'),
+    ).map((d) => d.toJS() as { kind: string; rules?: unknown[] });
+    const chart = readFileSync(
+      path.join(REPO_ROOT, 'charts/jwt-rotation-operator/templates/issuer-rbac.yaml'),
+      'utf8',
+    );
+    const defined = (name: string): unknown[] => {
+      const block = new RegExp(
+        `\\{\\{- define "jwt-rotation-operator\\.${name}" \\}\\}\\n([\\s\\S]*?)\\{\\{- end \\}\\}`,
+      ).exec(chart);
+      if (block?.[1] === undefined) throw new Error(`no ${name} in issuer-rbac.yaml`);
+      return (parse(`rules:\n${block[1]}`) as { rules: unknown[] }).rules;
+    };
+    expect(defined('issuerRules')).to.deep.equal(component.find((d) => d.kind === 'ClusterRole')?.rules);
+    expect(defined('issuerLeaseRules')).to.deep.equal(component.find((d) => d.kind === 'Role')?.rules);
+    // Nothing that reads key material or anything else of the cluster.
+    const resources = [...defined('issuerRules'), ...defined('issuerLeaseRules')].flatMap(
+      (r) => (r as { resources: string[] }).resources,
+    );
+    expect(resources).to.have.members(['publishedkeysets', 'publishedkeysets/status', 'leases']);
   });
 
   it('is in the chart the chart installs (its crds/ links to crds/)', () => {
