@@ -86,14 +86,13 @@ function compromisedFingerprint(secret: SecretView): string | undefined {
 }
 
 /**
- * Whether the relying party was last probed before the Secret's last operation began: the key it
- * must accept may have changed since (a rollback puts the original key back in use), so it is probed
- * at once, not at the idle cadence that is meant for a relying party that keeps refusing.
+ * Whether the relying party last accepted a key the Secret no longer holds: an operation (a rollback)
+ * replaced the key it must accept, so it is probed every probeInterval until it accepts the key in
+ * use, not at the idle cadence meant for one that has never accepted a key (a setup to check).
  */
-function probedBeforeOperation(secret: SecretView, last: RelyingPartyStatus | undefined): boolean {
-  const since = parseInstant(secret.annotations[SecretAnnotations.operationId]);
-  const probedAt = parseInstant(last?.probedAt);
-  return probedAt === undefined || (since !== undefined && probedAt < since);
+function acceptedReplacedKey(secret: SecretView, last: RelyingPartyStatus | undefined): boolean {
+  const accepted = last?.acceptedKey;
+  return accepted !== undefined && !Object.values(secret.fingerprints).includes(accepted);
 }
 
 export interface ProbePlan {
@@ -108,8 +107,8 @@ export interface ProbePlan {
  * Which relying parties the shell probes on this pass, and with which key: those that have not
  * accepted the key they must accept now, once every live replica serves it (a probe before that
  * would only spend a relying party's refetch), at most every probeInterval while a rotation waits,
- * after an emergency, or when it was last probed before the Secret's last operation (a rollback), and
- * every IDLE_PROBE_INTERVAL_MS otherwise (a check of the setup).
+ * after an emergency, or while it last accepted a key the Secret no longer holds (after a rollback),
+ * and every IDLE_PROBE_INTERVAL_MS otherwise (a check of the setup).
  */
 export function issuerProbePlan(input: {
   now: number;
@@ -135,7 +134,7 @@ export function issuerProbePlan(input: {
     if (last?.acceptedKey === key.fingerprint) return false;
     const probedAt = parseInstant(last?.probedAt);
     if (probedAt === undefined) return true;
-    const wait = urgent || probedBeforeOperation(secret, last) ? issuer.probeIntervalMs : idle;
+    const wait = urgent || acceptedReplacedKey(secret, last) ? issuer.probeIntervalMs : idle;
     return input.now - probedAt >= wait;
   });
   return due.length === 0 ? undefined : { issuer, ...key, relyingParties: due };
@@ -327,7 +326,7 @@ export function issuerRequeueMs(ctx: Context, status: IssuerStatus | undefined):
   const behind = (status.relyingParties ?? []).filter((rp) => rp.acceptedKey !== key);
   if (status.compromisedKey !== undefined || (behind.length > 0 && isRotatingOrNew(ctx)))
     return issuer.probeIntervalMs;
-  if (behind.some((rp) => probedBeforeOperation(ctx.secret, rp))) return issuer.probeIntervalMs;
+  if (behind.some((rp) => acceptedReplacedKey(ctx.secret, rp))) return issuer.probeIntervalMs;
   return behind.length > 0 ? IDLE_PROBE_INTERVAL_MS : Infinity;
 }
 
