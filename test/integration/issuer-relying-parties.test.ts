@@ -178,7 +178,8 @@ function summarizeJwtMetrics(lines: readonly string[], origin: number): string {
       'result="success"',
     ),
   );
-  const hash = /hash="sha256:([0-9a-f]{8})/.exec(
+  // The key set's hash label, not apiserver_id_hash or jwt_issuer_hash.
+  const hash = /[{,]hash="sha256:([0-9a-f]{8})/.exec(
     lines.find((l) =>
       l.startsWith('apiserver_authentication_jwt_authenticator_jwks_fetch_last_key_set_info'),
     ) ?? '',
@@ -519,7 +520,7 @@ function report(f: Figures): void {
       ? ` = fetch at ${secondsAfter(value * 1000, f.origin)}`
       : '';
     log(
-      `  ${secondsAfter(ch.at, f.origin)}: ${ch.line.replace(/\{.*hash="sha256:([0-9a-f]{8})[^}]*\}/, '{hash $1…}')}${fetchedAt}`,
+      `  ${secondsAfter(ch.at, f.origin)}: ${ch.line.replace(/\{.*\}/, (labels) => `{${/[{,]hash="sha256:([0-9a-f]{8})/.exec(labels)?.[1] ?? ''}…}`)}${fetchedAt}`,
     );
   }
 }
