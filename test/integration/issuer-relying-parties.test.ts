@@ -122,35 +122,38 @@ function snapshotOf(
   };
 }
 
-/** Records a Snapshot every time what it shows changes, every 250 ms, until stopped. */
-function recordSnapshots(c: Clients, ns: string): { snapshots: Snapshot[]; stop(): Promise<void> } {
-  const snapshots: Snapshot[] = [];
+/** Runs `look` every `intervalMs` (after it finishes) until stopped; a look that throws is skipped. */
+function repeatUntilStopped(intervalMs: number, look: () => Promise<void>): { stop(): Promise<void> } {
   const run = { stopping: false };
   const loop = (async () => {
     while (!run.stopping) {
-      try {
-        const r = await getJwtRotation(c, ns, 'api');
-        const secret = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
-        const values = Object.fromEntries(
-          Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-        );
-        const snap = snapshotOf(r, values, secret.metadata?.annotations ?? {});
-        const last = snapshots.at(-1);
-        if (last === undefined || JSON.stringify({ ...last, at: 0 }) !== JSON.stringify({ at: 0, ...snap }))
-          snapshots.push({ at: Date.now(), ...snap });
-      } catch {
-        // the next look
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await look().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();
   return {
-    snapshots,
     async stop() {
       run.stopping = true;
       await loop;
     },
   };
+}
+
+/** Records a Snapshot every time what it shows changes, every 250 ms, until stopped. */
+function recordSnapshots(c: Clients, ns: string): { snapshots: Snapshot[]; stop(): Promise<void> } {
+  const snapshots: Snapshot[] = [];
+  const looking = repeatUntilStopped(250, async () => {
+    const r = await getJwtRotation(c, ns, 'api');
+    const secret = await c.core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' });
+    const values = Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+    );
+    const snap = snapshotOf(r, values, secret.metadata?.annotations ?? {});
+    const last = snapshots.at(-1);
+    if (last === undefined || JSON.stringify({ ...last, at: 0 }) !== JSON.stringify({ at: 0, ...snap }))
+      snapshots.push({ at: Date.now(), ...snap });
+  });
+  return { snapshots, stop: () => looking.stop() };
 }
 
 interface Mark {
@@ -193,33 +196,22 @@ function summarizeJwtMetrics(lines: readonly string[], origin: number): string {
   return `last JWKS fetch ${Number.isFinite(fetched) ? secondsAfter(fetched * 1000, origin) : '-'}, key set ${hash ?? '-'}, authentications ${count('success')} succeeded / ${count('failure')} failed`;
 }
 
-/** kube-apiserver's JWT authenticator metrics, each time a line changed (sampled every second). */
+/** kube-apiserver's JWKS-fetch metrics, each time a line changed (sampled every second). */
 function recordJwtMetrics(server: RelyingApiServer): {
   changes: { at: number; line: string }[];
   stop(): Promise<void>;
 } {
   const changes: { at: number; line: string }[] = [];
   const last = new Map<string, string>();
-  const run = { stopping: false };
-  const loop = (async () => {
-    while (!run.stopping) {
-      const lines = await server.jwtMetrics().catch(() => []);
-      for (const line of lines) {
-        const name = line.replace(/\s+\S+$/, '');
-        if (!line.includes('_jwks_fetch_') || last.get(name) === line) continue;
-        last.set(name, line);
-        changes.push({ at: Date.now(), line });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+  const looking = repeatUntilStopped(1000, async () => {
+    for (const line of await server.jwtMetrics()) {
+      const name = line.replace(/\s+\S+$/, '');
+      if (!line.includes('_jwks_fetch_') || last.get(name) === line) continue;
+      last.set(name, line);
+      changes.push({ at: Date.now(), line });
     }
-  })();
-  return {
-    changes,
-    async stop() {
-      run.stopping = true;
-      await loop;
-    },
-  };
+  });
+  return { changes, stop: () => looking.stop() };
 }
 
 function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {

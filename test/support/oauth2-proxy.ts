@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clusterDir, repoRoot, waitFor } from './cluster.ts';
-import { freePort } from './relying-apiserver.ts';
+import { freePort } from './prometheus.ts';
 import { registerTeardown } from './teardown.ts';
 import { run } from './tools.ts';
 

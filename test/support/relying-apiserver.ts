@@ -12,9 +12,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { clusterDir, waitFor } from './cluster.ts';
+import { freePort } from './prometheus.ts';
 import { registerTeardown } from './teardown.ts';
 
 /** One JWT issuer of the AuthenticationConfiguration (apiserver.config.k8s.io/v1, served by v1.37). */
@@ -77,20 +77,6 @@ function clusterState(): Record<string, string> {
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [m[1] ?? '', m[2] ?? '']),
   );
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 /** The flags of tools/cluster/up.sh's API server that make this one a peer of it, on `port`. */
