@@ -182,6 +182,18 @@ function procStatus(pid: number): { rssMiB: number; hwmMiB: number; cpuS: number
   };
 }
 
+/** The server's memory now: from /proc, and the heap figures of its own /metrics. */
+async function memory(proc: Proc) {
+  const { rssMiB, hwmMiB } = procStatus(proc.child.pid ?? 0);
+  const mib = async (name: string): Promise<number> => +((await metric(proc, name)) / 2 ** 20).toFixed(1);
+  return {
+    rssMiB,
+    peakRssMiB: hwmMiB,
+    heapUsedMiB: await mib('nodejs_heap_size_used_bytes'),
+    externalMiB: await mib('nodejs_external_memory_bytes'),
+  };
+}
+
 async function metric(proc: Proc, name: string, labels = ''): Promise<number> {
   const body = await (await fetch(`http://127.0.0.1:${String(proc.healthPort)}/metrics`)).text();
   let sum = 0;
@@ -385,17 +397,17 @@ async function main(): Promise<void> {
   const ns = `bench-issuer-${suffix}`;
   const { identity, pki, tlsDir, sets } = await prepare(ns, suffix);
   const proc = await startServer(identity.kubeconfig, ns, tlsDir);
-  const pid = proc.child.pid ?? 0;
   try {
     const ready = async (): Promise<true | undefined> =>
       (await fetch(`http://127.0.0.1:${String(proc.healthPort)}/readyz`)).ok ? true : undefined;
     await waitUntil('ready', ready);
-    await sleep(5_000);
-    const empty = procStatus(pid);
+    // The same 30 s of rest as after loading, so both figures are of a settled process.
+    await sleep(30_000);
+    const empty = await memory(proc);
     const keySetLoad = await loadKeySets(proc, ns, sets);
-    const loaded = procStatus(pid);
+    const loaded = await memory(proc);
     const load = loadTest(proc, sets[7]?.version ?? '');
-    const afterLoad = procStatus(pid);
+    const afterLoad = await memory(proc);
     const newClientOnEveryKeySet = await newClients(proc, pki.caPem, KEYSETS);
     const t2 = Date.now();
     proc.child.kill('SIGTERM');
@@ -420,13 +432,8 @@ async function main(): Promise<void> {
         statusBurst: 40,
         jwksBytes: sets[7]?.jwks.length,
       },
-      memory: {
-        emptyRssMiB: empty.rssMiB,
-        loadedRssMiB: loaded.rssMiB,
-        loadedPeakRssMiB: loaded.hwmMiB,
-        afterLoadRssMiB: afterLoad.rssMiB,
-        afterLoadPeakRssMiB: afterLoad.hwmMiB,
-      },
+      // RSS, peak RSS (VmHWM, since start), and the V8 heap in use and external memory (Buffers).
+      memory: { noKeySets: empty, keySetsLoaded: loaded, afterLoadTest: afterLoad },
       keySetLoad,
       load,
       newClientOnEveryKeySet,
