@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import * as prettier from 'prettier';
 import { parseAllDocuments, stringify } from 'yaml';
 import { makeTestPki, writeSecretVolume } from '../test/support/tls.ts';
 
@@ -413,7 +414,7 @@ async function main(): Promise<void> {
     proc.child.kill('SIGTERM');
     await new Promise((resolve) => proc.child.once('exit', resolve));
     const stopMs = Date.now() - t2;
-    write({
+    await write({
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,
@@ -447,13 +448,17 @@ async function main(): Promise<void> {
   }
 }
 
-function write(results: { date: string; load: LoadRow[]; [field: string]: unknown }): void {
+/** The results as JSON and a Markdown table, formatted as the repository formats them (prettier). */
+async function write(results: { date: string; load: LoadRow[]; [field: string]: unknown }): Promise<void> {
   console.log(JSON.stringify(results, null, 2));
   const dir = path.join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${results.date.slice(0, 10)}-issuer.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(file.replace(/\.json$/, '.md'), markdown(results.load));
+  const formatted = async (name: string, text: string): Promise<string> =>
+    prettier.format(text, { ...((await prettier.resolveConfig(name)) ?? {}), filepath: name });
+  writeFileSync(file, await formatted(file, JSON.stringify(results, null, 2)));
+  const table = file.replace(/\.json$/, '.md');
+  writeFileSync(table, await formatted(table, markdown(results.load)));
   console.log(`wrote ${file}`);
 }
 
