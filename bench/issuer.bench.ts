@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import * as prettier from 'prettier';
 import { parseAllDocuments, stringify } from 'yaml';
 import { makeTestPki, writeSecretVolume } from '../test/support/tls.ts';
 
@@ -179,6 +180,18 @@ function procStatus(pid: number): { rssMiB: number; hwmMiB: number; cpuS: number
     rssMiB: +(kb('VmRSS') / 1024).toFixed(1),
     hwmMiB: +(kb('VmHWM') / 1024).toFixed(1),
     cpuS: ticks / 100,
+  };
+}
+
+/** The server's memory now: from /proc, and the heap figures of its own /metrics. */
+async function memory(proc: Proc) {
+  const { rssMiB, hwmMiB } = procStatus(proc.child.pid ?? 0);
+  const mib = async (name: string): Promise<number> => +((await metric(proc, name)) / 2 ** 20).toFixed(1);
+  return {
+    rssMiB,
+    peakRssMiB: hwmMiB,
+    heapUsedMiB: await mib('nodejs_heap_size_used_bytes'),
+    externalMiB: await mib('nodejs_external_memory_bytes'),
   };
 }
 
@@ -385,23 +398,23 @@ async function main(): Promise<void> {
   const ns = `bench-issuer-${suffix}`;
   const { identity, pki, tlsDir, sets } = await prepare(ns, suffix);
   const proc = await startServer(identity.kubeconfig, ns, tlsDir);
-  const pid = proc.child.pid ?? 0;
   try {
     const ready = async (): Promise<true | undefined> =>
       (await fetch(`http://127.0.0.1:${String(proc.healthPort)}/readyz`)).ok ? true : undefined;
     await waitUntil('ready', ready);
-    await sleep(5_000);
-    const empty = procStatus(pid);
+    // The same 30 s of rest as after loading, so both figures are of a settled process.
+    await sleep(30_000);
+    const empty = await memory(proc);
     const keySetLoad = await loadKeySets(proc, ns, sets);
-    const loaded = procStatus(pid);
+    const loaded = await memory(proc);
     const load = loadTest(proc, sets[7]?.version ?? '');
-    const afterLoad = procStatus(pid);
+    const afterLoad = await memory(proc);
     const newClientOnEveryKeySet = await newClients(proc, pki.caPem, KEYSETS);
     const t2 = Date.now();
     proc.child.kill('SIGTERM');
     await new Promise((resolve) => proc.child.once('exit', resolve));
     const stopMs = Date.now() - t2;
-    write({
+    await write({
       date: new Date().toISOString(),
       machine: {
         cpus: cpus().length,
@@ -420,13 +433,8 @@ async function main(): Promise<void> {
         statusBurst: 40,
         jwksBytes: sets[7]?.jwks.length,
       },
-      memory: {
-        emptyRssMiB: empty.rssMiB,
-        loadedRssMiB: loaded.rssMiB,
-        loadedPeakRssMiB: loaded.hwmMiB,
-        afterLoadRssMiB: afterLoad.rssMiB,
-        afterLoadPeakRssMiB: afterLoad.hwmMiB,
-      },
+      // RSS, peak RSS (VmHWM, since start), and the V8 heap in use and external memory (Buffers).
+      memory: { noKeySets: empty, keySetsLoaded: loaded, afterLoadTest: afterLoad },
       keySetLoad,
       load,
       newClientOnEveryKeySet,
@@ -440,13 +448,17 @@ async function main(): Promise<void> {
   }
 }
 
-function write(results: { date: string; load: LoadRow[]; [field: string]: unknown }): void {
+/** The results as JSON and a Markdown table, formatted as the repository formats them (prettier). */
+async function write(results: { date: string; load: LoadRow[]; [field: string]: unknown }): Promise<void> {
   console.log(JSON.stringify(results, null, 2));
   const dir = path.join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${results.date.slice(0, 10)}-issuer.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(file.replace(/\.json$/, '.md'), markdown(results.load));
+  const formatted = async (name: string, text: string): Promise<string> =>
+    prettier.format(text, { ...((await prettier.resolveConfig(name)) ?? {}), filepath: name });
+  writeFileSync(file, await formatted(file, JSON.stringify(results, null, 2)));
+  const table = file.replace(/\.json$/, '.md');
+  writeFileSync(table, await formatted(table, markdown(results.load)));
   console.log(`wrote ${file}`);
 }
 

@@ -18,6 +18,9 @@ import type { IssuerMetrics } from './metrics.ts';
 
 export const ISSUER_SERVER_LABEL = 'jwtrotation.io/issuer-server';
 
+/** The longest a release waits for a renewal in flight. */
+const RELEASE_WAIT_MS = 5_000;
+
 export interface ReplicaLeaseOptions {
   namespace: string;
   name: string;
@@ -90,7 +93,12 @@ export class ReplicaLease {
   async release(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    await this.renewing;
+    // A renewal in flight could create the Lease again after the delete: let it finish first, but not
+    // for long (an API server that does not answer must not hold the shutdown up).
+    await Promise.race([
+      this.renewing,
+      new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS).unref()),
+    ]);
     try {
       await this.api.deleteNamespacedLease({ namespace: this.options.namespace, name: this.options.name });
       this.logger.info('lease deleted', { lease: this.ref });
