@@ -185,6 +185,39 @@ export default defineConfig(
     },
   },
   {
+    // The issuer server is a process of its own that holds no secret: it shares the adapters and the
+    // platform, never the operator's shell, core, composition root or framework.
+    files: ['src/issuer/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: '@dot-i/k8s-operator', message: 'Only src/adapters/operator may import the framework.' },
+          ],
+          patterns: [
+            {
+              group: [
+                '**/reconcile',
+                '**/reconcile/**',
+                '**/rotation',
+                '**/rotation/**',
+                '**/wiring',
+                '**/wiring/**',
+                '**/adapters/operator/**',
+                '**/main',
+                '../main.ts',
+                '../config.ts',
+              ],
+              message:
+                "The issuer server shares src/adapters and src/platform only: not the operator's shell, core, wiring, config or entry point.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/api/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -163,7 +163,10 @@ export interface JwksSpec {
  */
 export interface KubernetesProbeSpec {
   /**
-   * The TokenReview's spec.audiences; empty: the API server's own audiences (its --api-audiences).
+   * The TokenReview's spec.audiences; empty: the API server's own audiences (its --api-audiences). Leave
+   * it empty for a JWT authenticator of a structured AuthenticationConfiguration: kube-apiserver lets
+   * such authenticators answer only reviews whose audiences are among its own, and checks the token's
+   * aud against the configuration's audiences (set the probe token's aud with audience).
    *
    * Validation: maxItems 8.
    */

@@ -85,6 +85,16 @@ function compromisedFingerprint(secret: SecretView): string | undefined {
     : undefined;
 }
 
+/**
+ * Whether the relying party last accepted a key the Secret no longer holds: an operation (a rollback)
+ * replaced the key it must accept, so it is probed every probeInterval until it accepts the key in
+ * use, not at the idle cadence meant for one that has never accepted a key (a setup to check).
+ */
+function acceptedReplacedKey(secret: SecretView, last: RelyingPartyStatus | undefined): boolean {
+  const accepted = last?.acceptedKey;
+  return accepted !== undefined && !Object.values(secret.fingerprints).includes(accepted);
+}
+
 export interface ProbePlan {
   issuer: IssuerSettings;
   /** The Secret slot whose key signs the probe token, and that key's fingerprint. */
@@ -96,8 +106,9 @@ export interface ProbePlan {
 /**
  * Which relying parties the shell probes on this pass, and with which key: those that have not
  * accepted the key they must accept now, once every live replica serves it (a probe before that
- * would only spend a relying party's refetch), at most every probeInterval while a rotation waits
- * or after an emergency, and every IDLE_PROBE_INTERVAL_MS otherwise (a check of the setup).
+ * would only spend a relying party's refetch), at most every probeInterval while a rotation waits,
+ * after an emergency, or while it last accepted a key the Secret no longer holds (after a rollback),
+ * and every IDLE_PROBE_INTERVAL_MS otherwise (a check of the setup).
  */
 export function issuerProbePlan(input: {
   now: number;
@@ -116,12 +127,15 @@ export function issuerProbePlan(input: {
   if (servedSince(input.issuer, versions, (keys) => keys.includes(key.fingerprint)) === undefined)
     return undefined;
   const urgent = key.slot === 'JWT_SECRET_NEW' || compromisedFingerprint(input.secret) !== undefined;
-  const interval = urgent ? issuer.probeIntervalMs : Math.max(issuer.probeIntervalMs, IDLE_PROBE_INTERVAL_MS);
+  const idle = Math.max(issuer.probeIntervalMs, IDLE_PROBE_INTERVAL_MS);
+  const secret = input.secret;
   const due = issuer.relyingParties.filter((rp) => {
     const last = prev?.relyingParties?.find((r) => r.name === rp.name);
     if (last?.acceptedKey === key.fingerprint) return false;
     const probedAt = parseInstant(last?.probedAt);
-    return probedAt === undefined || input.now - probedAt >= interval;
+    if (probedAt === undefined) return true;
+    const wait = urgent || acceptedReplacedKey(secret, last) ? issuer.probeIntervalMs : idle;
+    return input.now - probedAt >= wait;
   });
   return due.length === 0 ? undefined : { issuer, ...key, relyingParties: due };
 }
@@ -309,9 +323,11 @@ export function issuerRequeueMs(ctx: Context, status: IssuerStatus | undefined):
   const issuer = ctx.spec.issuer;
   if (issuer === undefined || status === undefined) return Infinity;
   const key = keyToAccept(ctx.secret)?.fingerprint;
-  const behind = (status.relyingParties ?? []).some((rp) => rp.acceptedKey !== key);
-  if (status.compromisedKey !== undefined || (behind && isRotatingOrNew(ctx))) return issuer.probeIntervalMs;
-  return behind ? IDLE_PROBE_INTERVAL_MS : Infinity;
+  const behind = (status.relyingParties ?? []).filter((rp) => rp.acceptedKey !== key);
+  if (status.compromisedKey !== undefined || (behind.length > 0 && isRotatingOrNew(ctx)))
+    return issuer.probeIntervalMs;
+  if (behind.some((rp) => acceptedReplacedKey(ctx.secret, rp))) return issuer.probeIntervalMs;
+  return behind.length > 0 ? IDLE_PROBE_INTERVAL_MS : Infinity;
 }
 
 function isRotatingOrNew(ctx: Context): boolean {

@@ -130,6 +130,14 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
       'serviceMonitor.enabled=true,prometheusRule.enabled=true,networkPolicy.enabled=true,networkPolicy.egress.enabled=true',
     ]);
     expect(all.code, all.stdout + all.stderr).to.equal(0);
+    const issuer = await helmRun([
+      'lint',
+      '--strict',
+      CHART,
+      '--set',
+      'issuer.enabled=true,issuer.ingress.enabled=true,issuer.ingress.host=id.example.com,issuer.watchNamespaces={a,b}',
+    ]);
+    expect(issuer.code, issuer.stdout + issuer.stderr).to.equal(0);
   });
 
   const badValues: [string, Record<string, unknown>, RegExp][] = [
@@ -140,6 +148,22 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     ['a string for httpPort', { httpPort: '8080' }, /httpPort.*(integer|number)/is],
     ['a bad scrape interval', { serviceMonitor: { interval: '30 seconds' } }, /serviceMonitor.*interval/is],
     ['an unknown rbac.scope', { rbac: { scope: 'namespace' } }, /rbac.*scope.*(Cluster|one of)/is],
+    ['issuer.replicas: 0', { issuer: { replicas: 0 } }, /issuer.*replicas/is],
+    [
+      'a misspelt issuer key',
+      { issuer: { replicaCount: 2 } },
+      /issuer.*(additional propert(y|ies).*replicaCount|replicaCount.*not allowed)/is,
+    ],
+    [
+      'an issuer lease shorter than its renewal',
+      { issuer: { leaseDurationSeconds: 10 } },
+      /issuer.*leaseDurationSeconds/is,
+    ],
+    [
+      'an issuer Ingress host with a scheme',
+      { issuer: { ingress: { host: 'https://id.example.com' } } },
+      /issuer.*ingress.*host/is,
+    ],
   ];
   for (const [what, values, message] of badValues) {
     it(`rejects ${what} with a message naming the value`, async () => {
@@ -210,6 +234,43 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
       },
       has: ['Deployment', 'PodDisruptionBudget'],
       hasNot: ['ClusterRole', 'Role', 'ServiceAccount', 'Service', 'Pod'],
+    },
+    {
+      name: 'the issuer server (two replicas, its PodDisruptionBudget, no Ingress)',
+      values: { issuer: { enabled: true } },
+      has: [
+        'Deployment',
+        'Service',
+        'ServiceAccount',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Role',
+        'RoleBinding',
+        'PodDisruptionBudget',
+      ],
+      hasNot: ['Ingress'],
+    },
+    {
+      name: 'the issuer server behind an Ingress, one replica of each (no PodDisruptionBudget)',
+      values: {
+        replicaCount: 1,
+        issuer: {
+          enabled: true,
+          replicas: 1,
+          watchNamespaces: ['tenants'],
+          tls: { secretName: 'issuer-serving' },
+          ingress: {
+            enabled: true,
+            host: 'id.example.com',
+            className: 'nginx',
+            annotations: { 'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS' },
+            path: '/tenants',
+            tls: [{ secretName: 'issuer-public', hosts: ['id.example.com'] }],
+          },
+        },
+      },
+      has: ['Ingress', 'Deployment'],
+      hasNot: ['PodDisruptionBudget'],
     },
     {
       name: 'PodDisruptionBudget by maxUnavailable, three replicas',
@@ -304,6 +365,104 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
         expect(b?.subjects?.map((s) => `${s.kind}/${s.name}`)).to.deep.equal([`ServiceAccount/${sa}`]);
       }
     }
+  });
+
+  it('renders the issuer server as deploy/components/issuer: its own pods, RBAC and TLS volume, the operator securityContext', async () => {
+    const objects = await renderOk({ issuer: { enabled: true, watchNamespaces: ['a', 'b'] } });
+    type Pod = {
+      serviceAccountName: string;
+      securityContext: unknown;
+      containers: {
+        name: string;
+        command?: string[];
+        securityContext: unknown;
+        env: { name: string; value?: string }[];
+      }[];
+      volumes: { name: string; secret?: { secretName: string } }[];
+    };
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    const spec = (d: K8sObject | undefined) =>
+      d?.spec as {
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> }; spec: Pod };
+      };
+    const operator = spec(deployments.find((d) => !d.metadata.name.endsWith('-issuer')));
+    const issuer = spec(deployments.find((d) => d.metadata.name.endsWith('-issuer')));
+    const container = issuer.template.spec.containers[0];
+    expect(container?.command).to.deep.equal(['node', 'dist/issuer/main.js']);
+    expect(container?.securityContext).to.deep.equal(operator.template.spec.containers[0]?.securityContext);
+    expect(issuer.template.spec.securityContext).to.deep.equal(operator.template.spec.securityContext);
+    expect(container?.env).to.deep.include({ name: 'WATCH_NAMESPACES', value: 'a,b' });
+    expect(issuer.template.spec.volumes).to.deep.include({
+      name: 'tls',
+      secret: { secretName: 'jwtr-jwt-rotation-operator-issuer-tls' },
+    });
+    // Neither Deployment selects the other's pods.
+    const selects = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
+      Object.entries(selector).every(([k, v]) => labels[k] === v);
+    expect(selects(operator.selector.matchLabels, issuer.template.metadata.labels)).to.equal(false);
+    expect(selects(issuer.selector.matchLabels, operator.template.metadata.labels)).to.equal(false);
+    // Its RBAC is the component's, bound to the ServiceAccount it runs as, and nothing on Secrets.
+    const kustomized = documents(
+      readFileSync(path.join(repoRoot, 'deploy/components/issuer/rbac.yaml'), 'utf8'),
+    );
+    for (const kind of ['ClusterRole', 'Role']) {
+      const fromChart = objects.find((o) => o.kind === kind && o.metadata.name.includes('-issuer'));
+      const fromComponent = kustomized.find((o) => o.kind === kind);
+      expect(grants(fromChart?.rules ?? []), kind).to.deep.equal(grants(fromComponent?.rules ?? []));
+      expect(grants(fromChart?.rules ?? []).join(' ')).to.not.match(/secrets|configmaps/);
+    }
+    for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+      const binding = objects.find((o) => o.kind === kind && o.metadata.name.includes('-issuer'));
+      expect(binding?.subjects?.map((s) => s.name)).to.deep.equal([issuer.template.spec.serviceAccountName]);
+    }
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-issuer'));
+    expect((service?.spec as { ports: { name: string; port: number }[] }).ports).to.deep.include({
+      name: 'https',
+      port: 443,
+      targetPort: 'https',
+      protocol: 'TCP',
+    });
+  });
+
+  it('deploy/components/issuer builds on deploy/ with kustomize, and the API server accepts it (dry-run)', async () => {
+    const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-kustomize-issuer-'));
+    const rel = path.relative(overlay, path.join(repoRoot, 'deploy'));
+    writeFileSync(
+      path.join(overlay, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        namespace: ns,
+        resources: [rel],
+        components: [path.join(rel, 'components/issuer')],
+      }),
+    );
+    const kustomized = await cluster.kubectl(['kustomize', overlay]);
+    expect(kustomized.code, kustomized.stderr).to.equal(0);
+    // The test namespace exists already; cluster-scoped objects are checked, not kept (dry-run).
+    const objects = documents(kustomized.stdout).filter((o) => o.kind !== 'Namespace');
+    const issuer = objects.filter((o) => o.metadata.name.startsWith('jwt-issuer'));
+    expect(issuer.map((o) => o.kind)).to.have.members([
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+    ]);
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: objects.map((o) => stringify(o)).join('---\n'),
+    });
+    expect(applied.code, applied.stderr).to.equal(0);
+  });
+
+  it('an issuer Ingress without a host fails, saying what to set', async () => {
+    const out = await template({ issuer: { enabled: true, ingress: { enabled: true } } });
+    expect(out.code).to.not.equal(0);
+    expect(out.stderr).to.include('issuer.ingress.host');
   });
 
   it('rbac.scope Namespaced without watched namespaces fails, saying what to set', async () => {

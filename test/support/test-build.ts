@@ -47,6 +47,18 @@ export function buildOperatorForTests(): boolean {
   return (built = existsSync(compiledEntry));
 }
 
+/** The issuer server's shipped entry point (src/issuer/main.ts), compiled with the rest of src/. */
+const compiledIssuer = path.join(buildDir, 'test/src/issuer/main.js');
+const sourceIssuer = path.join(repoRoot, 'src/issuer/main.ts');
+
+/** The node arguments that start the issuer server as it ships (no test entry: it has no test hooks). */
+export function issuerCommand(): string[] {
+  if (process.env.OPERATOR_RUNTIME !== 'tsx' && buildOperatorForTests() && existsSync(compiledIssuer)) {
+    return [compiledIssuer];
+  }
+  return ['--import', 'tsx', sourceIssuer];
+}
+
 /** The node arguments that start the operator's test entry point. */
 export function operatorCommand(): string[] {
   if (process.env.OPERATOR_RUNTIME !== 'tsx' && buildOperatorForTests()) return [compiledEntry];

@@ -1,9 +1,20 @@
 /**
  * A private CA and a serving certificate signed by it, made with the openssl CLI, for tests of
- * components behind TLS (a Prometheus with a web config).
+ * components behind TLS (a Prometheus with a web config, the issuer server); and a directory
+ * updated the way kubelet updates a mounted Secret.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -80,4 +91,24 @@ export async function makeTestPki(names: string[]): Promise<TestPki> {
     keyFile: file('tls.key'),
     dir,
   };
+}
+
+/**
+ * Writes files into `dir` the way kubelet updates a mounted Secret (its AtomicWriter): into a new
+ * timestamped directory, then a `..data` symlink swapped to it with a rename, the visible names being
+ * symlinks through `..data`. A reader sees the old files or the new ones, never half of a file.
+ */
+export async function writeSecretVolume(dir: string, files: Record<string, string>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const stamp = `..${new Date().toISOString().replace(/[-:.]/g, '_')}.${Math.random().toString(36).slice(2, 8)}`;
+  await mkdir(path.join(dir, stamp));
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, stamp, name), content);
+  const old = await readlink(path.join(dir, '..data')).catch(() => undefined);
+  await symlink(stamp, path.join(dir, '..data_tmp'));
+  await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+  const present = new Set(await readdir(dir));
+  for (const name of Object.keys(files)) {
+    if (!present.has(name)) await symlink(path.join('..data', name), path.join(dir, name));
+  }
+  if (old !== undefined) await rm(path.join(dir, old), { recursive: true, force: true });
 }

@@ -229,4 +229,40 @@ describe('the issuer: remote verifiers that cache the key set', () => {
     w.pass();
     expect(parseJwks(sim.spec?.jwks).keys.map((k) => kidFingerprint(k.kid))).to.deep.equal([startKey]);
   });
+
+  for (const when of ['after completion', 'in Monitoring'] as const) {
+    it(`after a rollback ${when}, probes the relying parties with the original key at once, so IssuerCurrent does not wait for the idle cadence`, () => {
+      const { w, startKey } = world({ maxAgeS: 20, lagsS: [0], fetchOffsetsS: [0], rolloutLooks: 2 });
+      const issuerCurrent = (): string | undefined =>
+        w.status?.conditions?.find((c) => c.type === 'IssuerCurrent')?.reason;
+      const reached = (): boolean =>
+        when === 'in Monitoring'
+          ? w.status?.phase === 'Monitoring'
+          : w.status?.phase === 'Idle' && w.status.lastRotation !== undefined;
+      w.annotations['jwtrotation.io/rotate'] = 'go';
+      for (let i = 0; i < 400 && !reached(); i++) {
+        w.pass();
+        w.now += SECOND;
+      }
+      const newKey = w.status?.newKeyFingerprint ?? w.status?.currentKeyFingerprint;
+      expect(w.status?.issuer?.relyingParties?.[0]?.acceptedKey).to.equal(newKey);
+      // Long after the last probe (the new key was accepted before the switch), roll back.
+      w.now += 120 * SECOND;
+      w.annotations['jwtrotation.io/rollback'] = 'back';
+      const rolledBackAt = w.now;
+      for (let i = 0; i < 400 && w.status?.lastRotation?.outcome !== 'RolledBack'; i++) {
+        w.pass();
+        w.now += SECOND;
+      }
+      expect(w.secretView()?.fingerprints.JWT_SECRET).to.equal(startKey);
+      for (let i = 0; i < 30 && issuerCurrent() !== 'IssuerCurrent'; i++) {
+        w.pass();
+        w.now += SECOND;
+      }
+      // kube-apiserver still holds a set with the original key (it fetched one with both): a probe shows it.
+      expect(issuerCurrent()).to.equal('IssuerCurrent');
+      expect(w.status?.issuer?.relyingParties?.[0]?.acceptedKey).to.equal(startKey);
+      expect(w.now - rolledBackAt).to.be.below(60 * SECOND);
+    });
+  }
 });

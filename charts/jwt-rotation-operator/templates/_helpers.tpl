@@ -46,3 +46,34 @@ app.kubernetes.io/part-of: jwt-rotation-operator
 {{- define "jwt-rotation-operator.watchNamespaces" -}}
 {{- prepend .Values.watchNamespaces .Values.watchNamespace | compact | uniq | toJson }}
 {{- end }}
+
+{{/* The issuer server: its name, and labels that never match the operator's selector (another app name). */}}
+{{- define "jwt-rotation-operator.issuerFullname" -}}
+{{- printf "%s-issuer" (include "jwt-rotation-operator.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "jwt-rotation-operator.issuerSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-issuer" (include "jwt-rotation-operator.name" . | trunc 56 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "jwt-rotation-operator.issuerLabels" -}}
+helm.sh/chart: {{ include "jwt-rotation-operator.chart" . }}
+{{ include "jwt-rotation-operator.issuerSelectorLabels" . }}
+app.kubernetes.io/component: issuer
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: jwt-rotation-operator
+{{- end }}
+
+{{- define "jwt-rotation-operator.issuerServiceAccountName" -}}
+{{- if .Values.issuer.serviceAccount.create }}
+{{- default (include "jwt-rotation-operator.issuerFullname" .) .Values.issuer.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.issuer.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "jwt-rotation-operator.issuerTlsSecret" -}}
+{{- default (printf "%s-tls" (include "jwt-rotation-operator.issuerFullname" .)) .Values.issuer.tls.secretName }}
+{{- end }}

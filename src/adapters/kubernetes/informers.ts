@@ -125,6 +125,14 @@ export class ResilientInformer<T extends WatchedObject> {
     return this.synced;
   }
 
+  /**
+   * When (epoch ms) the watch last failed without having been restarted since; undefined while it
+   * runs. A reader that must not act on a stale cache (the issuer server) measures from it.
+   */
+  get downSinceMs(): number | undefined {
+    return this.downSince;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
