@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { PublishedKeySetSpec } from './published-key-set.ts';
+import type { PublishedKeySetSpec } from '../api/published-key-set.ts';
 
 /** A complete answer: status, headers (Content-Length included) and body. Never mutated once made. */
 export interface Prepared {

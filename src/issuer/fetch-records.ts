@@ -8,7 +8,7 @@
  * it to the front of the list (it is recent) but is no change: `at` stays the time it first got
  * that version from this replica, so a busy key set writes nothing while nobody learns anything new.
  */
-import { MAX_CLIENT_LENGTH, MAX_FETCHERS, type Fetcher, type ServerEntry } from './published-key-set.ts';
+import { MAX_CLIENT_LENGTH, MAX_FETCHERS, type Fetcher, type ServerEntry } from '../api/published-key-set.ts';
 
 export type Change = 'none' | 'fetchers' | 'version';
 

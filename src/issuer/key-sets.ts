@@ -15,7 +15,7 @@ import { KeySetProblem, prepareIssuer } from './documents.ts';
 import { FetchLog, clientName } from './fetch-records.ts';
 import { IssuerIndex, type IssuerEntry } from './issuer-index.ts';
 import type { IssuerMetrics } from './metrics.ts';
-import type { PublishedKeySet, PublishedKeySetSpec, ServerEntry } from './published-key-set.ts';
+import type { PublishedKeySet, PublishedKeySetSpec, ServerEntry } from '../api/published-key-set.ts';
 
 export interface KeySetsOptions {
   /** This replica (its pod name): the name of its status entries. */

@@ -12,11 +12,10 @@
  */
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { describeError, isConflict, isNotFound } from '../adapters/kubernetes/errors.ts';
+import { ISSUER_SERVER_LABEL } from '../api/published-key-set.ts';
 import type { Clock, Timer } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { IssuerMetrics } from './metrics.ts';
-
-export const ISSUER_SERVER_LABEL = 'jwtrotation.io/issuer-server';
 
 /** The longest a release waits for a renewal in flight. */
 const RELEASE_WAIT_MS = 5_000;

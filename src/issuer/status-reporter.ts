@@ -13,8 +13,8 @@ import { describeError, isNotFound } from '../adapters/kubernetes/errors.ts';
 import type { Clock, Timer } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { IssuerMetrics } from './metrics.ts';
-import { PKS_API_VERSION, PKS_GROUP, PKS_KIND, PKS_PLURAL, PKS_VERSION } from './published-key-set.ts';
-import type { ServerEntry } from './published-key-set.ts';
+import { PKS_API_VERSION, PKS_GROUP, PKS_KIND, PKS_PLURAL, PKS_VERSION } from '../api/published-key-set.ts';
+import type { ServerEntry } from '../api/published-key-set.ts';
 
 export interface StatusReporterOptions {
   api: CustomObjectsApi;

@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ResilientInformer } from '../adapters/kubernetes/informers.ts';
 import { apiClient } from '../adapters/kubernetes/keep-alive.ts';
 import type { Logger } from '../platform/logger.ts';
-import { PKS_GROUP, PKS_PLURAL, PKS_VERSION, type PublishedKeySet } from './published-key-set.ts';
+import { PKS_GROUP, PKS_PLURAL, PKS_VERSION, type PublishedKeySet } from '../api/published-key-set.ts';
 
 type Listed = Promise<{ metadata?: { resourceVersion?: string | undefined }; items: PublishedKeySet[] }>;
 

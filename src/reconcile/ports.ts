@@ -15,6 +15,7 @@ import type {
   RelyingPartySpec,
   TargetKind,
 } from '../api/types.ts';
+import type { Fetcher, PublishedKeySetSpec, ServerEntry } from '../api/published-key-set.ts';
 import type { DeliveryObservation, GateObservation, Notice, PodView } from '../rotation/model.ts';
 import type { WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
@@ -174,27 +175,10 @@ export interface Notifier {
  * The PublishedKeySet of a JwtRotation with spec.issuer (crds/jwtrotation.io_publishedkeysets.yaml):
  * the public keys the issuer server serves, and what its replicas report. Public keys only.
  */
-export interface KeySetSpec {
-  issuer: string;
-  algorithm: 'RS256' | 'ES256' | 'EdDSA';
-  version: string;
-  maxAgeSeconds: number;
-  keyCount: number;
-  /** The JWK Set, as JSON text. */
-  jwks: string;
-  /** Keys jwks still lists only for tokens they signed that may still be valid, and until when. */
-  retiring: { kid: string; until: string }[];
-}
+export type KeySetSpec = Required<PublishedKeySetSpec>;
 
 /** What one issuer server replica reports serving (status.servers[]). */
-export interface ServerReport {
-  name: string;
-  /** `namespace/name` of the Lease it renews while it serves. */
-  lease?: string | undefined;
-  version?: string | undefined;
-  since?: string | undefined;
-  fetchers: { client: string; version: string; at: string }[];
-}
+export type ServerReport = ServerEntry & { fetchers: Fetcher[] };
 
 export interface KeySetRecord {
   readonly resourceVersion: string;

@@ -24,7 +24,7 @@ import { request } from 'node:https';
 import path from 'node:path';
 import { GROUP, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { KEY_SET_PLURAL } from '../../src/adapters/kubernetes/published-key-sets.ts';
+import { PKS_PLURAL } from '../../src/api/published-key-set.ts';
 import { NOT_SCHEDULED } from '../../src/rotation/revision.ts';
 import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { installCrd } from '../support/crd.ts';
@@ -540,7 +540,7 @@ async function printKeySetStatus(c: Clients, ns: string): Promise<void> {
     group: GROUP,
     version: VERSION,
     namespace: ns,
-    plural: KEY_SET_PLURAL,
+    plural: PKS_PLURAL,
     name: 'api',
   })) as { status?: { servers?: unknown[] } };
   log(`PublishedKeySet status.servers: ${JSON.stringify(set.status?.servers ?? [])}`);

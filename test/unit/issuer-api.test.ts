@@ -16,7 +16,7 @@ import {
   PKS_KIND,
   PKS_PLURAL,
   PKS_VERSION,
-} from '../../src/issuer/published-key-set.ts';
+} from '../../src/api/published-key-set.ts';
 import { validateAgainstSchema } from '../support/crd.ts';
 
 const CRD_FILE = path.join(REPO_ROOT, 'crds', 'jwtrotation.io_publishedkeysets.yaml');

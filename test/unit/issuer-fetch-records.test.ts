@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { FetchLog, clientName, firstProduct } from '../../src/issuer/fetch-records.ts';
-import { MAX_FETCHERS } from '../../src/issuer/published-key-set.ts';
+import { MAX_FETCHERS } from '../../src/api/published-key-set.ts';
 
 const T0 = '2026-12-07T10:00:00.000Z';
 const T1 = '2026-12-07T10:00:05.000Z';

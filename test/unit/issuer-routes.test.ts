@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { ifNoneMatchMatches } from '../../src/issuer/conditional.ts';
 import { KeySetProblem, prepareIssuer, type PreparedIssuer } from '../../src/issuer/documents.ts';
 import { IssuerIndex, normalizeHost, type IssuerEntry } from '../../src/issuer/issuer-index.ts';
-import type { PublishedKeySetSpec } from '../../src/issuer/published-key-set.ts';
+import type { PublishedKeySetSpec } from '../../src/api/published-key-set.ts';
 import { answer, parseTarget, type IssuerRequest } from '../../src/issuer/routes.ts';
 
 const JWKS = JSON.stringify({

@@ -7,7 +7,7 @@ import { ApiException, type CustomObjectsApi } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { KeySets } from '../../src/issuer/key-sets.ts';
 import { IssuerMetrics } from '../../src/issuer/metrics.ts';
-import type { PublishedKeySet, ServerEntry } from '../../src/issuer/published-key-set.ts';
+import type { PublishedKeySet, ServerEntry } from '../../src/api/published-key-set.ts';
 import { StatusReporter } from '../../src/issuer/status-reporter.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { ManualClock } from '../support/test-clocks.ts';

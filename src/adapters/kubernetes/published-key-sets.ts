@@ -16,44 +16,26 @@ import {
   SecretAnnotations,
   VERSION,
 } from '../../api/constants.ts';
+import {
+  ISSUER_SERVER_LABEL,
+  PKS_KIND,
+  PKS_PLURAL,
+  type Fetcher,
+  type PublishedKeySet,
+  type PublishedKeySetSpec,
+  type ServerEntry,
+} from '../../api/published-key-set.ts';
 import { ConflictError } from '../../platform/conflict.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { isConflict, isNotFound } from './errors.ts';
 import { ResilientInformer, type WatchedObject } from './informers.ts';
 import { apiClient } from './keep-alive.ts';
 
-export const KEY_SET_PLURAL = 'publishedkeysets';
-export const KEY_SET_KIND = 'PublishedKeySet';
-/** The label issuer server replicas put on their Leases. */
-export const ISSUER_SERVER_LABEL = 'jwtrotation.io/issuer-server';
-
-/** The spec the operator writes (the shape of KeySetSpec in src/reconcile/ports.ts). */
-interface KeySetSpec {
-  issuer: string;
-  algorithm: 'RS256' | 'ES256' | 'EdDSA';
-  version: string;
-  maxAgeSeconds: number;
-  keyCount: number;
-  jwks: string;
-  retiring: { kid: string; until: string }[];
-}
-
-interface ServerReport {
-  name: string;
-  lease?: string | undefined;
-  version?: string | undefined;
-  since?: string | undefined;
-  fetchers: { client: string; version: string; at: string }[];
-}
-
-interface PublishedKeySet extends WatchedObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: WatchedObject['metadata'] & { annotations?: Record<string, string> | undefined };
-  /** As the API server returns it: a field the operator always writes may still be missing. */
-  spec?: Omit<KeySetSpec, 'retiring'> & { retiring?: KeySetSpec['retiring'] | undefined };
-  status?: { servers?: Partial<ServerReport>[] };
-}
+/** As the API server returns it: a field the operator always writes may still be missing. */
+type PublishedKeySetObject = PublishedKeySet & WatchedObject;
+/** The spec the operator writes: every field (KeySetSpec in src/reconcile/ports.ts). */
+type KeySetSpec = Required<PublishedKeySetSpec>;
+type ServerReport = ServerEntry & { fetchers: Fetcher[] };
 
 interface LeaseObject extends WatchedObject {
   spec?: { renewTime?: string | Date; leaseDurationSeconds?: number; holderIdentity?: string };
@@ -61,7 +43,7 @@ interface LeaseObject extends WatchedObject {
 
 export class KubernetesKeySetStore {
   /** By watched namespace ('' for all). */
-  private readonly keySets = new Map<string, ResilientInformer<PublishedKeySet>>();
+  private readonly keySets = new Map<string, ResilientInformer<PublishedKeySetObject>>();
   private readonly leases: ResilientInformer<LeaseObject>;
   private started = false;
 
@@ -88,26 +70,26 @@ export class KubernetesKeySetStore {
     for (const scope of scopes) {
       this.keySets.set(
         scope,
-        new ResilientInformer<PublishedKeySet>({
-          name: scope === '' ? KEY_SET_PLURAL : `${KEY_SET_PLURAL}/${scope}`,
+        new ResilientInformer<PublishedKeySetObject>({
+          name: scope === '' ? PKS_PLURAL : `${PKS_PLURAL}/${scope}`,
           kubeConfig,
           path:
             scope === ''
-              ? `/apis/${GROUP}/${VERSION}/${KEY_SET_PLURAL}`
-              : `/apis/${GROUP}/${VERSION}/namespaces/${scope}/${KEY_SET_PLURAL}`,
+              ? `/apis/${GROUP}/${VERSION}/${PKS_PLURAL}`
+              : `/apis/${GROUP}/${VERSION}/namespaces/${scope}/${PKS_PLURAL}`,
           list: () =>
             (scope === ''
               ? watchCustom.listClusterCustomObject({
                   group: GROUP,
                   version: VERSION,
-                  plural: KEY_SET_PLURAL,
+                  plural: PKS_PLURAL,
                 })
               : watchCustom.listNamespacedCustomObject({
                   group: GROUP,
                   version: VERSION,
                   namespace: scope,
-                  plural: KEY_SET_PLURAL,
-                })) as Promise<{ items: PublishedKeySet[] }>,
+                  plural: PKS_PLURAL,
+                })) as Promise<{ items: PublishedKeySetObject[] }>,
           logger,
           onChange: (object) => {
             onChange(object.metadata?.namespace ?? '', object.metadata?.name ?? '');
@@ -170,8 +152,8 @@ export class KubernetesKeySetStore {
       annotations: { ...current?.metadata?.annotations, [SecretAnnotations.managedBy]: managedBy },
       ...(current === undefined ? {} : { resourceVersion: current.metadata?.resourceVersion }),
     };
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: KEY_SET_KIND, metadata, spec };
-    const target = { group: GROUP, version: VERSION, namespace, plural: KEY_SET_PLURAL };
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: PKS_KIND, metadata, spec };
+    const target = { group: GROUP, version: VERSION, namespace, plural: PKS_PLURAL };
     try {
       if (current === undefined)
         await this.custom.createNamespacedCustomObject({ ...target, body, fieldManager: this.fieldManager });
@@ -203,15 +185,15 @@ export class KubernetesKeySetStore {
     return Promise.resolve(live);
   }
 
-  private async read(namespace: string, name: string): Promise<PublishedKeySet | undefined> {
+  private async read(namespace: string, name: string): Promise<PublishedKeySetObject | undefined> {
     try {
       return (await this.custom.getNamespacedCustomObject({
         group: GROUP,
         version: VERSION,
         namespace,
-        plural: KEY_SET_PLURAL,
+        plural: PKS_PLURAL,
         name,
-      })) as PublishedKeySet;
+      })) as PublishedKeySetObject;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -219,7 +201,7 @@ export class KubernetesKeySetStore {
   }
 }
 
-function record(object: PublishedKeySet): {
+function record(object: PublishedKeySetObject): {
   resourceVersion: string;
   spec: KeySetSpec;
   servers: ServerReport[];
@@ -235,9 +217,9 @@ function record(object: PublishedKeySet): {
   };
   return {
     resourceVersion: object.metadata?.resourceVersion ?? '',
-    spec: { ...spec, retiring: spec.retiring ?? [] },
+    spec: { ...spec, keyCount: spec.keyCount ?? 0, retiring: spec.retiring ?? [] },
     servers: (object.status?.servers ?? []).map((s) => ({
-      name: s.name ?? '',
+      name: s.name,
       lease: s.lease,
       version: s.version,
       since: s.since,
