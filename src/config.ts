@@ -1,4 +1,13 @@
 /** The operator's settings, from the environment, checked once at start. */
+import { DEFAULT_OUTBOUND_HOSTS, HOST_PATTERN, type OutboundPolicy } from './platform/outbound.ts';
+
+/**
+ * Where "who asked" comes from (docs/operations.md, "Who asked"): `admission`, the stamp the
+ * requester-identity admission policies write from the authenticated user (the chart and
+ * deploy/components/requester-identity install them); `field-manager`, the request annotation's field
+ * manager, which any client sets to any string, so it is recorded as unverified.
+ */
+export type RequesterIdentity = 'admission' | 'field-manager';
 
 export interface Config {
   /** Namespaces to watch (WATCH_NAMESPACES, comma-separated, plus WATCH_NAMESPACE); empty for all. */
@@ -24,6 +33,10 @@ export interface Config {
   retryMaxMs: number;
   /** Field manager name for server-side bookkeeping. */
   fieldManager: string;
+  /** Where the operator may send requests for a JwtRotation (OUTBOUND_HOSTS, NOTIFICATIONS_ALLOW_HTTP). */
+  outbound: OutboundPolicy;
+  /** Whether the requester-identity admission policies are installed (REQUESTER_IDENTITY). */
+  requesterIdentity: RequesterIdentity;
   /** Only the holder of the Lease acts; undefined when leader election is off. */
   leaderElection:
     | { namespace: string; name: string; identity: string; leaseDurationMs: number; retryPeriodMs: number }
@@ -83,6 +96,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (kubeApiQps > 0 && kubeApiBurst < 1) throw new Error('KUBE_API_BURST must be at least 1');
   const kubeApiEventQps = int('KUBE_API_EVENT_QPS', DEFAULT_KUBE_API_EVENT_QPS, 0, 10_000);
   const kubeApiEventBurst = int('KUBE_API_EVENT_BURST', DEFAULT_KUBE_API_EVENT_BURST, 1, 10_000);
+  const outbound = outboundPolicy(env);
+  const identity = text('REQUESTER_IDENTITY', 'field-manager');
+  if (identity !== 'admission' && identity !== 'field-manager')
+    throw new Error(`REQUESTER_IDENTITY must be admission or field-manager; got "${identity}"`);
   const retryBaseMs = int('RETRY_BASE_MS', 500, 1);
   const retryMaxMs = int('RETRY_MAX_MS', 60_000, 1);
   if (retryBaseMs > retryMaxMs) throw new Error('RETRY_BASE_MS must not exceed RETRY_MAX_MS');
@@ -112,5 +129,28 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retryBaseMs,
     retryMaxMs,
     fieldManager: text('FIELD_MANAGER', 'jwt-rotation-operator'),
+    outbound,
+    requesterIdentity: identity,
+  };
+}
+
+/** OUTBOUND_HOSTS (comma-separated host patterns; empty: the cluster's Services) and NOTIFICATIONS_ALLOW_HTTP. */
+function outboundPolicy(env: NodeJS.ProcessEnv): OutboundPolicy {
+  const hosts = (env.OUTBOUND_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  for (const h of hosts) {
+    if (!HOST_PATTERN.test(h))
+      throw new Error(
+        `OUTBOUND_HOSTS must hold host names, *.suffix patterns, IP addresses or *; got "${h.slice(0, 100)}"`,
+      );
+  }
+  const http = env.NOTIFICATIONS_ALLOW_HTTP || 'false';
+  if (http !== 'true' && http !== 'false')
+    throw new Error(`NOTIFICATIONS_ALLOW_HTTP must be true or false; got "${http}"`);
+  return {
+    hosts: hosts.length === 0 ? DEFAULT_OUTBOUND_HOSTS : [...new Set(hosts)],
+    allowHttpReceivers: http === 'true',
   };
 }

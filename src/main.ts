@@ -246,6 +246,7 @@ export async function startOperator(
     newKey: generateKey,
     configMaps: new KubernetesConfigMapStore(core, config.fieldManager, wrote),
     notifier,
+    outbound: config.outbound,
   });
 
   queue.current = new WorkQueue(

@@ -38,6 +38,14 @@ export const SecretAnnotations = {
   requestedAt: `${GROUP}/requested-at`,
 } as const;
 
+/**
+ * Annotation on a Secret that a JwtRotation names as a reference (a Prometheus bearer token or CA
+ * bundle, a receiver's URL or signing secret): the JwtRotations of its namespace allowed to use it,
+ * comma-separated, or `*` for every one. Without it the operator does not use the Secret: whoever may
+ * create a JwtRotation would otherwise read, through the operator, any Secret of the namespace.
+ */
+export const ALLOW_REFERENCES_ANNOTATION = `${GROUP}/allow-references`;
+
 /** Pod-template annotation whose change rolls a target; its value names the Secret revision. */
 export const POD_TEMPLATE_REVISION_ANNOTATION = `${GROUP}/secret-revision`;
 

@@ -13,6 +13,8 @@ import { nextCronTime } from './cron.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { isAsymmetric } from '../platform/keys.ts';
+import { refusedUrl } from '../platform/outbound.ts';
+import { ReferenceReasons, readReference } from './references.ts';
 import { jwksConfigMapName, keyScheme, viewBackup, viewSecret } from './secret-data.ts';
 
 interface Gathered {
@@ -129,11 +131,22 @@ async function readGate(
   deps: ReconcilerDeps,
 ): Promise<GateObservation> {
   const namespace = resource.metadata.namespace ?? '';
+  const referrer = { name: resource.metadata.name ?? '', secretName: resource.spec.secretName };
+  // The URL first: a refused one means no Secret is read for it at all.
+  const refused = refusedUrl(deps.outbound, settings.url, 'prometheus', true);
+  if (refused !== undefined) {
+    return {
+      ok: false,
+      reason: ReferenceReasons.UrlNotAllowed,
+      message: `monitoring.prometheus.url ${refused}; Prometheus was not asked`,
+    };
+  }
   let token: string | undefined;
   const ref = settings.bearerTokenSecretRef;
   if (ref !== undefined) {
-    const secret = await deps.secrets.get(namespace, ref.name);
-    token = secret?.values[ref.key];
+    const read = await readReference(deps.secrets, namespace, referrer, ref, 'the Prometheus bearer token');
+    if (!read.ok) return read;
+    token = read.value;
     if (token === undefined) {
       return {
         ok: false,
@@ -145,8 +158,9 @@ async function readGate(
   let ca: string | undefined;
   const caRef = settings.tls?.caSecretRef;
   if (caRef !== undefined) {
-    const secret = await deps.secrets.get(namespace, caRef.name);
-    ca = secret?.values[caRef.key];
+    const read = await readReference(deps.secrets, namespace, referrer, caRef, "Prometheus's CA bundle");
+    if (!read.ok) return read;
+    ca = read.value;
     if (ca === undefined || !ca.includes('-----BEGIN CERTIFICATE-----')) {
       return {
         ok: false,

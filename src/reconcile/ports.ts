@@ -16,6 +16,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { KeyScheme } from '../platform/keys.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
+import type { OutboundPolicy } from '../platform/outbound.ts';
 import type { Freshness } from './own-writes.ts';
 
 export { ConflictError } from '../platform/conflict.ts';
@@ -175,6 +176,8 @@ export interface ReconcilerDeps {
   gate: GateReader;
   newKey: KeyFactory;
   configMaps: ConfigMapStore;
+  /** Where the operator may send requests for a JwtRotation: its Prometheus and its receivers. */
+  outbound: OutboundPolicy;
   /** Sends notices to spec.notifications receivers; without it, notices are Events only. */
   notifier?: Notifier | undefined;
   /**
