@@ -1,13 +1,6 @@
 /** The operator's settings, from the environment, checked once at start. */
 import { DEFAULT_OUTBOUND_HOSTS, HOST_PATTERN, type OutboundPolicy } from './platform/outbound.ts';
-
-/**
- * Where "who asked" comes from (docs/operations.md, "Who asked"): `admission`, the stamp the
- * requester-identity admission policies write from the authenticated user (the chart and
- * deploy/components/requester-identity install them); `field-manager`, the request annotation's field
- * manager, which any client sets to any string, so it is recorded as unverified.
- */
-export type RequesterIdentity = 'admission' | 'field-manager';
+import type { RequesterIdentity } from './rotation/audit.ts';
 
 export interface Config {
   /** Namespaces to watch (WATCH_NAMESPACES, comma-separated, plus WATCH_NAMESPACE); empty for all. */
@@ -35,7 +28,12 @@ export interface Config {
   fieldManager: string;
   /** Where the operator may send requests for a JwtRotation (OUTBOUND_HOSTS, NOTIFICATIONS_ALLOW_HTTP). */
   outbound: OutboundPolicy;
-  /** Whether the requester-identity admission policies are installed (REQUESTER_IDENTITY). */
+  /**
+   * Where "who asked" comes from (REQUESTER_IDENTITY; docs/operations.md, "Who asked"): `admission`
+   * when the requester-identity admission policies are installed (the chart's
+   * admissionPolicy.requesterIdentity, deploy/components/requester-identity); `field-manager` (the
+   * default), the request annotation's field manager, recorded as unverified.
+   */
   requesterIdentity: RequesterIdentity;
   /** Only the holder of the Lease acts; undefined when leader election is off. */
   leaderElection:

@@ -247,6 +247,13 @@ export async function startOperator(
     configMaps: new KubernetesConfigMapStore(core, config.fieldManager, wrote),
     notifier,
     outbound: config.outbound,
+    requesterIdentity: config.requesterIdentity,
+    // Wiring only: the log line, and the fault switch's notice-recorded kind (tests stop the operator
+    // there, between deciding a notice and delivering it).
+    noticesRecorded: (namespace, name, notices) => {
+      logger.debug('notices recorded', { namespace, name, notices: notices.map((n) => n.kind) });
+      faults?.afterWrite('notice-recorded', namespace, name);
+    },
   });
 
   queue.current = new WorkQueue(

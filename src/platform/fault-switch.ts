@@ -6,7 +6,10 @@
  *   JWTR_FAULT_EXIT_AFTER_WRITES=<n>:<kind> exit after the n-th write of that kind: secret-create,
  *                                           secret-update, secret-delete, backup-create,
  *                                           backup-update, backup-delete, workload-patch, status, event,
- *                                           configmap-create, configmap-update (the JWKS)
+ *                                           configmap-create, configmap-update (the JWKS),
+ *                                           notice-recorded (a status write that recorded new
+ *                                           notices, before any is delivered: the crash between
+ *                                           deciding a notice and sending it)
  *
  * It exits with code 86 and first prints one JSON line (`fault injected`) naming the write. The
  * object's name is printed, never its contents. Never set it in production.
@@ -38,6 +41,7 @@ const WRITE_KINDS = [
   'event',
   'configmap-create',
   'configmap-update',
+  'notice-recorded',
 ] as const;
 
 export interface FaultSwitch {

@@ -4,6 +4,7 @@
  */
 import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
+import type { RequesterIdentity } from '../rotation/audit.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
 import type { DecideInput, DeliveryObservation, GateObservation, PodView } from '../rotation/model.ts';
 import { viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
@@ -43,6 +44,7 @@ export function decideInput(
   consumers: readonly ObservedConsumer[],
   gate: GateObservation | undefined,
   delivery?: DeliveryObservation,
+  requesterIdentity?: RequesterIdentity,
 ): DecideInput {
   const spec = resource.spec;
   const scheme = keyScheme(spec);
@@ -72,6 +74,7 @@ export function decideInput(
     })),
     gate,
     delivery,
+    requesterIdentity,
   };
 }
 
@@ -103,7 +106,10 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const gate = settings === undefined ? undefined : await readGate(resource, settings, deps);
   const read = { secret, backup, jwks };
   const delivery = deps.notifier?.outcome(namespace, name);
-  return { input: decideInput(resource, now, read, targets, consumers, gate, delivery), read };
+  return {
+    input: decideInput(resource, now, read, targets, consumers, gate, delivery, deps.requesterIdentity),
+    read,
+  };
 }
 
 /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */

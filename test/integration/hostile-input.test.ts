@@ -384,7 +384,7 @@ describe('hostile and invalid JwtRotations', function () {
       await suite.c.core.createNamespacedSecret({
         namespace: ns,
         body: {
-          metadata: { name: 'garbage-token' },
+          metadata: { name: 'garbage-token', annotations: { 'jwtrotation.io/allow-references': 'garbage' } },
           data: { token: Buffer.from(garbage, 'latin1').toString('base64') },
         },
       });

@@ -29,9 +29,11 @@ import { keyScheme, parseJwks, viewSecret, type Jwks } from '../../src/reconcile
 import { JWKS_DATA_KEY } from '../../src/api/constants.ts';
 import { generateKey, isAsymmetric, type KeyScheme } from '../../src/platform/keys.ts';
 import { decide } from '../../src/rotation/decide.ts';
+import type { RequesterIdentity } from '../../src/rotation/audit.ts';
 import type {
   DecideInput,
   Decision,
+  DeliveryObservation,
   GateObservation,
   Notice,
   PodView,
@@ -75,8 +77,12 @@ export class SimulatedWorld {
   /** Workloads that read the Secret without being listed in spec.targets (see addConsumer). */
   unlisted: SimTarget[] = [];
   events: { reason: string; message: string }[] = [];
-  /** Notices sent: those of every pass whose status was written. */
+  /** Notices decided: those first recorded by every pass whose status was written. */
   notices: Notice[] = [];
+  /** Where "who asked" comes from, as REQUESTER_IDENTITY sets it. */
+  requesterIdentity: RequesterIdentity = 'field-manager';
+  /** What the notifier reports on the next pass, if a test plays one. */
+  delivery: DeliveryObservation | undefined;
   keysMade = 0;
   /** Writes to the cluster: one per action performed, plus status writes that changed it. */
   writes = 0;
@@ -182,7 +188,16 @@ export class SimulatedWorld {
       name: t.name,
       ...this.observe(t),
     }));
-    return decideInput(resource, this.now, read, targets, consumers, this.gate);
+    return decideInput(
+      resource,
+      this.now,
+      read,
+      targets,
+      consumers,
+      this.gate,
+      this.delivery,
+      this.requesterIdentity,
+    );
   }
 
   private read(): ReadSecrets {
