@@ -33,6 +33,8 @@ export interface WebhookReceiver {
   at(path: string): ReceivedPost[];
   /** POSTs that verified, first of each webhook-id (what a receiver that drops repeats processes). */
   unique(path?: string): ReceivedPost[];
+  /** Called with each POST before it is answered (a test can stop the sender right there). */
+  onPost?: ((post: ReceivedPost) => Promise<void> | void) | undefined;
   close(): Promise<void>;
 }
 
@@ -73,7 +75,8 @@ export async function startWebhookReceiver(options: { secret?: string } = {}): P
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    req.on('end', () => {
+    req.on('end', () => void answer());
+    const answer = async (): Promise<void> => {
       let body: Record<string, unknown> = {};
       try {
         body = JSON.parse(text) as Record<string, unknown>;
@@ -92,6 +95,8 @@ export async function startWebhookReceiver(options: { secret?: string } = {}): P
       };
       if (verifier !== undefined) post.verified = verifies(verifier, text, headers);
       receiver.received.push(post);
+      await receiver.onPost?.(post);
+      if (res.destroyed) return;
       if (post.verified === false) {
         res.writeHead(400, { 'content-type': 'text/plain' });
         res.end('signature does not verify');
@@ -103,7 +108,7 @@ export async function startWebhookReceiver(options: { secret?: string } = {}): P
       }
       res.writeHead(receiver.answer, { 'content-type': 'text/plain' });
       res.end(receiver.answer < 300 ? 'ok' : 'nope');
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
