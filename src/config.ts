@@ -1,4 +1,6 @@
 /** The operator's settings, from the environment, checked once at start. */
+import { DEFAULT_OUTBOUND_HOSTS, HOST_PATTERN, type OutboundPolicy } from './platform/outbound.ts';
+import type { RequesterIdentity } from './rotation/audit.ts';
 
 export interface Config {
   /** Namespaces to watch (WATCH_NAMESPACES, comma-separated, plus WATCH_NAMESPACE); empty for all. */
@@ -29,6 +31,15 @@ export interface Config {
    * operator's own namespace, POD_NAMESPACE; empty outside a pod: every namespace).
    */
   issuerServerNamespace: string;
+  /** Where the operator may send requests for a JwtRotation (OUTBOUND_HOSTS, NOTIFICATIONS_ALLOW_HTTP). */
+  outbound: OutboundPolicy;
+  /**
+   * Where "who asked" comes from (REQUESTER_IDENTITY; docs/operations.md, "Who asked"): `admission`
+   * when the requester-identity admission policies are installed (the chart's
+   * admissionPolicy.requesterIdentity, deploy/components/requester-identity); `field-manager` (the
+   * default), the request annotation's field manager, recorded as unverified.
+   */
+  requesterIdentity: RequesterIdentity;
   /** Only the holder of the Lease acts; undefined when leader election is off. */
   leaderElection:
     | { namespace: string; name: string; identity: string; leaseDurationMs: number; retryPeriodMs: number }
@@ -88,6 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (kubeApiQps > 0 && kubeApiBurst < 1) throw new Error('KUBE_API_BURST must be at least 1');
   const kubeApiEventQps = int('KUBE_API_EVENT_QPS', DEFAULT_KUBE_API_EVENT_QPS, 0, 10_000);
   const kubeApiEventBurst = int('KUBE_API_EVENT_BURST', DEFAULT_KUBE_API_EVENT_BURST, 1, 10_000);
+  const outbound = outboundPolicy(env);
+  const identity = text('REQUESTER_IDENTITY', 'field-manager');
+  if (identity !== 'admission' && identity !== 'field-manager')
+    throw new Error(`REQUESTER_IDENTITY must be admission or field-manager; got "${identity}"`);
   const retryBaseMs = int('RETRY_BASE_MS', 500, 1);
   const retryMaxMs = int('RETRY_MAX_MS', 60_000, 1);
   if (retryBaseMs > retryMaxMs) throw new Error('RETRY_BASE_MS must not exceed RETRY_MAX_MS');
@@ -118,5 +133,28 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retryMaxMs,
     fieldManager: text('FIELD_MANAGER', 'jwt-rotation-operator'),
     issuerServerNamespace: text('ISSUER_SERVER_NAMESPACE', env.POD_NAMESPACE ?? ''),
+    outbound,
+    requesterIdentity: identity,
+  };
+}
+
+/** OUTBOUND_HOSTS (comma-separated host patterns; empty: the cluster's Services) and NOTIFICATIONS_ALLOW_HTTP. */
+function outboundPolicy(env: NodeJS.ProcessEnv): OutboundPolicy {
+  const hosts = (env.OUTBOUND_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  for (const h of hosts) {
+    if (!HOST_PATTERN.test(h))
+      throw new Error(
+        `OUTBOUND_HOSTS must hold host names, *.suffix patterns, IP addresses or *; got "${h.slice(0, 100)}"`,
+      );
+  }
+  const http = env.NOTIFICATIONS_ALLOW_HTTP || 'false';
+  if (http !== 'true' && http !== 'false')
+    throw new Error(`NOTIFICATIONS_ALLOW_HTTP must be true or false; got "${http}"`);
+  return {
+    hosts: hosts.length === 0 ? DEFAULT_OUTBOUND_HOSTS : [...new Set(hosts)],
+    allowHttpReceivers: http === 'true',
   };
 }

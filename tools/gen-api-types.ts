@@ -124,6 +124,10 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'spec.notifications.receivers[]': { name: 'NotificationReceiver' },
   'spec.notifications.receivers[].urlSecretRef': { name: 'UrlSecretReference' },
   'status.notices[]': { name: 'NoticeRecord' },
+  'status.notices[].content': { name: 'NoticeContent' },
+  'status.notices[].content.fingerprints': { name: 'NoticeFingerprints' },
+  'status.notices[].content.requestedBy': { name: 'Requester' },
+  'spec.notifications.receivers[].signingSecretRef': { name: 'SigningSecretReference' },
   'status.lastRotation.finalGate': { name: 'GateStatus' },
   'status.history[].finalGate': { name: 'GateStatus' },
   'status.lastRotation.finalGate.readings': { name: 'GateReadingsStatus' },
@@ -174,6 +178,9 @@ const ENUM_TYPES: Record<string, EnumType> = {
   // Communication plan (issue 11).
   ReceiverType: { constant: 'RECEIVER_TYPES', doc: 'The payload format a notification receiver accepts.' },
   NoticeKind: { constant: 'NOTICE_KINDS', doc: "A notice of the runbook's communication plan." },
+  // Tenant safety (issue 25): the notices' outbox.
+  NoticeState: { constant: 'NOTICE_STATES', doc: 'How the delivery of a notice stands.' },
+  Severity: { constant: 'SEVERITIES', doc: 'The type of a Kubernetes Event.' },
 };
 
 /** The enum type of each enum schema, by JSON path. Paths sharing a type must list the same values. */
@@ -199,6 +206,8 @@ const ENUM_PATHS: Record<string, string> = {
   // Communication plan and audit (issue 11).
   'spec.notifications.receivers[].type': 'ReceiverType',
   'status.notices[].notice': 'NoticeKind',
+  'status.notices[].state': 'NoticeState',
+  'status.notices[].content.severity': 'Severity',
   'status.lastRotation.finalGate.health': 'GateVerdict',
   'status.lastRotation.finalGate.completion': 'GateVerdict',
   'status.history[].finalGate.health': 'GateVerdict',

@@ -15,6 +15,17 @@ export const Annotations = {
   emergencyRotate: `${GROUP}/emergency-rotate`,
 } as const;
 
+/**
+ * Stamps the requester-identity MutatingAdmissionPolicy writes next to each request annotation when
+ * it changes (deploy/components/requester-identity): JSON of the request value and the authenticated
+ * user's name, uid and groups. Its ValidatingAdmissionPolicy refuses any other write of them.
+ */
+export const RequesterStamps = {
+  rotate: `${GROUP}/rotate-requester`,
+  rollback: `${GROUP}/rollback-requester`,
+  emergencyRotate: `${GROUP}/emergency-rotate-requester`,
+} as const;
+
 /** Annotations the operator writes on the Secrets it manages, so their state is self-describing. */
 export const SecretAnnotations = {
   /** Name of the JwtRotation that manages this Secret. */
@@ -32,11 +43,26 @@ export const SecretAnnotations = {
   /** When the key now in JWT_SECRET was made or adopted; the schedule counts from it. */
   keyCreatedAt: `${GROUP}/key-created-at`,
   // Audit (issue 11): who asked for the operation, kept with it for the history record.
-  /** The field manager that set the request annotation the operation answered (metadata.managedFields). */
+  /**
+   * Who set the request annotation the operation answered: the authenticated user (a requester stamp)
+   * or the field manager (metadata.managedFields); see requestedByVerified.
+   */
   requestedBy: `${GROUP}/requested-by`,
-  /** When that manager set it (its managedFields time). */
+  /** When it was set (its managedFields time). */
   requestedAt: `${GROUP}/requested-at`,
+  /** The authenticated user's groups, as a JSON array (verified requesters only). */
+  requestedByGroups: `${GROUP}/requested-by-groups`,
+  /** "true": requestedBy is the authenticated user; "false": a field manager any client can set. */
+  requestedByVerified: `${GROUP}/requested-by-verified`,
 } as const;
+
+/**
+ * Annotation on a Secret that a JwtRotation names as a reference (a Prometheus bearer token or CA
+ * bundle, a receiver's URL or signing secret): the JwtRotations of its namespace allowed to use it,
+ * comma-separated, or `*` for every one. Without it the operator does not use the Secret: whoever may
+ * create a JwtRotation would otherwise read, through the operator, any Secret of the namespace.
+ */
+export const ALLOW_REFERENCES_ANNOTATION = `${GROUP}/allow-references`;
 
 /** Pod-template annotation whose change rolls a target; its value names the Secret revision. */
 export const POD_TEMPLATE_REVISION_ANNOTATION = `${GROUP}/secret-revision`;

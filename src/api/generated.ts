@@ -129,6 +129,16 @@ export const NOTICE_KINDS = [
 /** A notice of the runbook's communication plan. */
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
+/** Every NoticeState, in schema order. */
+export const NOTICE_STATES = ['Pending', 'Delivered', 'Failed', 'EventOnly'] as const;
+/** How the delivery of a notice stands. */
+export type NoticeState = (typeof NOTICE_STATES)[number];
+
+/** Every Severity, in schema order. */
+export const SEVERITIES = ['Normal', 'Warning'] as const;
+/** The type of a Kubernetes Event. */
+export type Severity = (typeof SEVERITIES)[number];
+
 /** A workload that reads the Secret. */
 export interface Target {
   /** Kind of the workload (apps/v1). */
@@ -391,7 +401,10 @@ export interface RolloutSpec {
   pollInterval?: string;
 }
 
-/** Secret, in this namespace, holding a bearer token sent to Prometheus. */
+/**
+ * Secret, in this namespace, holding a bearer token sent to Prometheus. The Secret must allow this
+ * JwtRotation to use it (annotation jwtrotation.io/allow-references).
+ */
 export interface SecretKeyReference {
   /**
    * Name of the Secret.
@@ -410,7 +423,8 @@ export interface SecretKeyReference {
 
 /**
  * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
- * certificate.
+ * certificate. The Secret must allow this JwtRotation to use it (annotation
+ * jwtrotation.io/allow-references).
  */
 export interface CaSecretKeyReference {
   /**
@@ -435,7 +449,8 @@ export interface CaSecretKeyReference {
 export interface PrometheusTlsSpec {
   /**
    * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
-   * certificate.
+   * certificate. The Secret must allow this JwtRotation to use it (annotation
+   * jwtrotation.io/allow-references).
    */
   caSecretRef: CaSecretKeyReference;
   /**
@@ -549,7 +564,8 @@ export interface GateThresholdsSpec {
  */
 export interface PrometheusSpec {
   /**
-   * Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.
+   * Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring.svc:9090. Its host must be in
+   * the operator's outbound allowlist (by default the cluster's Services, *.svc).
    *
    * Validation: maxLength 2048; pattern `^https?://`.
    */
@@ -585,7 +601,10 @@ export interface PrometheusSpec {
    * @defaultValue `""`
    */
   selector?: string;
-  /** Secret, in this namespace, holding a bearer token sent to Prometheus. */
+  /**
+   * Secret, in this namespace, holding a bearer token sent to Prometheus. The Secret must allow this
+   * JwtRotation to use it (annotation jwtrotation.io/allow-references).
+   */
   bearerTokenSecretRef?: SecretKeyReference;
   /**
    * How to trust Prometheus's HTTPS certificate when a private CA signed it. Without it, the operator
@@ -678,7 +697,11 @@ export interface RollbackSpec {
   retention?: string;
 }
 
-/** Secret, in this namespace, holding the webhook URL (it is a credential). */
+/**
+ * Secret, in this namespace, holding the webhook URL (it is a credential). The Secret must allow this
+ * JwtRotation to use it (annotation jwtrotation.io/allow-references), and the URL's host must be in
+ * the operator's outbound allowlist; http:// only where the operator's administrator allows it.
+ */
 export interface UrlSecretReference {
   /**
    * Name of the Secret.
@@ -695,6 +718,28 @@ export interface UrlSecretReference {
   key?: string;
 }
 
+/**
+ * Secret, in this namespace, holding the key every delivery to this receiver is signed with (Standard
+ * Webhooks: HMAC-SHA256 in the webhook-signature header), in the Standard Webhooks form whsec_
+ * followed by the base64 of 24 to 64 random bytes. Required for Webhook receivers. The Secret must
+ * allow this JwtRotation to use it (jwtrotation.io/allow-references).
+ */
+export interface SigningSecretReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * Key in the Secret whose value is the signing key. Defaults to secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"secret"`
+   */
+  key?: string;
+}
+
 /** One receiver of the notices. */
 export interface NotificationReceiver {
   /**
@@ -704,12 +749,24 @@ export interface NotificationReceiver {
    */
   name: string;
   /**
-   * Slack (incoming webhook), Teams (Microsoft Teams incoming webhook or workflow, a MessageCard), or
-   * Webhook (the generic JSON body documented in docs/operations.md).
+   * Slack (incoming webhook), Teams (a Microsoft Teams workflow that posts an Adaptive Card from a
+   * webhook request; the Office 365 connector card is retired), or Webhook (the generic JSON body
+   * documented in docs/operations.md, signed).
    */
   type: ReceiverType;
-  /** Secret, in this namespace, holding the webhook URL (it is a credential). */
+  /**
+   * Secret, in this namespace, holding the webhook URL (it is a credential). The Secret must allow this
+   * JwtRotation to use it (annotation jwtrotation.io/allow-references), and the URL's host must be in
+   * the operator's outbound allowlist; http:// only where the operator's administrator allows it.
+   */
   urlSecretRef: UrlSecretReference;
+  /**
+   * Secret, in this namespace, holding the key every delivery to this receiver is signed with (Standard
+   * Webhooks: HMAC-SHA256 in the webhook-signature header), in the Standard Webhooks form whsec_
+   * followed by the base64 of 24 to 64 random bytes. Required for Webhook receivers. The Secret must
+   * allow this JwtRotation to use it (jwtrotation.io/allow-references).
+   */
+  signingSecretRef?: SigningSecretReference;
 }
 
 /**
@@ -1029,10 +1086,17 @@ export interface RotationRecord {
   /** Fingerprint of the key in use after the operation. */
   newKeyFingerprint?: string;
   /**
-   * Who asked: the field manager that set the request annotation (from metadata.managedFields), e.g.
-   * kubectl-annotate or a user's own --field-manager. Absent for scheduled rotations.
+   * Who asked. With the requester-identity admission policies installed (the operator runs with
+   * REQUESTER_IDENTITY=admission), the authenticated user that set the request annotation, as the API
+   * server saw it (requestedByVerified true). Without them, the field manager that set it (from
+   * metadata.managedFields, e.g. kubectl-annotate), which any client chooses freely (requestedByVerified
+   * false). Absent for scheduled rotations.
    */
   requestedBy?: string;
+  /** The authenticated user's groups (verified requests only). */
+  requestedByGroups?: string[];
+  /** Whether requestedBy is the authenticated user (true), or a field manager any client can set (false). */
+  requestedByVerified?: boolean;
   /**
    * When the request annotation was set (its managedFields time).
    *
@@ -1047,7 +1111,49 @@ export interface RotationRecord {
   finalGate?: GateStatus;
 }
 
-/** A notice that was sent. */
+/** Fingerprints of the keys involved. */
+export interface NoticeFingerprints {
+  /** The key in use. */
+  current?: string;
+  /** The key the rotation brings in. */
+  new?: string;
+  /** The key kept for rollback. */
+  original?: string;
+}
+
+/** Who asked for the operation it is about (absent for scheduled ones). */
+export interface Requester {
+  /** The authenticated user, or the field manager when not verified. */
+  username: string;
+  /** The authenticated user's groups (verified only). */
+  groups?: string[];
+  /**
+   * Whether username is the authenticated user (the requester-identity admission policies), not a field
+   * manager any client can set.
+   */
+  verified: boolean;
+}
+
+/**
+ * What is sent, kept while the notice is Pending so that a delivery after a restart sends the same
+ * body; dropped once it is settled.
+ */
+export interface NoticeContent {
+  /** The type of its Event. */
+  severity: Severity;
+  /** The reason of its Event. */
+  eventReason: string;
+  /** The message of its Event. */
+  message: string;
+  /** What started the operation it is about. */
+  trigger?: string;
+  /** Fingerprints of the keys involved. */
+  fingerprints?: NoticeFingerprints;
+  /** Who asked for the operation it is about (absent for scheduled ones). */
+  requestedBy?: Requester;
+}
+
+/** A notice decided, and how its delivery stands. */
 export interface NoticeRecord {
   /** Which notice. */
   notice: NoticeKind;
@@ -1059,11 +1165,29 @@ export interface NoticeRecord {
   /** For Failed, the Stalled reason. */
   reason?: string;
   /**
-   * When it was sent.
+   * When it was decided (and its Event written); the sentAt of its webhook body.
    *
    * Validation: format date-time.
    */
-  sentAt: string;
+  decidedAt: string;
+  /**
+   * Pending: recorded, not yet taken by every receiver (delivered, again, by whichever operator looks
+   * next). Delivered: every receiver answered 2xx. Failed: a receiver did not take it after its retries,
+   * or could not be used (see the NotificationsDelivered condition). EventOnly: no spec.notifications,
+   * the Event was the notice.
+   */
+  state: NoticeState;
+  /**
+   * When it was delivered or given up on.
+   *
+   * Validation: format date-time.
+   */
+  settledAt?: string;
+  /**
+   * What is sent, kept while the notice is Pending so that a delivery after a restart sends the same
+   * body; dropped once it is settled.
+   */
+  content?: NoticeContent;
 }
 
 /**
@@ -1293,8 +1417,9 @@ export interface JwtRotationStatus {
    */
   history?: RotationRecord[];
   /**
-   * The notices of the communication plan already sent (as Events and to spec.notifications), newest
-   * first, so each is sent once across restarts and replicas.
+   * The outbox of the communication plan, newest first: every notice decided, recorded here before
+   * anything is sent, so that each is decided once across restarts and replicas and delivered at least
+   * once to spec.notifications, even when the operator stops between deciding and sending.
    *
    * Validation: maxItems 20.
    */
@@ -1334,7 +1459,7 @@ export interface JwtRotation {
   /**
    * What to rotate, when, how fast, and what must hold before the old key is dropped.
    *
-   * Validation: issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published; secretLength must be at least 48 for HS384 and 64 for HS512.
+   * Validation: issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published; secretLength must be at least 48 for HS384 and 64 for HS512; monitoring.prometheus.bearerTokenSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; monitoring.prometheus.tls.caSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; a notification receiver's urlSecretRef or signingSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator.
    */
   spec: JwtRotationSpec;
   /** What the operator observed and did. Written by the operator only. */
@@ -1585,7 +1710,8 @@ export interface ResolvedCaSecretKeyReference {
 export interface ResolvedPrometheusTlsSpec {
   /**
    * Secret, in this namespace, holding the PEM bundle of the CA(s) that signed Prometheus's serving
-   * certificate.
+   * certificate. The Secret must allow this JwtRotation to use it (annotation
+   * jwtrotation.io/allow-references).
    */
   caSecretRef: ResolvedCaSecretKeyReference;
   /**
@@ -1648,7 +1774,8 @@ export interface ResolvedGateThresholdsSpec {
 /** PrometheusSpec after defaulting: every field with a schema default is present. */
 export interface ResolvedPrometheusSpec {
   /**
-   * Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.
+   * Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring.svc:9090. Its host must be in
+   * the operator's outbound allowlist (by default the cluster's Services, *.svc).
    *
    * Validation: maxLength 2048; pattern `^https?://`.
    */
@@ -1684,7 +1811,10 @@ export interface ResolvedPrometheusSpec {
    * @defaultValue `""`
    */
   selector: string;
-  /** Secret, in this namespace, holding a bearer token sent to Prometheus. */
+  /**
+   * Secret, in this namespace, holding a bearer token sent to Prometheus. The Secret must allow this
+   * JwtRotation to use it (annotation jwtrotation.io/allow-references).
+   */
   bearerTokenSecretRef?: ResolvedSecretKeyReference;
   /**
    * How to trust Prometheus's HTTPS certificate when a private CA signed it. Without it, the operator
@@ -1791,6 +1921,23 @@ export interface ResolvedUrlSecretReference {
   key: string;
 }
 
+/** SigningSecretReference after defaulting: every field with a schema default is present. */
+export interface ResolvedSigningSecretReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * Key in the Secret whose value is the signing key. Defaults to secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"secret"`
+   */
+  key: string;
+}
+
 /** NotificationReceiver after defaulting: every field with a schema default is present. */
 export interface ResolvedNotificationReceiver {
   /**
@@ -1800,12 +1947,24 @@ export interface ResolvedNotificationReceiver {
    */
   name: string;
   /**
-   * Slack (incoming webhook), Teams (Microsoft Teams incoming webhook or workflow, a MessageCard), or
-   * Webhook (the generic JSON body documented in docs/operations.md).
+   * Slack (incoming webhook), Teams (a Microsoft Teams workflow that posts an Adaptive Card from a
+   * webhook request; the Office 365 connector card is retired), or Webhook (the generic JSON body
+   * documented in docs/operations.md, signed).
    */
   type: ReceiverType;
-  /** Secret, in this namespace, holding the webhook URL (it is a credential). */
+  /**
+   * Secret, in this namespace, holding the webhook URL (it is a credential). The Secret must allow this
+   * JwtRotation to use it (annotation jwtrotation.io/allow-references), and the URL's host must be in
+   * the operator's outbound allowlist; http:// only where the operator's administrator allows it.
+   */
   urlSecretRef: ResolvedUrlSecretReference;
+  /**
+   * Secret, in this namespace, holding the key every delivery to this receiver is signed with (Standard
+   * Webhooks: HMAC-SHA256 in the webhook-signature header), in the Standard Webhooks form whsec_
+   * followed by the base64 of 24 to 64 random bytes. Required for Webhook receivers. The Secret must
+   * allow this JwtRotation to use it (jwtrotation.io/allow-references).
+   */
+  signingSecretRef?: ResolvedSigningSecretReference;
 }
 
 /** NotificationsSpec after defaulting: every field with a schema default is present. */
@@ -2132,13 +2291,25 @@ export function resolveUrlSecretReference(value: UrlSecretReference): ResolvedUr
   };
 }
 
+/** SigningSecretReference with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveSigningSecretReference(value: SigningSecretReference): ResolvedSigningSecretReference {
+  return {
+    name: value.name,
+    key: value.key ?? 'secret',
+  };
+}
+
 /** NotificationReceiver with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
 export function resolveNotificationReceiver(value: NotificationReceiver): ResolvedNotificationReceiver {
-  return {
+  const resolved: ResolvedNotificationReceiver = {
     name: value.name,
     type: value.type,
     urlSecretRef: resolveUrlSecretReference(value.urlSecretRef),
   };
+  if (value.signingSecretRef !== undefined) {
+    resolved.signingSecretRef = resolveSigningSecretReference(value.signingSecretRef);
+  }
+  return resolved;
 }
 
 /** NotificationsSpec with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */

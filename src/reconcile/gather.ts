@@ -4,6 +4,7 @@
  */
 import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
+import type { RequesterIdentity } from '../rotation/audit.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
 import type {
   DecideInput,
@@ -22,6 +23,8 @@ import { nextCronTime } from './cron.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { isAsymmetric } from '../platform/keys.ts';
+import { refusedUrl } from '../platform/outbound.ts';
+import { ReferenceReasons, readReference } from './references.ts';
 import { jwksConfigMapName, keyScheme, secretKeyName, viewBackup, viewSecret } from './secret-data.ts';
 
 interface Gathered {
@@ -51,6 +54,7 @@ export function decideInput(
   gate: GateObservation | undefined,
   delivery?: DeliveryObservation,
   issuer?: IssuerObservation,
+  requesterIdentity?: RequesterIdentity,
 ): DecideInput {
   const spec = resource.spec;
   const scheme = keyScheme(spec);
@@ -81,6 +85,7 @@ export function decideInput(
     gate,
     delivery,
     issuer,
+    requesterIdentity,
   };
 }
 
@@ -114,7 +119,20 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const read = { secret, backup, jwks, keySet };
   const delivery = deps.notifier?.outcome(namespace, name);
   const issuer = spec.issuer === undefined ? undefined : await observeIssuer(resource, read, now, deps);
-  return { input: decideInput(resource, now, read, targets, consumers, gate, delivery, issuer), read };
+  return {
+    input: decideInput(
+      resource,
+      now,
+      read,
+      targets,
+      consumers,
+      gate,
+      delivery,
+      issuer,
+      deps.requesterIdentity,
+    ),
+    read,
+  };
 }
 
 /**
@@ -139,6 +157,12 @@ async function observeIssuer(
   const probes = await Promise.all(
     plan.relyingParties.map(async (rp): Promise<ProbeResult> => {
       const base = { name: rp.name, fingerprint: plan.fingerprint };
+      // A probe token goes only where the operator may send requests (OUTBOUND_HOSTS), like the
+      // Prometheus queries and the notifications: a tenant's spec cannot aim it anywhere else.
+      const refused =
+        rp.http === undefined ? undefined : refusedUrl(deps.outbound, rp.http.url, 'relying-party', true);
+      if (refused !== undefined)
+        return { ...base, at: deps.clock.now(), outcome: 'Error', message: `relying party URL ${refused}` };
       try {
         const token = await probeSigner(pem, scheme, {
           issuer: plan.issuer.url,
@@ -187,11 +211,22 @@ async function readGate(
   deps: ReconcilerDeps,
 ): Promise<GateObservation> {
   const namespace = resource.metadata.namespace ?? '';
+  const referrer = { name: resource.metadata.name ?? '', secretName: resource.spec.secretName };
+  // The URL first: a refused one means no Secret is read for it at all.
+  const refused = refusedUrl(deps.outbound, settings.url, 'prometheus', true);
+  if (refused !== undefined) {
+    return {
+      ok: false,
+      reason: ReferenceReasons.UrlNotAllowed,
+      message: `monitoring.prometheus.url ${refused}; Prometheus was not asked`,
+    };
+  }
   let token: string | undefined;
   const ref = settings.bearerTokenSecretRef;
   if (ref !== undefined) {
-    const secret = await deps.secrets.get(namespace, ref.name);
-    token = secret?.values[ref.key];
+    const read = await readReference(deps.secrets, namespace, referrer, ref, 'the Prometheus bearer token');
+    if (!read.ok) return read;
+    token = read.value;
     if (token === undefined) {
       return {
         ok: false,
@@ -203,8 +238,9 @@ async function readGate(
   let ca: string | undefined;
   const caRef = settings.tls?.caSecretRef;
   if (caRef !== undefined) {
-    const secret = await deps.secrets.get(namespace, caRef.name);
-    ca = secret?.values[caRef.key];
+    const read = await readReference(deps.secrets, namespace, referrer, caRef, "Prometheus's CA bundle");
+    if (!read.ok) return read;
+    ca = read.value;
     if (ca === undefined || !ca.includes('-----BEGIN CERTIFICATE-----')) {
       return {
         ok: false,

@@ -16,6 +16,7 @@ import type {
   TargetKind,
 } from '../api/types.ts';
 import type { Fetcher, PublishedKeySetSpec, ServerEntry } from '../api/published-key-set.ts';
+import type { RequesterIdentity } from '../rotation/audit.ts';
 import type { DeliveryObservation, GateObservation, Notice, PodView } from '../rotation/model.ts';
 import type { WorkloadLike } from '../rotation/rollout.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
@@ -23,6 +24,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { KeyScheme } from '../platform/keys.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
+import type { OutboundPolicy } from '../platform/outbound.ts';
 import type { Freshness } from './own-writes.ts';
 
 export { ConflictError } from '../platform/conflict.ts';
@@ -148,21 +150,27 @@ export interface ConfigMapStore {
   write(namespace: string, name: string, data: Record<string, string>, managedBy: string): Promise<void>;
 }
 
-/** A spec.notifications receiver, its URL read from its Secret (or why it could not be). */
+/** A spec.notifications receiver, its URL and signing key read from their Secrets (or why they could not be). */
 export interface NotificationTarget {
   name: string;
   type: ReceiverType;
   url?: string | undefined;
+  /** The Standard Webhooks secret deliveries to it are signed with (whsec_…), if it has one. */
+  signingKey?: string | undefined;
   problem?: string | undefined;
+  /** The NotificationsDelivered reason for the problem: ReferenceNotAllowed, UrlNotAllowed, NotificationFailed. */
+  problemReason?: string | undefined;
 }
 
 /**
- * Sends notices to the spec.notifications receivers. `send` starts the delivery and returns at once
- * (a receiver never holds a pass); the outcome of the last finished delivery is read on a later pass.
+ * Sends notices to the spec.notifications receivers. `send` is handed the Pending notices of the
+ * status a pass wrote (the outbox; each is sent once per process), starts their delivery and returns
+ * at once (a receiver never holds a pass); the outcome of the last finished delivery, with the
+ * notices settled since, is read on a later pass.
  */
 export interface Notifier {
   send(delivery: {
-    subject: { namespace: string; name: string };
+    subject: { namespace: string; name: string; uid: string };
     receivers: NotificationTarget[];
     notices: Notice[];
     timeoutMs: number;
@@ -220,12 +228,21 @@ export interface ReconcilerDeps {
   gate: GateReader;
   newKey: KeyFactory;
   configMaps: ConfigMapStore;
+  /** Where the operator may send requests for a JwtRotation: its Prometheus and its receivers. */
+  outbound: OutboundPolicy;
+  /** Where "who asked" comes from (src/rotation/audit.ts); default field-manager, unverified. */
+  requesterIdentity?: RequesterIdentity | undefined;
   /** Sends notices to spec.notifications receivers; without it, notices are Events only. */
   notifier?: Notifier | undefined;
   /** With spec.issuer: the PublishedKeySets, the relying parties' probes and the probe tokens' signer. */
   keySets?: KeySetStore | undefined;
   prober?: RelyingPartyProber | undefined;
   probeSigner?: ProbeSigner | undefined;
+  /**
+   * Told when a status write recorded new notices, before any is handed to the notifier: for the log,
+   * and for tests that stop the operator between deciding a notice and delivering it.
+   */
+  noticesRecorded?: ((namespace: string, name: string, notices: readonly Notice[]) => void) | undefined;
   /**
    * The same stores reading the API server, when `resources`, `secrets` and `workloads` read
    * informer caches: read when the caches have not shown the operator's own last write in time

@@ -5,8 +5,11 @@
 import { isOneOf, PHASES, type JwtRotation, type JwtRotationStatus } from '../api/types.ts';
 import { decide } from '../rotation/decide.ts';
 import type { DecideInput, Decision, GateObservation, Notice, ProbeResult } from '../rotation/model.ts';
-import { resolveSpec } from '../rotation/spec.ts';
+import { resolveSpec, type NotificationSettings } from '../rotation/spec.ts';
+import { deliverable } from '../rotation/notices.ts';
+import { ConditionReasons } from '../rotation/reasons.ts';
 import { parseInstant } from '../rotation/time.ts';
+import { refusedUrl } from '../platform/outbound.ts';
 import { canonical } from '../platform/canonical.ts';
 import { execute } from './execute.ts';
 import { gather } from './gather.ts';
@@ -19,6 +22,7 @@ import type {
 } from './ports.ts';
 import type { Freshness } from './own-writes.ts';
 import type { Logger } from '../platform/logger.ts';
+import { ReferenceReasons, readReference, type Referrer } from './references.ts';
 import type { PassResult } from './queue.ts';
 
 /** Shortest wait before looking again after a pass that changed nothing. */
@@ -88,7 +92,12 @@ export class Reconciler {
 
     const { statusChanged, progressDue } = await this.writeStatus(resource, decision, log);
     await this.recordEvents(resource, decision, log);
-    if (decision.notices.length > 0) await this.notify(resource, decision.notices);
+    // The outbox: the new notices are recorded (Pending) in the status just written; now every Pending
+    // one goes to the notifier, these and any that an operator stopped before sending left behind.
+    const written = statusChanged ? decision.status : (resource.status ?? {});
+    if (statusChanged && decision.notices.length > 0)
+      this.deps.noticesRecorded?.(namespace, name, decision.notices);
+    await this.notify(resource, deliverable(written));
 
     this.report(namespace, name, decision.status);
     // A pass that changed nothing and asks to look again at once would spin; the core
@@ -297,31 +306,76 @@ export class Reconciler {
   }
 
   /**
-   * Hands this pass's notices (already recorded in status, their Events written) to the notifier,
-   * with each receiver's URL read from its Secret. The notifier delivers in the background.
+   * Hands the Pending notices of the status written to the notifier, with each receiver's URL and
+   * signing key read from their Secrets, where the Secrets allow it and the URL is allowed
+   * (./references.ts, src/platform/outbound.ts). The notifier delivers in the background, each notice
+   * once per process, and forgets those no longer Pending.
    */
   private async notify(resource: JwtRotation, notices: Notice[]): Promise<void> {
-    const { notifier, secrets } = this.deps;
+    const { notifier } = this.deps;
     const resolved = resolveSpec(resource.spec);
     const settings = resolved.ok ? resolved.spec.notifications : undefined;
     if (notifier === undefined || settings === undefined) return;
     const namespace = resource.metadata.namespace ?? '';
-    const receivers = await Promise.all(
-      settings.receivers.map(async ({ name, type, urlSecretRef: ref }): Promise<NotificationTarget> => {
-        const secret = await secrets.get(namespace, ref.name).catch(() => undefined);
-        const url = secret?.values[ref.key];
-        return url === undefined || url === ''
-          ? { name, type, problem: `Secret ${ref.name} has no key ${ref.key} with the webhook URL` }
-          : { name, type, url: url.trim() };
-      }),
-    );
+    const referrer = { name: resource.metadata.name ?? '', secretName: resource.spec.secretName };
+    const receivers =
+      notices.length === 0
+        ? []
+        : await Promise.all(
+            settings.receivers.map((receiver) => this.resolveReceiver(namespace, referrer, receiver)),
+          );
     notifier.send({
-      subject: { namespace, name: resource.metadata.name ?? '' },
+      subject: { namespace, name: referrer.name, uid: resource.metadata.uid ?? '' },
       receivers,
       notices,
       timeoutMs: settings.timeoutMs,
       retries: settings.retries,
     });
+  }
+
+  /** A receiver with its URL and signing key, or why it cannot be used. Never echoes a value read. */
+  private async resolveReceiver(
+    namespace: string,
+    referrer: Referrer,
+    receiver: NotificationSettings['receivers'][number],
+  ): Promise<NotificationTarget> {
+    const { name, type, urlSecretRef: ref, signingSecretRef: signingRef } = receiver;
+    const refused = (problemReason: string, problem: string): NotificationTarget => ({
+      name,
+      type,
+      problem,
+      problemReason,
+    });
+    const secrets = { get: (ns: string, n: string) => this.deps.secrets.get(ns, n).catch(() => undefined) };
+    const url = await readReference(secrets, namespace, referrer, ref, `receiver ${name}'s URL`);
+    if (!url.ok) return refused(url.reason, url.message);
+    const text = url.value?.trim();
+    if (text === undefined || text === '')
+      return refused(
+        ConditionReasons.NotificationFailed,
+        `Secret ${ref.name} has no key ${ref.key} with the webhook URL`,
+      );
+    const blocked = refusedUrl(this.deps.outbound, text, 'receiver', false);
+    if (blocked !== undefined)
+      return refused(
+        ReferenceReasons.UrlNotAllowed,
+        `the URL in Secret ${ref.name} ${blocked}; nothing was sent`,
+      );
+    if (signingRef === undefined) return { name, type, url: text };
+    const key = await readReference(
+      secrets,
+      namespace,
+      referrer,
+      signingRef,
+      `receiver ${name}'s signing key`,
+    );
+    if (!key.ok) return refused(key.reason, key.message);
+    if (key.value === undefined || key.value.trim() === '')
+      return refused(
+        ConditionReasons.NotificationFailed,
+        `Secret ${signingRef.name} has no key ${signingRef.key} with the signing key; nothing was sent unsigned`,
+      );
+    return { name, type, url: text, signingKey: key.value };
   }
 
   private report(namespace: string, name: string, status: JwtRotationStatus): void {

@@ -11,11 +11,11 @@
  * a crash is harmless. Each phase lives in ./phases/, the operations that start something in
  * ./operations/, and the order in which requests win in ./request-order.ts.
  */
-import { SecretAnnotations } from '../api/constants.ts';
+import { SecretAnnotations, SecretKeys, keySlotName } from '../api/constants.ts';
 import { buildContext, type Context } from './context.ts';
 import { createSecretDecision, invalidSpecDecision } from './edge-decisions.ts';
 import { firstSightRequests } from './first-sight.ts';
-import type { DecideInput, Decision } from './model.ts';
+import type { DecideInput, Decision, SecretView } from './model.ts';
 import { observePhase } from './observe-phase.ts';
 import type { PhaseResult } from './phase-result.ts';
 import { dualKey } from './phases/dual-key.ts';
@@ -60,6 +60,16 @@ export function decide(input: DecideInput): Decision {
       },
     });
   }
+  if (owner === undefined && !holdsAKey(input.secret)) {
+    const key = keySlotName(spec.algorithm, SecretKeys.secret);
+    return toDecision(ctx, {
+      phase: 'Failed',
+      stalled: {
+        reason: ConditionReasons.SecretNotAdoptable,
+        message: `Secret ${spec.secretName} holds no ${key} and was not written by this JwtRotation: an existing Secret is adopted only when it already holds a key of this JwtRotation's algorithm. It is left untouched, and so are the workloads that read it, whatever is requested. Point spec.secretName at a Secret of its own (a missing one is created)`,
+      },
+    });
+  }
   const invalid = invalidRequestAnnotations(input.resource.metadata);
   if (invalid.length > 0) {
     // Never echo the value: it may be huge, or built to forge a log line.
@@ -79,6 +89,14 @@ export function decide(input: DecideInput): Decision {
     );
   }
   return toDecision(ctx, decidePhase(ctx));
+}
+
+/** Whether the Secret holds a key slot of the JwtRotation's algorithm (one key or the dual-key shape). */
+function holdsAKey(secret: SecretView): boolean {
+  const fp = secret.fingerprints;
+  return (
+    fp.JWT_SECRET !== undefined || fp.JWT_SECRET_CURRENT !== undefined || fp.JWT_SECRET_NEW !== undefined
+  );
 }
 
 /** One pass of the phase the Secret shows. */

@@ -8,9 +8,11 @@ import type {
   JwtRotationStatus,
   NoticeKind,
   ObjectMeta,
+  Requester,
   TargetKind,
   Trigger,
 } from '../api/types.ts';
+import type { RequesterIdentity } from './audit.ts';
 import type { GateReadings } from './gate-types.ts';
 
 /** The Secret keys that hold key material. */
@@ -78,11 +80,27 @@ export interface PodView {
 export type GateObservation =
   { ok: true; readings: GateReadings } | { ok: false; reason: string; message: string };
 
+/** A notice the notifier is done with: delivered to every receiver, or given up on. */
+export interface SettledNotice {
+  kind: NoticeKind;
+  rotation: string;
+  /** Failed notices only: the Stalled reason. */
+  stallReason?: string | undefined;
+  delivered: boolean;
+}
+
 /**
  * How the last delivery of notices to spec.notifications receivers went, as the notifier tells the
- * shell (undefined when none finished since the operator started).
+ * shell (undefined when none finished since the operator started), and every notice it settled since
+ * it started, which the core records in status.notices (Pending → Delivered or Failed).
  */
-export type DeliveryObservation = { ok: true; message: string } | { ok: false; message: string };
+export interface DeliveryObservation {
+  ok: boolean;
+  message: string;
+  /** The NotificationsDelivered reason when not ok (default NotificationFailed). */
+  reason?: string | undefined;
+  settled?: readonly SettledNotice[] | undefined;
+}
 
 export interface DecideInput {
   /** Epoch milliseconds from the injected clock. */
@@ -112,6 +130,11 @@ export interface DecideInput {
   delivery?: DeliveryObservation | undefined;
   /** With spec.issuer: what the issuer serves and who accepts what. */
   issuer?: IssuerObservation | undefined;
+  /**
+   * Where "who asked" comes from: the requester stamps of the admission policies, or the field
+   * manager (unverified). Default field-manager (./audit.ts).
+   */
+  requesterIdentity?: RequesterIdentity | undefined;
 }
 
 /**
@@ -183,28 +206,36 @@ export interface EventSpec {
 }
 
 /**
- * A notice of the runbook's communication plan, sent on this pass (its Event is among the Decision's
- * events; spec.notifications receivers get it too). Fingerprints only; never key material.
+ * A notice of the runbook's communication plan (its Event is among some Decision's events; the
+ * spec.notifications receivers get it, from status.notices, the outbox). Fingerprints only; never
+ * key material.
  */
 export interface Notice {
   kind: NoticeKind;
   /** The rotation it is about: the scheduled start (T-7, T-1) or the operation id (its start time). */
   rotation: string;
+  /** Failed only: the Stalled reason (with kind and rotation, what identifies the notice). */
+  stallReason?: string | undefined;
   type: 'Normal' | 'Warning';
   /** The reason of the Event that carries it. */
   reason: string;
   message: string;
-  /** When it was sent (RFC 3339). */
+  /** When it was decided (RFC 3339); the same on every delivery of it. */
   at: string;
   trigger?: Trigger;
   fingerprints: { current?: string; new?: string; original?: string };
+  /** Who asked for the operation it is about, when someone did. */
+  requestedBy?: Requester | undefined;
 }
 
 export interface Decision {
   actions: Action[];
   status: JwtRotationStatus;
   events: EventSpec[];
-  /** Notices first recorded in status.notices by this decision: sent once its status is written. */
+  /**
+   * Notices first recorded in status.notices by this decision. What is sent is every Pending record
+   * of the status written (./notices.ts deliverable), these and any a crash left undelivered.
+   */
   notices: Notice[];
   /** When to look again even if nothing changes, in milliseconds. */
   requeueAfterMs: number;

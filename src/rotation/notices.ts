@@ -1,23 +1,40 @@
 /**
- * The runbook's communication plan: which notice is due, from the status a pass decided and `now`.
+ * The runbook's communication plan: which notice is due, from the status a pass decided and `now`;
+ * and status.notices, the outbox that makes their delivery at-least-once.
  *
  * A notice is due from the state (level-triggered), not from a transition: T-7 and T-1 while Idle
  * before a scheduled rotation, Started/Emergency/RollbackStarted/Paused while that operation is in
- * flight, Failed while stalled, Completed/RolledBack in the pass that records the outcome. The fact
- * "notice X for rotation Y sent" lives in status.notices: a notice is sent only when the pass that
- * records it there wins its status write (guarded by the resourceVersion it read), so a restart, a
- * second replica or a retried pass finds it recorded and sends nothing. The shell sends after the
- * status write: at most once (a crash between the write and the send loses that notice).
+ * flight, Failed while stalled, Completed/RolledBack in the pass that records the outcome. A notice
+ * is decided once: the pass that decides it records it in status.notices (guarded by the
+ * resourceVersion it read), so a restart, a second replica or a retried pass finds it recorded and
+ * does not decide it again.
+ *
+ * With spec.notifications, the record is Pending, and holds the content to send, until the notifier
+ * reports it settled (delivered to every receiver, or given up on after its retries); the shell hands
+ * every Pending record of the status it wrote to the notifier, on every pass. An operator stopped
+ * between the status write and the delivery leaves the record Pending, and whichever operator looks
+ * next delivers it: at least once. A delivery repeated that way carries the same webhook id (made from
+ * the JwtRotation's uid, the notice and its rotation), so a receiver can drop the repeat.
  *
  * Where the pass already writes the Event that says the same (RotationStarted, RotationCompleted,
  * EmergencyRotation, RollbackStarted, RolledBack, RotationPaused, a Stalled reason), that Event is
  * the notice; otherwise (T-7, T-1, or an Event lost to a crash) the notice adds its own.
  */
 import { SecretAnnotations } from '../api/constants.ts';
-import type { JwtRotationStatus, NoticeKind, NoticeRecord } from '../api/types.ts';
+import {
+  isOneOf,
+  TRIGGERS,
+  type JwtRotationStatus,
+  type NoticeContent,
+  type NoticeKind,
+  type NoticeRecord,
+  type Requester,
+  type RotationRecord,
+} from '../api/types.ts';
+import type { RequestedBy } from './audit.ts';
 import type { Context } from './context.ts';
 import { dropUndefined } from './format.ts';
-import type { EventSpec, Notice } from './model.ts';
+import type { EventSpec, Notice, SettledNotice } from './model.ts';
 import type { Stall } from './phase-result.ts';
 import { EventReasons } from './reasons.ts';
 import { parseInstant, toRfc3339 } from './time.ts';
@@ -30,7 +47,7 @@ export const REMINDERS: readonly { kind: 'Upcoming' | 'FinalReminder'; leadMs: n
   { kind: 'Upcoming', leadMs: 7 * DAY_MS },
 ];
 
-/** How many sent notices status.notices keeps (the CRD's maxItems). */
+/** How many notices status.notices keeps (the CRD's maxItems). */
 export const NOTICES_KEPT = 20;
 
 /** A notice due now: what it is about, and the Event that carries it. */
@@ -178,51 +195,151 @@ export function dueNotices(
   return due;
 }
 
-function sameNotice(record: NoticeRecord, due: DueNotice): boolean {
+function sameNotice(
+  record: Pick<NoticeRecord, 'notice' | 'rotation' | 'reason'>,
+  due: { kind: NoticeKind; rotation: string; stallReason?: string | undefined },
+): boolean {
   return record.notice === due.kind && record.rotation === due.rotation && record.reason === due.stallReason;
 }
 
 /**
- * The notices to send on this pass (due and not yet in status.notices), the Events they add, and
- * the new status.notices.
+ * A record as an earlier operator version wrote it (sentAt, no state: sent at most once), read as a
+ * settled one; and the Pending records brought up to date with what the notifier settled. A Pending
+ * record whose receivers were all removed from the spec is given up on.
+ */
+function settleRecords(
+  records: readonly NoticeRecord[],
+  settled: readonly SettledNotice[],
+  notifying: boolean,
+  at: string,
+): NoticeRecord[] {
+  return records.map((r) => {
+    // Written before the outbox: sentAt and no state (it was sent at most once).
+    const legacy = r as Partial<NoticeRecord> & { sentAt?: string };
+    if (legacy.state === undefined) {
+      const upgraded: NoticeRecord & { sentAt?: string } = {
+        ...r,
+        decidedAt: legacy.decidedAt ?? legacy.sentAt ?? at,
+        state: notifying ? 'Delivered' : 'EventOnly',
+      };
+      delete upgraded.sentAt;
+      return upgraded;
+    }
+    if (r.state !== 'Pending') return r;
+    const done = settled.find((n) => sameNotice(r, n));
+    if (done === undefined && notifying) return r;
+    const closed: NoticeRecord = {
+      ...r,
+      state: done?.delivered === true ? 'Delivered' : 'Failed',
+      settledAt: at,
+    };
+    delete closed.content;
+    return closed;
+  });
+}
+
+/** Who asked for the operation a finished record describes. */
+function requesterOfRecord(record: RotationRecord | undefined): Requester | undefined {
+  if (record?.requestedBy === undefined) return undefined;
+  return dropUndefined<Requester>({
+    username: record.requestedBy,
+    groups: record.requestedByGroups,
+    verified: record.requestedByVerified ?? false,
+  });
+}
+
+/** What a due notice sends, kept in its record while it is Pending. */
+function contentOf(
+  due: DueNotice,
+  status: JwtRotationStatus,
+  requester: RequestedBy | undefined,
+): NoticeContent {
+  const outcome = due.kind === 'Completed' || due.kind === 'RolledBack';
+  const reminder = due.kind === 'Upcoming' || due.kind === 'FinalReminder';
+  const asked = outcome
+    ? requesterOfRecord(status.lastRotation)
+    : reminder || requester === undefined
+      ? undefined
+      : dropUndefined<Requester>({
+          username: requester.username,
+          groups: requester.groups,
+          verified: requester.verified,
+        });
+  return dropUndefined<NoticeContent>({
+    severity: due.event.type,
+    eventReason: due.event.reason,
+    message: due.event.message,
+    trigger: status.trigger ?? status.lastRotation?.trigger,
+    fingerprints: dropUndefined<NonNullable<NoticeContent['fingerprints']>>({
+      current: status.currentKeyFingerprint,
+      new: status.newKeyFingerprint,
+      original: status.originalKeyFingerprint,
+    }),
+    requestedBy: asked,
+  });
+}
+
+/** The notice a Pending record sends (undefined for a record without content). */
+export function noticeOf(record: NoticeRecord): Notice | undefined {
+  const c = record.content;
+  if (c === undefined) return undefined;
+  return dropUndefined<Notice>({
+    kind: record.notice,
+    rotation: record.rotation,
+    stallReason: record.reason,
+    type: c.severity,
+    reason: c.eventReason,
+    message: c.message,
+    at: record.decidedAt,
+    trigger: isOneOf(TRIGGERS, c.trigger) ? c.trigger : undefined,
+    fingerprints: { ...c.fingerprints },
+    requestedBy: c.requestedBy,
+  });
+}
+
+/** What the shell hands the notifier after writing this status: every Pending record, oldest first. */
+export function deliverable(status: JwtRotationStatus): Notice[] {
+  return (status.notices ?? [])
+    .filter((r) => r.state === 'Pending')
+    .map(noticeOf)
+    .filter((n): n is Notice => n !== undefined)
+    .reverse();
+}
+
+/**
+ * The notices first decided on this pass, the Events they add, and the new status.notices: those
+ * records (Pending with spec.notifications, else EventOnly), and the earlier ones updated with what
+ * the notifier settled.
  */
 export function pendingNotices(
   ctx: Context,
   status: JwtRotationStatus,
   stalled: Stall | undefined,
   events: readonly EventSpec[],
+  requester: RequestedBy | undefined,
 ): { notices: Notice[]; events: EventSpec[]; records: NoticeRecord[] | undefined } {
-  const sent = ctx.prev.notices ?? [];
-  const fresh = dueNotices(ctx, status, stalled, events).filter(
-    (due) => !sent.some((record) => sameNotice(record, due)),
-  );
   const at = toRfc3339(ctx.now);
+  const notifying = ctx.spec.notifications !== undefined;
+  const known = settleRecords(ctx.prev.notices ?? [], ctx.input.delivery?.settled ?? [], notifying, at);
+  const fresh = dueNotices(ctx, status, stalled, events).filter(
+    (due) => !known.some((record) => sameNotice(record, due)),
+  );
   const added = fresh.map((due) =>
     dropUndefined<NoticeRecord>({
       notice: due.kind,
       rotation: due.rotation,
       reason: due.stallReason,
-      sentAt: at,
+      decidedAt: at,
+      state: notifying ? 'Pending' : 'EventOnly',
+      content: contentOf(due, status, requester),
     }),
   );
-  const records = [...added, ...sent].slice(0, NOTICES_KEPT);
+  const notices = added.map(noticeOf).filter((n): n is Notice => n !== undefined);
+  // The content is kept only while there is something to deliver.
+  const recorded = added.map((r) => (r.state === 'Pending' ? r : { ...r, content: undefined }));
+  const records = [...recorded.map((r) => dropUndefined<NoticeRecord>(r)), ...known].slice(0, NOTICES_KEPT);
   return {
-    notices: fresh.map((due) =>
-      dropUndefined<Notice>({
-        kind: due.kind,
-        rotation: due.rotation,
-        type: due.event.type,
-        reason: due.event.reason,
-        message: due.event.message,
-        at,
-        trigger: status.trigger ?? status.lastRotation?.trigger,
-        fingerprints: dropUndefined<Notice['fingerprints']>({
-          current: status.currentKeyFingerprint,
-          new: status.newKeyFingerprint,
-          original: status.originalKeyFingerprint,
-        }),
-      }),
-    ),
+    notices,
     events: fresh.filter((due) => !events.includes(due.event)).map((due) => due.event),
     records: records.length === 0 ? undefined : records,
   };

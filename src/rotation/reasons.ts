@@ -25,6 +25,12 @@ export const ConditionReasons = {
    */
   SecretTypeNotManaged: 'SecretTypeNotManaged',
   /**
+   * The Secret exists, was not written by this JwtRotation and holds no key of its algorithm (a
+   * database password, a Secret of another app): adopting it would overwrite what it is for and
+   * restart the workloads that read it, so it is left untouched, whatever is requested.
+   */
+  SecretNotAdoptable: 'SecretNotAdoptable',
+  /**
    * A request annotation holds a value the operator does not act on (too long, or characters other
    * than letters, digits and . _ : + @ -). Nothing is done until it is fixed.
    */
@@ -91,6 +97,7 @@ export const STALLED_REASONS = [
   ConditionReasons.InvalidSpec,
   ConditionReasons.SecretManagedElsewhere,
   ConditionReasons.SecretTypeNotManaged,
+  ConditionReasons.SecretNotAdoptable,
   ConditionReasons.InvalidRequest,
   ConditionReasons.SecretInconsistent,
   ConditionReasons.KeyChangedByHand,

@@ -53,7 +53,12 @@ export interface IssuerSettings {
 
 /** spec.notifications, resolved: where the notices go, and how hard to try. */
 export interface NotificationSettings {
-  receivers: { name: string; type: ReceiverType; urlSecretRef: { name: string; key: string } }[];
+  receivers: {
+    name: string;
+    type: ReceiverType;
+    urlSecretRef: { name: string; key: string };
+    signingSecretRef?: { name: string; key: string } | undefined;
+  }[];
   timeoutMs: number;
   retries: number;
 }

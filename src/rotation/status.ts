@@ -9,10 +9,11 @@ import type {
   PreflightItem,
   TargetStatus,
 } from '../api/types.ts';
+import { requesterFromAnnotations, type RequestedBy } from './audit.ts';
 import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
 import { SecretAnnotations } from '../api/constants.ts';
-import { normal, warning } from './events.ts';
+import { normal } from './events.ts';
 import { recordFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
 import { currentGate } from './gate-policy.ts';
@@ -96,7 +97,7 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     // Suspended: only the record of first-sight requests, nothing else happens.
     return { actions: [], status, events: seen.events, notices: [], requeueAfterMs: RESYNC_MS };
   }
-  const noticed = pendingNotices(ctx, status, result.stalled, events);
+  const noticed = pendingNotices(ctx, status, result.stalled, events, operationRequester(ctx, result));
   return {
     actions: result.actions ?? [],
     status: dropUndefined<JwtRotationStatus>({ ...status, notices: noticed.records }),
@@ -111,6 +112,19 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     ),
     ...(result.restsOnPods ? { restsOnPods: true as const } : {}),
   };
+}
+
+/** Who asked for the operation in flight: the Secret's annotations as this pass's writes leave them. */
+function operationRequester(ctx: Context, result: PhaseResult): RequestedBy | undefined {
+  const annotations: Record<string, string> = { ...ctx.secret.annotations };
+  for (const action of result.actions ?? []) {
+    if (action.type !== 'UpdateSecret' && action.type !== 'CreateSecret') continue;
+    for (const [key, value] of Object.entries(action.annotations)) {
+      if (value === null) delete annotations[key];
+      else annotations[key] = value;
+    }
+  }
+  return requesterFromAnnotations(annotations);
 }
 
 /** While Idle, look again when the next T-7 or T-1 reminder falls due. */
@@ -231,7 +245,7 @@ function notificationsCondition(ctx: Context): ConditionSpec {
     : {
         type: 'NotificationsDelivered',
         status: 'False',
-        reason: ConditionReasons.NotificationFailed,
+        reason: delivery.reason ?? ConditionReasons.NotificationFailed,
         message: `${delivery.message}; the rotation goes on`,
       };
 }
@@ -295,7 +309,8 @@ function conditionEvents(
       c.status === 'False' &&
       (turnedTo(previous, c.type, 'False') || previous?.find((p) => p.type === c.type)?.message !== c.message)
     ) {
-      events.push(warning(EventReasons.NotificationFailed, c.message));
+      // NotificationFailed, or why a receiver could not be used (ReferenceNotAllowed, UrlNotAllowed).
+      events.push({ type: 'Warning', reason: c.reason, message: c.message });
     }
     if (
       c.type === 'IssuerCurrent' &&

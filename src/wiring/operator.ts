@@ -63,7 +63,7 @@ export async function startOperator(
     queue,
   });
   late.watches = watches;
-  const deps = { config, clock, logger, metrics, clients, writes, watches, queue };
+  const deps = { config, clock, logger, metrics, clients, writes, watches, queue, hooks };
   const events = eventLane(deps);
   const reconciler = makeReconciler(deps, events);
   const work = makeWorkQueue({ config, clock, logger, metrics, reconciler });

@@ -12,6 +12,7 @@ import { KubernetesJwtRotationStore } from '../adapters/kubernetes/jwt-rotations
 import { progressAllowance } from '../adapters/kubernetes/rate-limit.ts';
 import { KubernetesSecretStore } from '../adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from '../adapters/kubernetes/workloads.ts';
+import type { OperatorHooks } from './hooks.ts';
 import { WebhookNotifier } from '../adapters/notify/webhook-notifier.ts';
 import { RelyingPartyProber } from '../adapters/oidc/relying-party-prober.ts';
 import { PrometheusGateReader } from '../adapters/prometheus/gate-reader.ts';
@@ -39,6 +40,7 @@ interface ReconcilerDeps {
   writes: OwnWriteTracking;
   watches: Watches;
   queue: () => Wakeable | undefined;
+  hooks: OperatorHooks;
 }
 
 /** Events go out in the background on a client of their own (src/adapters/kubernetes/event-lane.ts). */
@@ -63,7 +65,7 @@ export function eventLane(deps: ReconcilerDeps): EventLane {
 }
 
 export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconciler {
-  const { config, clock, logger, metrics, clients, writes, watches, queue } = deps;
+  const { config, clock, logger, metrics, clients, writes, watches, queue, hooks } = deps;
   const conflicted = (kind: string): void => {
     metrics.conflicted(kind);
     logger.debug('409 Conflict from another writer; written again on a fresh read', { kind });
@@ -101,6 +103,14 @@ export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconci
     newKey: generateKey,
     configMaps: new KubernetesConfigMapStore(core, config.fieldManager, writes.wrote),
     notifier,
+    outbound: config.outbound,
+    requesterIdentity: config.requesterIdentity,
+    // The log line, and the tests' fault switch (kind notice-recorded stops the operator between
+    // deciding a notice and delivering it).
+    noticesRecorded: (namespace, name, notices) => {
+      logger.debug('notices recorded', { namespace, name, notices: notices.map((n) => n.kind) });
+      hooks.afterWrite?.('notice-recorded', namespace, name);
+    },
     keySets: watches.keySets,
     prober: new RelyingPartyProber(clients.authentication),
     probeSigner: signProbeToken,

@@ -242,6 +242,9 @@ describe('a rotation on real pods, installed with Helm, under session load', fun
       'image.pullPolicy=Never',
       '--set',
       `watchNamespace=${ns}`,
+      // Prometheus runs on the host, on the bridge address: not a cluster Service name.
+      '--set',
+      `outbound.hosts={${bridge.address}}`,
       '--wait',
       '--timeout',
       '5m',

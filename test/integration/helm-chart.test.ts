@@ -558,6 +558,48 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     }
   });
 
+  it('ships the requester-identity policies of deploy/requester-identity.yaml, and the outbound settings, as values say', async () => {
+    const env = (objects: K8sObject[]): Record<string, string | undefined> =>
+      Object.fromEntries(
+        (
+          objects.find((o) => o.kind === 'Deployment')?.spec as {
+            template: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+          }
+        ).template.spec.containers[0]?.env.map((e) => [e.name, e.value]) ?? [],
+      );
+    const policyKinds = [
+      'MutatingAdmissionPolicy',
+      'MutatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ];
+    const fromDeploy = documents(readFileSync(path.join(repoRoot, 'deploy/requester-identity.yaml'), 'utf8'));
+    const defaults = await renderOk({});
+    const shipped = defaults.filter(
+      (o) => policyKinds.includes(o.kind) && o.metadata.name === 'jwtrotation-requester-identity',
+    );
+    const withoutLabels = (o: K8sObject) => ({ ...o, metadata: { name: o.metadata.name } });
+    expect(shipped.map(withoutLabels)).to.deep.equal(fromDeploy.map(withoutLabels));
+    expect(env(defaults)).to.include({
+      REQUESTER_IDENTITY: 'admission',
+      OUTBOUND_HOSTS: '',
+      NOTIFICATIONS_ALLOW_HTTP: 'false',
+    });
+    const off = await renderOk({
+      admissionPolicy: { requesterIdentity: false },
+      outbound: { hosts: ['hooks.slack.com', '*.logic.azure.com'], allowHttpReceivers: true },
+    });
+    expect(off.map((o) => o.metadata.name)).to.not.include('jwtrotation-requester-identity');
+    expect(env(off)).to.include({
+      REQUESTER_IDENTITY: 'field-manager',
+      OUTBOUND_HOSTS: 'hooks.slack.com,*.logic.azure.com',
+      NOTIFICATIONS_ALLOW_HTTP: 'true',
+    });
+    const bad = await template({ outbound: { hosts: ['https://hooks.slack.com/services'] } });
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.match(/outbound/);
+  });
+
   it('ships the alert rules of deploy/prometheus/rules.yaml in the PrometheusRule, unchanged', async () => {
     const rules = parse(readFileSync(path.join(repoRoot, 'deploy/prometheus/rules.yaml'), 'utf8')) as {
       groups: unknown;

@@ -194,6 +194,56 @@ const CORPUS: Case[] = [
     },
     ['bearerTokenSecretRef.name: Invalid value'],
   ],
+  // References that would send keys out (issue 25: keys never leave the operator)
+  [
+    "a bearer token read from the JwtRotation's own Secret",
+    {
+      spec: {
+        ...base,
+        monitoring: {
+          prometheus: { ...prometheus, bearerTokenSecretRef: { name: 'api-jwt', key: 'JWT_SECRET' } },
+        },
+      },
+    },
+    ['bearerTokenSecretRef names a Secret of JWT keys'],
+  ],
+  [
+    'a CA bundle read from a backup Secret',
+    {
+      spec: {
+        ...base,
+        monitoring: {
+          prometheus: {
+            url: 'https://127.0.0.1:9',
+            tls: { caSecretRef: { name: 'billing-jwtrotation-backup' } },
+          },
+        },
+      },
+    },
+    ['caSecretRef names a Secret of JWT keys'],
+  ],
+  [
+    "a receiver URL read from the JwtRotation's own Secret",
+    {
+      spec: {
+        ...base,
+        notifications: {
+          receivers: [{ name: 'x', type: 'Slack', urlSecretRef: { name: 'api-jwt', key: 'JWT_SECRET' } }],
+        },
+      },
+    },
+    ["a notification receiver's urlSecretRef or signingSecretRef names a Secret of JWT keys"],
+  ],
+  [
+    'a generic Webhook receiver without a signing key',
+    {
+      spec: {
+        ...base,
+        notifications: { receivers: [{ name: 'x', type: 'Webhook', urlSecretRef: { name: 'hooks' } }] },
+      },
+    },
+    ['a Webhook receiver needs signingSecretRef'],
+  ],
   // Secrets the operator must not touch
   [
     'a Helm release Secret',
@@ -385,7 +435,7 @@ describe('hostile and invalid JwtRotations', function () {
       await suite.c.core.createNamespacedSecret({
         namespace: ns,
         body: {
-          metadata: { name: 'garbage-token' },
+          metadata: { name: 'garbage-token', annotations: { 'jwtrotation.io/allow-references': 'garbage' } },
           data: { token: Buffer.from(garbage, 'latin1').toString('base64') },
         },
       });

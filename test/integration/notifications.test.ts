@@ -20,7 +20,7 @@ import {
 } from '../support/jwt-rotations.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { aSigningSecret, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { setClock } from '../support/test-clocks.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -68,10 +68,15 @@ describe('notices and notifications on a real control plane', function () {
     for (const o of outputs) expect(o.output()).to.not.include(receiver.url);
   });
 
+  const signingSecret = aSigningSecret();
+  /** The receivers' Secret, allowing JwtRotation api to use it, with the generic webhook's signing key. */
   const hooksSecret = async (namespace: string, urls: Record<string, string>): Promise<void> => {
     await c.core.createNamespacedSecret({
       namespace,
-      body: { metadata: { name: 'hooks' }, stringData: urls },
+      body: {
+        metadata: { name: 'hooks', annotations: { 'jwtrotation.io/allow-references': 'api' } },
+        stringData: { ...urls, secret: signingSecret },
+      },
     });
   };
   const spec = (extra: Partial<JwtRotationSpec> = {}): JwtRotationSpec => ({
@@ -114,7 +119,12 @@ describe('notices and notifications on a real control plane', function () {
           receivers: [
             { name: 'slack', type: 'Slack', urlSecretRef: { name: 'hooks', key: 'slack' } },
             { name: 'teams', type: 'Teams', urlSecretRef: { name: 'hooks', key: 'teams' } },
-            { name: 'hook', type: 'Webhook', urlSecretRef: { name: 'hooks' } },
+            {
+              name: 'hook',
+              type: 'Webhook',
+              urlSecretRef: { name: 'hooks' },
+              signingSecretRef: { name: 'hooks' },
+            },
           ],
         },
       }),
@@ -135,17 +145,24 @@ describe('notices and notifications on a real control plane', function () {
         ['slack', 'teams', 'hook'].every((k) => posts(k).length === 1) &&
         (await reasons(ns)).get('RotationUpcoming') === 1,
     );
-    const noticed = await waitFor('NotificationsDelivered=True', async () => {
-      const r = await getJwtRotation(c, ns, 'api');
-      return (
-        r.status?.conditions?.some((x) => x.type === 'NotificationsDelivered' && x.status === 'True') && r
-      );
-    });
+    const noticed = await waitFor(
+      'NotificationsDelivered=True and the notice recorded Delivered',
+      async () => {
+        const r = await getJwtRotation(c, ns, 'api');
+        return (
+          r.status?.conditions?.some((x) => x.type === 'NotificationsDelivered' && x.status === 'True') &&
+          r.status.notices?.[0]?.state === 'Delivered' &&
+          r
+        );
+      },
+    );
     expect(noticed.status?.notices).to.deep.equal([
       {
         notice: 'Upcoming',
         rotation: idle.status?.nextRotationAt,
-        sentAt: noticed.status?.notices?.[0]?.sentAt,
+        decidedAt: noticed.status?.notices?.[0]?.decidedAt,
+        state: 'Delivered',
+        settledAt: noticed.status?.notices?.[0]?.settledAt,
       },
     ]);
     const hook = posts('hook')[0]?.body;
@@ -176,6 +193,12 @@ describe('notices and notifications on a real control plane', function () {
         ['slack', 'teams', 'hook'].every((k) => posts(k).length === 2) &&
         (await reasons(ns)).get('RotationFinalReminder') === 1,
     );
+    // Stopped once the delivery is recorded: a stop before that would deliver it again (at least once,
+    // with the same webhook-id; tenant-safety.test.ts stops the operator there on purpose).
+    await waitFor('the T-1 notice recorded Delivered', async () => {
+      const r = await getJwtRotation(c, ns, 'api');
+      return r.status?.notices?.[0]?.notice === 'FinalReminder' && r.status.notices[0].state === 'Delivered';
+    });
     await operator.stop('SIGTERM');
     operator = await startOperator();
     await poke(operator, ns, 't-1-restarted', true);
@@ -183,7 +206,7 @@ describe('notices and notifications on a real control plane', function () {
     const counts = await reasons(ns);
     expect([counts.get('RotationUpcoming'), counts.get('RotationFinalReminder')]).to.deep.equal([1, 1]);
 
-    // Slack: text plus blocks; Teams: a MessageCard. Both name the JwtRotation and the key fingerprint.
+    // Slack: text plus blocks; Teams: an Adaptive Card. Both name the JwtRotation and the key fingerprint.
     const slack = posts('slack')[1]?.body ?? {};
     expect(slack.text).to.be.a('string').and.include(`JWT key rotation tomorrow: ${ns}/api`);
     expect((slack.blocks as { type: string }[]).map((b) => b.type)).to.deep.equal([
@@ -193,9 +216,10 @@ describe('notices and notifications on a real control plane', function () {
     ]);
     expect(JSON.stringify(slack.blocks)).to.include(idle.status?.currentKeyFingerprint ?? 'missing');
     const teams = posts('teams')[1]?.body ?? {};
-    expect(teams).to.deep.include({ '@type': 'MessageCard', '@context': 'https://schema.org/extensions' });
-    expect(teams.title).to.equal(`JWT key rotation tomorrow: ${ns}/api`);
-    expect(JSON.stringify(teams.sections)).to.include(idle.status?.currentKeyFingerprint ?? 'missing');
+    expect(teams.type).to.equal('message');
+    expect(JSON.stringify(teams.attachments)).to.include('application/vnd.microsoft.card.adaptive');
+    expect(JSON.stringify(teams.attachments)).to.include(`JWT key rotation tomorrow: ${ns}/api`);
+    expect(JSON.stringify(teams.attachments)).to.include(idle.status?.currentKeyFingerprint ?? 'missing');
     expect(receiver.received.every((r) => r.contentType === 'application/json')).to.equal(true);
     setNow(Date.now());
   });
@@ -222,7 +246,12 @@ describe('notices and notifications on a real control plane', function () {
           receivers: [
             { name: 'refused', type: 'Slack', urlSecretRef: { name: 'hooks', key: 'refused' } },
             { name: 'failing', type: 'Teams', urlSecretRef: { name: 'hooks', key: 'failing' } },
-            { name: 'hanging', type: 'Webhook', urlSecretRef: { name: 'hooks', key: 'hanging' } },
+            {
+              name: 'hanging',
+              type: 'Webhook',
+              urlSecretRef: { name: 'hooks', key: 'hanging' },
+              signingSecretRef: { name: 'hooks' },
+            },
           ],
         },
       }),
@@ -278,10 +307,16 @@ describe('notices and notifications on a real control plane', function () {
       (r) => r.status?.lastRotation?.request === 'rotate=who-1',
     );
     const record = rotated.status?.lastRotation;
-    expect(record).to.deep.include({ trigger: 'Manual', outcome: 'Completed', requestedBy: 'alice' });
+    // No requester-identity policy here: the field manager, marked unverified (tenant-safety.test.ts has the policy).
+    expect(record).to.deep.include({
+      trigger: 'Manual',
+      outcome: 'Completed',
+      requestedBy: 'alice',
+      requestedByVerified: false,
+    });
     expect(Date.parse(record?.requestedAt ?? '')).to.be.closeTo(Date.parse(record?.startedAt ?? ''), 60_000);
     const started = (await eventsOf(c, ns)).find((e) => e.reason === 'RotationStarted');
-    expect(started?.message).to.include('(requested by alice at ');
+    expect(started?.message).to.include('(requested by field manager alice, unverified at ');
 
     const compromised = rotated.status?.currentKeyFingerprint;
     await set('security-bot', 'jwtrotation.io/emergency-rotate=leak-1');
@@ -303,7 +338,7 @@ describe('notices and notifications on a real control plane', function () {
       (await eventsOf(c, ns)).find((e) => e.reason === 'CompromisedKey' && e.type === 'Warning'),
     );
     expect(audit.message).to.include(`key ${compromised ?? 'missing'} is compromised`);
-    expect(audit.message).to.include('requested by security-bot');
+    expect(audit.message).to.include('requested by field manager security-bot, unverified');
     expect(audit.message).to.include('audit recent token usage');
   });
 });

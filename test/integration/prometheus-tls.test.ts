@@ -118,11 +118,17 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     });
     await suite.c.core.createNamespacedSecret({
       namespace: ns,
-      body: { metadata: { name: 'prometheus-ca' }, stringData: { 'ca.crt': pki.caPem } },
+      body: {
+        metadata: { name: 'prometheus-ca', annotations: { 'jwtrotation.io/allow-references': 'api' } },
+        stringData: { 'ca.crt': pki.caPem },
+      },
     });
     await suite.c.core.createNamespacedSecret({
       namespace: ns,
-      body: { metadata: { name: 'prometheus-token' }, stringData: { token: 'reader-token-1' } },
+      body: {
+        metadata: { name: 'prometheus-token', annotations: { 'jwtrotation.io/allow-references': 'api' } },
+        stringData: { token: 'reader-token-1' },
+      },
     });
     env = await startGatedEnvironment(suite.c, ns, 'api-jwt', { prometheusTls: pki });
     expect(env.prometheus.url).to.match(/^https:\/\/127\.0\.0\.1:/);
@@ -181,7 +187,10 @@ describe('the metrics gate behind TLS, and from hostile endpoints', function () 
     await createConsumerDeployment(suite.c, ns, 'api', 'api-jwt', 1);
     await suite.c.core.createNamespacedSecret({
       namespace: ns,
-      body: { metadata: { name: 'prometheus-ca' }, stringData: { 'ca.crt': 'not a certificate' } },
+      body: {
+        metadata: { name: 'prometheus-ca', annotations: { 'jwtrotation.io/allow-references': 'api' } },
+        stringData: { 'ca.crt': 'not a certificate' },
+      },
     });
     await createJwtRotation(
       suite.c,

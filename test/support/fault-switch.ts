@@ -7,7 +7,10 @@
  *                                           secret-update, secret-delete, backup-create,
  *                                           backup-update, backup-delete, workload-patch, status, event,
  *                                           configmap-create, configmap-update (the JWKS),
- *                                           keyset-create, keyset-update (the issuer's PublishedKeySet)
+ *                                           keyset-create, keyset-update (the issuer's PublishedKeySet),
+ *                                           notice-recorded (a status write that recorded new
+ *                                           notices, before any is delivered: the crash between
+ *                                           deciding a notice and sending it)
  *
  * It exits with code 86 and first prints one JSON line (`fault injected`) naming the write. The
  * object's name is printed, never its contents. Never set it in production.
@@ -41,6 +44,7 @@ const WRITE_KINDS = [
   'configmap-update',
   'keyset-create',
   'keyset-update',
+  'notice-recorded',
 ] as const;
 
 export interface FaultSwitch {

@@ -7,6 +7,7 @@ import type { JwtRotation, JwtRotationStatus, TargetKind } from '../../src/api/t
 import { ManualClock } from './test-clocks.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { OperatorMetrics } from '../../src/platform/metrics.ts';
+import { ALLOW_ALL_OUTBOUND } from '../../src/platform/outbound.ts';
 import {
   ConflictError,
   type ConfigMapRecord,
@@ -213,6 +214,8 @@ export function memoryDeps(secretName: string, start: number) {
     gate: new ScriptedGate(),
     newKey: (bytes: number) => `key-${++keys}-${'k'.repeat(bytes)}`,
     configMaps: new MemoryConfigMaps(),
+    // Tests of the allowlist build their own; these are about everything else.
+    outbound: ALLOW_ALL_OUTBOUND,
   } satisfies ReconcilerDeps;
   return deps;
 }

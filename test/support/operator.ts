@@ -76,6 +76,9 @@ export async function startOperatorProcess(options: {
       KUBE_API_EVENT_BURST: '1000',
       // Only this test process's JwtRotations (./test-shard.ts): other files run side by side.
       SHARD_SELECTOR: testShardSelector(),
+      // Tests run Prometheus and receivers as host processes on loopback, over http (issue 25).
+      OUTBOUND_HOSTS: '*.svc,*.svc.cluster.local,127.0.0.1',
+      NOTIFICATIONS_ALLOW_HTTP: 'true',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

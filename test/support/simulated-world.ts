@@ -32,9 +32,11 @@ import { decide } from '../../src/rotation/decide.ts';
 import { issuerObservation } from '../../src/reconcile/issuer-data.ts';
 import { issuerProbePlan } from '../../src/rotation/issuer.ts';
 import type { IssuerSim } from './issuer-sim.ts';
+import type { RequesterIdentity } from '../../src/rotation/audit.ts';
 import type {
   DecideInput,
   Decision,
+  DeliveryObservation,
   GateObservation,
   IssuerObservation,
   Notice,
@@ -79,8 +81,12 @@ export class SimulatedWorld {
   /** Workloads that read the Secret without being listed in spec.targets (see addConsumer). */
   unlisted: SimTarget[] = [];
   events: { reason: string; message: string }[] = [];
-  /** Notices sent: those of every pass whose status was written. */
+  /** Notices decided: those first recorded by every pass whose status was written. */
   notices: Notice[] = [];
+  /** Where "who asked" comes from, as REQUESTER_IDENTITY sets it. */
+  requesterIdentity: RequesterIdentity = 'field-manager';
+  /** What the notifier reports on the next pass, if a test plays one. */
+  delivery: DeliveryObservation | undefined;
   keysMade = 0;
   /** Writes to the cluster: one per action performed, plus status writes that changed it. */
   writes = 0;
@@ -201,8 +207,9 @@ export class SimulatedWorld {
       targets,
       consumers,
       this.gate,
-      undefined,
+      this.delivery,
       this.issuerSeen(resource, read, probe),
+      this.requesterIdentity,
     );
   }
 

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import type { JwtRotationSpec, ManagedFieldsEntry } from '../../src/api/types.ts';
-import { ownsAnnotation, requestedByText, requesterOf } from '../../src/rotation/audit.ts';
+import {
+  fieldManagerOf,
+  ownsAnnotation,
+  parseStamp,
+  requestedByText,
+  requesterOfRequest,
+} from '../../src/rotation/audit.ts';
 import { SECOND, T0 } from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
 
@@ -54,12 +60,12 @@ describe('audit: who asked', () => {
           owning('jwt-rotation-operator', [], '2026-01-03T00:00:00Z', { subresource: 'status' }),
         ],
       };
-      expect(requesterOf(metadata, 'jwtrotation.io/rotate')).to.deep.equal({
+      expect(fieldManagerOf(metadata, 'jwtrotation.io/rotate')).to.deep.equal({
         manager: 'alice',
         time: '2026-01-02T03:04:05Z',
       });
-      expect(requesterOf(metadata, 'jwtrotation.io/rollback')).to.equal(undefined);
-      expect(requesterOf({}, 'jwtrotation.io/rotate')).to.equal(undefined);
+      expect(fieldManagerOf(metadata, 'jwtrotation.io/rollback')).to.equal(undefined);
+      expect(fieldManagerOf({}, 'jwtrotation.io/rotate')).to.equal(undefined);
     });
 
     it('takes the latest of several owners (server-side apply shares a field set to the same value)', () => {
@@ -71,7 +77,7 @@ describe('audit: who asked', () => {
           owning('bob', ['jwtrotation.io/rotate'], '2026-01-05T00:00:00Z', { operation: 'Apply' }),
         ],
       };
-      expect(requesterOf(metadata, 'jwtrotation.io/rotate')?.manager).to.equal('bob');
+      expect(fieldManagerOf(metadata, 'jwtrotation.io/rotate')?.manager).to.equal('bob');
     });
 
     it('ignores status entries, other field formats and malformed tries', () => {
@@ -81,11 +87,103 @@ describe('audit: who asked', () => {
       expect(ownsAnnotation({ manager: 'x' }, 'a')).to.equal(false);
     });
 
-    it('says who asked in an Event message', () => {
-      expect(requestedByText({ manager: 'alice', time: '2026-01-02T03:04:05Z' })).to.equal(
-        ' (requested by alice at 2026-01-02T03:04:05Z)',
+    it('says who asked in an Event message, and whether the name is verified', () => {
+      expect(requestedByText({ username: 'alice', verified: false, time: '2026-01-02T03:04:05Z' })).to.equal(
+        ' (requested by field manager alice, unverified at 2026-01-02T03:04:05Z)',
       );
+      expect(
+        requestedByText({ username: 'bob', groups: ['devs', 'system:authenticated'], verified: true }),
+      ).to.equal(' (requested by bob [groups devs, system:authenticated])');
       expect(requestedByText(undefined)).to.equal('');
+    });
+  });
+
+  describe('the admission stamp (REQUESTER_IDENTITY=admission)', () => {
+    const stamp = (value: string, username = 'bob', groups = ['devs', 'system:authenticated']): string =>
+      JSON.stringify({ value, username, uid: 'u-1', groups });
+    const metadata = (annotations: Record<string, string>) => ({
+      annotations,
+      managedFields: [owning('alice', ['jwtrotation.io/rotate'], '2026-01-02T03:04:05Z')],
+    });
+    const request = { kind: 'rotate' as const, value: 'r1' };
+
+    it('names the authenticated user of the stamp, not the field manager, with the managedFields time', () => {
+      const m = metadata({ 'jwtrotation.io/rotate': 'r1', 'jwtrotation.io/rotate-requester': stamp('r1') });
+      expect(requesterOfRequest(m, request, 'admission')).to.deep.equal({
+        username: 'bob',
+        groups: ['devs', 'system:authenticated'],
+        verified: true,
+        time: '2026-01-02T03:04:05Z',
+      });
+    });
+
+    it('ignores a stamp made for another value (set before the policy existed): the field manager, unverified', () => {
+      const m = metadata({ 'jwtrotation.io/rotate': 'r1', 'jwtrotation.io/rotate-requester': stamp('r0') });
+      expect(requesterOfRequest(m, request, 'admission')).to.deep.include({
+        username: 'alice',
+        verified: false,
+      });
+    });
+
+    it('ignores every stamp when the policies are not installed (anyone could have written it)', () => {
+      const m = metadata({ 'jwtrotation.io/rotate': 'r1', 'jwtrotation.io/rotate-requester': stamp('r1') });
+      expect(requesterOfRequest(m, request, 'field-manager')).to.deep.include({
+        username: 'alice',
+        verified: false,
+      });
+      expect(requesterOfRequest(m, request)).to.deep.include({ username: 'alice', verified: false });
+    });
+
+    it("reads CEL strings.quote's escapes (\\a, \\v, raw control characters, quotes and backslashes)", () => {
+      // What strings.quote makes of the name we\ird "name" BEL VT SOH.
+      const cel = '{"value":"r1","username":"we\\\\ird \\"name\\"\\a\\v\u0001","uid":"","groups":[]}';
+      expect(parseStamp(cel)).to.deep.equal({
+        value: 'r1',
+        username: 'we\\ird "name"\u0007\u000b\u0001',
+        uid: '',
+        groups: [],
+      });
+    });
+
+    for (const [what, text] of [
+      ['not JSON', 'bob'],
+      ['no username', '{"value":"r1","groups":[]}'],
+      ['an empty username', '{"value":"r1","username":"","groups":[]}'],
+      ['groups that are not strings', '{"value":"r1","username":"bob","groups":[1]}'],
+    ]) {
+      it(`refuses a stamp with ${what ?? ''}`, () => {
+        expect(parseStamp(text ?? '')).to.equal(undefined);
+      });
+    }
+
+    it('keeps the verified requester with the operation: Event, history and the emergency audit entry', () => {
+      const world = new SimulatedWorld(fast, T0);
+      world.requesterIdentity = 'admission';
+      world.settle();
+      world.annotations['jwtrotation.io/emergency-rotate'] = 'leak-1';
+      world.annotations['jwtrotation.io/emergency-rotate-requester'] = JSON.stringify({
+        value: 'leak-1',
+        username: 'bob',
+        uid: 'u-1',
+        groups: ['security'],
+      });
+      world.managedFields = [owning('alice', ['jwtrotation.io/emergency-rotate'], '2026-01-01T00:00:04Z')];
+      runUntil(world, 'Idle');
+      world.settle();
+      expect(world.status?.lastRotation).to.deep.include({
+        trigger: 'Emergency',
+        requestedBy: 'bob',
+        requestedByGroups: ['security'],
+        requestedByVerified: true,
+        requestedAt: '2026-01-01T00:00:04Z',
+      });
+      const audit = world.events.find((e) => e.reason === 'CompromisedKey')?.message;
+      expect(audit).to.include('requested by bob [groups security] at 2026-01-01T00:00:04Z');
+      expect(audit).to.not.include('alice');
+      const emergency = world.notices.find((n) => n.kind === 'Emergency');
+      expect(emergency?.requestedBy).to.deep.equal({ username: 'bob', groups: ['security'], verified: true });
+      const completed = world.notices.find((n) => n.kind === 'Completed');
+      expect(completed?.requestedBy).to.deep.equal({ username: 'bob', groups: ['security'], verified: true });
     });
   });
 
@@ -97,7 +195,7 @@ describe('audit: who asked', () => {
       world.managedFields = [owning('alice', ['jwtrotation.io/rotate'], '2026-01-01T00:00:05Z')];
       runUntil(world, 'DualKey');
       expect(world.events.find((e) => e.reason === 'RotationStarted')?.message).to.include(
-        '(requested by alice at 2026-01-01T00:00:05Z)',
+        '(requested by field manager alice, unverified at 2026-01-01T00:00:05Z)',
       );
       // Who asked is kept with the operation (on the Secret), even if the annotation changes hands.
       world.managedFields = [];
@@ -106,6 +204,7 @@ describe('audit: who asked', () => {
         trigger: 'Manual',
         outcome: 'Completed',
         requestedBy: 'alice',
+        requestedByVerified: false,
         requestedAt: '2026-01-01T00:00:05Z',
         request: 'rotate=r1',
       });
@@ -148,7 +247,9 @@ describe('audit: who asked', () => {
       const warning = world.events.filter((e) => e.reason === 'CompromisedKey');
       expect(warning).to.have.length(1);
       expect(warning[0]?.message).to.include(`key ${compromised} is compromised`);
-      expect(warning[0]?.message).to.include('requested by security-bot at 2026-01-01T00:00:04Z');
+      expect(warning[0]?.message).to.include(
+        'requested by field manager security-bot, unverified at 2026-01-01T00:00:04Z',
+      );
       expect(warning[0]?.message).to.include('audit recent token usage');
     });
 
@@ -166,7 +267,7 @@ describe('audit: who asked', () => {
       runUntil(world, 'Idle');
       expect(world.status?.lastRotation).to.deep.include({ outcome: 'RolledBack', requestedBy: 'bob' });
       expect(world.events.find((e) => e.reason === 'RollbackStarted')?.message).to.include(
-        'requested by bob',
+        'requested by field manager bob',
       );
     });
   });

@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       retryMaxMs: 60_000,
       fieldManager: 'jwt-rotation-operator',
       issuerServerNamespace: '',
+      outbound: { hosts: ['*.svc', '*.svc.cluster.local'], allowHttpReceivers: false },
+      requesterIdentity: 'field-manager',
     });
   });
 
@@ -41,6 +43,9 @@ describe('loadConfig', () => {
         RETRY_BASE_MS: '250',
         RETRY_MAX_MS: '30000',
         FIELD_MANAGER: 'rotator',
+        OUTBOUND_HOSTS: 'hooks.slack.com, *.logic.azure.com,prometheus.monitoring.svc',
+        NOTIFICATIONS_ALLOW_HTTP: 'true',
+        REQUESTER_IDENTITY: 'admission',
       }),
     ).to.deep.equal({
       leaderElection: undefined,
@@ -59,6 +64,11 @@ describe('loadConfig', () => {
       retryMaxMs: 30_000,
       fieldManager: 'rotator',
       issuerServerNamespace: '',
+      outbound: {
+        hosts: ['hooks.slack.com', '*.logic.azure.com', 'prometheus.monitoring.svc'],
+        allowHttpReceivers: true,
+      },
+      requesterIdentity: 'admission',
     });
   });
 
@@ -104,6 +114,37 @@ describe('loadConfig', () => {
   it('rejects a retry delay that is not a whole number', () => {
     expect(() => loadConfig({ RETRY_BASE_MS: '0.5' })).to.throw(Error, /RETRY_BASE_MS/);
     expect(() => loadConfig({ RETRY_MAX_MS: 'soon' })).to.throw(Error, /RETRY_MAX_MS/);
+  });
+
+  it('rejects an OUTBOUND_HOSTS entry that is no host pattern, naming it', () => {
+    expect(() => loadConfig({ OUTBOUND_HOSTS: 'hooks.slack.com,https://evil.example' })).to.throw(
+      Error,
+      /OUTBOUND_HOSTS.*"https:\/\/evil.example"/,
+    );
+    expect(() => loadConfig({ OUTBOUND_HOSTS: 'a.*.svc' })).to.throw(Error, /OUTBOUND_HOSTS/);
+  });
+
+  it('reads * (any host), IP addresses and an empty OUTBOUND_HOSTS (the default)', () => {
+    expect(loadConfig({ OUTBOUND_HOSTS: '*' }).outbound.hosts).to.deep.equal(['*']);
+    expect(loadConfig({ OUTBOUND_HOSTS: '127.0.0.1,[::1]' }).outbound.hosts).to.deep.equal([
+      '127.0.0.1',
+      '[::1]',
+    ]);
+    expect(loadConfig({ OUTBOUND_HOSTS: ' , ' }).outbound.hosts).to.deep.equal([
+      '*.svc',
+      '*.svc.cluster.local',
+    ]);
+  });
+
+  it('rejects NOTIFICATIONS_ALLOW_HTTP and REQUESTER_IDENTITY values it does not know', () => {
+    expect(() => loadConfig({ NOTIFICATIONS_ALLOW_HTTP: 'yes' })).to.throw(
+      Error,
+      /NOTIFICATIONS_ALLOW_HTTP.*"yes"/,
+    );
+    expect(() => loadConfig({ REQUESTER_IDENTITY: 'webhook' })).to.throw(
+      Error,
+      /REQUESTER_IDENTITY.*"webhook"/,
+    );
   });
 
   describe('leader election', () => {

@@ -92,3 +92,71 @@ describe('hostile input the core refuses', () => {
     }
   });
 });
+
+describe('a Secret the JwtRotation did not write (no takeover)', () => {
+  const foreign = (fingerprints: ReturnType<typeof aSecret>['fingerprints']) =>
+    aSecret({ fingerprints, annotations: { 'example.com/owner': 'database-team' } });
+  const requests: [string, Record<string, string>][] = [
+    ['no request', {}],
+    ['an emergency request', { 'jwtrotation.io/emergency-rotate': 'take-1' }],
+    ['a rollback request', { 'jwtrotation.io/rollback': 'take-2' }],
+    ['a rotate request', { 'jwtrotation.io/rotate': 'take-3' }],
+  ];
+  for (const [what, annotations] of requests) {
+    it(`leaves one without a JWT key (a database password) untouched on ${what}: SecretNotAdoptable`, () => {
+      const decision = decide(
+        anInput({
+          resource: aJwtRotation({ annotations, status: { observedGeneration: 1 } }),
+          secret: foreign({}),
+          // Even a backup to roll back to (one the tenant could have made) changes nothing.
+          backup: { originalFingerprint: 'bbbbbbbbbbbb', keyCreatedAt: '2026-01-01T00:00:00Z' },
+        }),
+      );
+      expect(decision.actions).to.deep.equal([]);
+      expect(decision.status.phase).to.equal('Failed');
+      expect(stalled(decision)).to.include({ status: 'True', reason: 'SecretNotAdoptable' });
+      expect(stalled(decision)?.message).to.include('Secret api-jwt holds no JWT_SECRET');
+      expect(decision.events.map((e) => e.reason)).to.include('SecretNotAdoptable');
+    });
+  }
+
+  it('does not adopt an HMAC Secret for an asymmetric JwtRotation (no JWT_PRIVATE_KEY)', () => {
+    // The shell maps slots to JWT_PRIVATE_KEY for RS256: a Secret with only JWT_SECRET shows no key.
+    const decision = decide(
+      anInput({
+        resource: aJwtRotation({
+          spec: { algorithm: 'RS256' },
+          annotations: { 'jwtrotation.io/emergency-rotate': 'take' },
+          status: { observedGeneration: 1 },
+        }),
+        secret: foreign({}),
+      }),
+    );
+    expect(decision.actions).to.deep.equal([]);
+    expect(stalled(decision)?.message).to.include('holds no JWT_PRIVATE_KEY');
+  });
+
+  it('adopts one that holds a JWT_SECRET, writing only its own keys and annotations', () => {
+    const decision = decide(anInput({ secret: foreign({ JWT_SECRET: 'aaaaaaaaaaaa' }) }));
+    expect(stalled(decision)).to.include({ status: 'False' });
+    const update = decision.actions.find((a) => a.type === 'UpdateSecret');
+    expect(update?.type).to.equal('UpdateSecret');
+    if (update?.type !== 'UpdateSecret') return;
+    for (const key of [...Object.keys(update.set), ...update.remove])
+      expect(key).to.match(/^JWT_(SECRET|EXPIRATION|REFRESH_EXPIRATION)/);
+    expect(update.annotations).to.include({ 'jwtrotation.io/managed-by': 'api' });
+  });
+
+  it('still lets the JwtRotation recover its own Secret that lost its key (KeyMissing, emergency)', () => {
+    const decision = decide(
+      anInput({
+        resource: aJwtRotation({
+          annotations: { 'jwtrotation.io/emergency-rotate': 'fix' },
+          status: { observedGeneration: 1, phase: 'Failed' },
+        }),
+        secret: aSecret({ fingerprints: {} }),
+      }),
+    );
+    expect(decision.status.phase).to.equal('Completing');
+  });
+});

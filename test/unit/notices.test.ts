@@ -3,7 +3,7 @@ import type { JwtRotationSpec } from '../../src/api/types.ts';
 import { decide } from '../../src/rotation/decide.ts';
 import type { DeliveryObservation } from '../../src/rotation/model.ts';
 import { aJwtRotation, anInput } from '../support/builders.ts';
-import { dueReminder, nextReminderAt, NOTICES_KEPT } from '../../src/rotation/notices.ts';
+import { deliverable, dueReminder, nextReminderAt, NOTICES_KEPT } from '../../src/rotation/notices.ts';
 import { HOUR, MINUTE, SECOND, T0 } from '../support/builders.ts';
 import { SimulatedWorld } from '../support/simulated-world.ts';
 
@@ -79,7 +79,12 @@ describe('notices: the communication plan', () => {
       expect(upcoming?.fingerprints.current).to.match(/^[0-9a-f]{12}$/);
       expect(world.events.filter((e) => e.reason === 'RotationUpcoming')).to.have.length(1);
       expect(world.status?.notices).to.deep.equal([
-        { notice: 'Upcoming', rotation: '2026-01-11T00:00:00Z', sentAt: '2026-01-04T00:01:00Z' },
+        {
+          notice: 'Upcoming',
+          rotation: '2026-01-11T00:00:00Z',
+          decidedAt: '2026-01-04T00:01:00Z',
+          state: 'EventOnly',
+        },
       ]);
 
       world.now = T0 + 9 * DAY + MINUTE;
@@ -229,6 +234,125 @@ describe('notices: the communication plan', () => {
       );
       expect(find(recovered)).to.deep.include({ status: 'True', reason: 'NotificationsSent' });
       expect(recovered.events.map((e) => e.reason)).to.include('NotificationsDelivered');
+    });
+  });
+
+  describe('the outbox (status.notices with spec.notifications)', () => {
+    const notified: JwtRotationSpec = {
+      ...tenDays,
+      notifications: {
+        receivers: [
+          {
+            name: 'hook',
+            type: 'Webhook',
+            urlSecretRef: { name: 'hooks' },
+            signingSecretRef: { name: 'hooks' },
+          },
+        ],
+      },
+    };
+    /** A world at the T-7 reminder, decided and recorded (Pending) but not delivered. */
+    function atUpcoming(): SimulatedWorld {
+      const world = new SimulatedWorld(notified, T0);
+      world.settle();
+      world.now = T0 + 3 * DAY + MINUTE;
+      world.settle();
+      return world;
+    }
+
+    it('records a decided notice as Pending, with what it sends, before anything is delivered', () => {
+      const world = atUpcoming();
+      expect(kinds(world)).to.deep.equal(['Upcoming']);
+      const record = world.status?.notices?.[0];
+      expect(record).to.deep.include({
+        notice: 'Upcoming',
+        state: 'Pending',
+        decidedAt: '2026-01-04T00:01:00Z',
+      });
+      expect(record?.content).to.deep.include({ severity: 'Normal', eventReason: 'RotationUpcoming' });
+      expect(record?.content?.fingerprints?.current).to.match(/^[0-9a-f]{12}$/);
+      // What the shell hands the notifier after this status write: the same notice.
+      expect(deliverable(world.status ?? {})).to.deep.equal(world.notices);
+    });
+
+    it('keeps it Pending, and deliverable with the same content, across any number of passes until the notifier settles it', () => {
+      const world = atUpcoming();
+      const pending = deliverable(world.status ?? {});
+      // Passes of a new process that never delivered it (the old one stopped before sending).
+      for (let i = 0; i < 3; i++) {
+        world.now += MINUTE;
+        world.settle();
+      }
+      expect(kinds(world), 'decided once').to.deep.equal(['Upcoming']);
+      expect(deliverable(world.status ?? {})).to.deep.equal(pending);
+      expect(world.events.filter((e) => e.reason === 'RotationUpcoming')).to.have.length(1);
+    });
+
+    it('marks it Delivered (dropping its content) once the notifier reports it delivered', () => {
+      const world = atUpcoming();
+      world.delivery = {
+        ok: true,
+        message: 'Upcoming delivered to hook',
+        settled: [{ kind: 'Upcoming', rotation: '2026-01-11T00:00:00Z', delivered: true }],
+      };
+      world.now += MINUTE;
+      world.settle();
+      expect(world.status?.notices?.[0]).to.deep.equal({
+        notice: 'Upcoming',
+        rotation: '2026-01-11T00:00:00Z',
+        decidedAt: '2026-01-04T00:01:00Z',
+        state: 'Delivered',
+        settledAt: '2026-01-04T00:02:00Z',
+      });
+      expect(deliverable(world.status ?? {})).to.deep.equal([]);
+      // Reported again on later passes (the notifier keeps it until it is no longer handed over): no change.
+      const before = world.status;
+      world.now += MINUTE;
+      world.settle();
+      expect(world.status?.notices).to.deep.equal(before?.notices);
+    });
+
+    it('marks it Failed when the notifier gave up, and when the receivers were removed from the spec', () => {
+      const failed = atUpcoming();
+      failed.delivery = {
+        ok: false,
+        message: 'hook: Upcoming not delivered (HTTP 500 after 4 attempts)',
+        settled: [{ kind: 'Upcoming', rotation: '2026-01-11T00:00:00Z', delivered: false }],
+      };
+      failed.settle();
+      expect(failed.status?.notices?.[0]).to.deep.include({ state: 'Failed' });
+      expect(failed.status?.notices?.[0]?.content).to.equal(undefined);
+
+      const removed = atUpcoming();
+      const withoutReceivers = { ...notified };
+      delete withoutReceivers.notifications;
+      removed.spec = withoutReceivers;
+      removed.generation += 1;
+      removed.settle();
+      expect(removed.status?.notices?.[0]).to.deep.include({ state: 'Failed' });
+    });
+
+    it('reads a record of an earlier version (sentAt, no state) as settled, never as one to send again', () => {
+      const decision = decide(
+        anInput({
+          resource: aJwtRotation({
+            spec: notified,
+            status: {
+              observedGeneration: 1,
+              notices: [
+                { notice: 'Upcoming', rotation: '2026-01-11T00:00:00Z', sentAt: '2026-01-04T00:00:00Z' },
+              ] as never,
+            },
+          }),
+        }),
+      );
+      expect(decision.status.notices?.[0]).to.deep.equal({
+        notice: 'Upcoming',
+        rotation: '2026-01-11T00:00:00Z',
+        decidedAt: '2026-01-04T00:00:00Z',
+        state: 'Delivered',
+      });
+      expect(deliverable(decision.status)).to.deep.equal([]);
     });
   });
 });

@@ -1,8 +1,16 @@
 import { expect } from 'chai';
+import { Webhook } from 'standardwebhooks';
+
 import { slackPayload, teamsPayload, webhookPayload } from '../../src/adapters/notify/payloads.ts';
+import { parseSigningKey, signature, webhookId } from '../../src/adapters/notify/signature.ts';
 import { WebhookNotifier, type Delivery } from '../../src/adapters/notify/webhook-notifier.ts';
 import type { Notice } from '../../src/rotation/model.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import {
+  aSigningSecret,
+  startWebhookReceiver,
+  verifies,
+  type WebhookReceiver,
+} from '../support/webhook-receiver.ts';
 
 const notice: Notice = {
   kind: 'Upcoming',
@@ -14,7 +22,8 @@ const notice: Notice = {
   at: '2026-01-04T00:00:00Z',
   fingerprints: { current: '0123456789ab' },
 };
-const subject = { namespace: 'prod', name: 'api' };
+const subject = { namespace: 'prod', name: 'api', uid: '6f1c0a52-uid' };
+const ID = webhookId(subject.uid, notice);
 
 /** Every string in a JSON value. */
 function strings(value: unknown): string[] {
@@ -41,23 +50,29 @@ describe('notification payloads', () => {
     expect(JSON.stringify(blocks[2]?.fields)).to.include('0123456789ab');
   });
 
-  it('Teams: a MessageCard with summary, title, text, colour and facts', () => {
+  it('Teams: a Workflows message with one Adaptive Card (title, message, facts), not a retired MessageCard', () => {
     const body = teamsPayload(notice, subject);
-    expect(body['@type']).to.equal('MessageCard');
-    expect(body['@context']).to.equal('https://schema.org/extensions');
-    expect(body.summary).to.equal('JWT key rotation in 7 days: prod/api');
-    expect(body.title).to.equal(body.summary);
-    expect(body.text).to.equal(notice.message);
-    expect(body.themeColor).to.match(/^[0-9A-F]{6}$/);
-    expect(teamsPayload({ ...notice, type: 'Warning' }, subject).themeColor).to.not.equal(body.themeColor);
-    const facts = (body.sections as { facts: { name: string; value: string }[] }[])[0]?.facts;
-    expect(facts).to.deep.include({ name: 'Current key', value: '0123456789ab' });
-    expect(facts).to.deep.include({ name: 'Scheduled for', value: '2026-01-11T00:00:00Z' });
+    expect(body.type).to.equal('message');
+    const attachments = body.attachments as { contentType: string; content: Record<string, unknown> }[];
+    expect(attachments).to.have.length(1);
+    expect(attachments[0]?.contentType).to.equal('application/vnd.microsoft.card.adaptive');
+    const card = attachments[0]?.content ?? {};
+    expect(card).to.deep.include({ type: 'AdaptiveCard', version: '1.4' });
+    const blocks = card.body as { type: string; text?: string; color?: string; facts?: unknown[] }[];
+    expect(blocks.map((b) => b.type)).to.deep.equal(['TextBlock', 'TextBlock', 'FactSet']);
+    expect(blocks[0]?.text).to.equal('JWT key rotation in 7 days: prod/api');
+    expect(blocks[1]?.text).to.equal(notice.message);
+    expect(blocks[2]?.facts).to.deep.include({ title: 'Current key', value: '0123456789ab' });
+    expect(blocks[2]?.facts).to.deep.include({ title: 'Scheduled for', value: '2026-01-11T00:00:00Z' });
+    const warning = teamsPayload({ ...notice, type: 'Warning' }, subject);
+    expect(JSON.stringify(warning)).to.include('"color":"Attention"');
+    expect(JSON.stringify(body)).to.not.include('MessageCard');
   });
 
-  it('Webhook: the documented body', () => {
-    expect(webhookPayload(notice, subject)).to.deep.equal({
+  it('Webhook: the documented body, with its id and who asked', () => {
+    expect(webhookPayload(notice, subject, ID)).to.deep.equal({
       version: 'jwtrotation.io/v1',
+      id: ID,
       notice: 'Upcoming',
       severity: 'Normal',
       reason: 'RotationUpcoming',
@@ -67,12 +82,26 @@ describe('notification payloads', () => {
       rotation: '2026-01-11T00:00:00Z',
       trigger: null,
       fingerprints: { current: '0123456789ab', new: null, original: null },
+      requestedBy: null,
       sentAt: '2026-01-04T00:00:00Z',
     });
+    const asked: Notice = {
+      ...notice,
+      kind: 'Emergency',
+      requestedBy: { username: 'bob', groups: ['devs', 'system:authenticated'], verified: true },
+    };
+    expect(webhookPayload(asked, subject, ID).requestedBy).to.deep.equal({
+      username: 'bob',
+      groups: ['devs', 'system:authenticated'],
+      verified: true,
+    });
+    expect(JSON.stringify(slackPayload(asked, subject))).to.include('bob (verified)');
+    const unverified = { ...asked, requestedBy: { username: 'alice', verified: false } };
+    expect(JSON.stringify(teamsPayload(unverified, subject))).to.include('alice (field manager, unverified)');
   });
 
   it('carry nothing longer than a fingerprint that looks like key material', () => {
-    for (const body of [slackPayload, teamsPayload, webhookPayload].map((f) => f(notice, subject))) {
+    for (const body of [slackPayload, teamsPayload, webhookPayload].map((f) => f(notice, subject, ID))) {
       for (const text of strings(body)) expect(text).to.not.match(/[A-Za-z0-9+/]{40,}/);
     }
   });
@@ -112,10 +141,13 @@ describe('WebhookNotifier', () => {
     notifier.send(delivery());
     await notifier.idle();
     expect(receiver.at('/slack').map((r) => r.body.text)).to.have.length(1);
-    expect(receiver.at('/teams')[0]?.body['@type']).to.equal('MessageCard');
+    expect(receiver.at('/teams')[0]?.body.type).to.equal('message');
     expect(receiver.at('/hook')[0]?.body.notice).to.equal('Upcoming');
     expect(receiver.received.every((r) => r.contentType === 'application/json')).to.equal(true);
     expect(notifier.outcome('prod', 'api')).to.deep.include({ ok: true });
+    expect(notifier.outcome('prod', 'api')?.settled).to.deep.equal([
+      { kind: 'Upcoming', rotation: notice.rotation, stallReason: undefined, delivered: true },
+    ]);
     expect(settled).to.deep.equal(['prod/api']);
   });
 
@@ -127,10 +159,13 @@ describe('WebhookNotifier', () => {
     await notifier.idle();
     expect(receiver.received).to.have.length(3);
     const outcome = notifier.outcome('prod', 'api');
-    expect(outcome).to.deep.equal({
+    expect(outcome).to.deep.include({
       ok: false,
       message: 'hook: Upcoming not delivered (HTTP 500 after 3 attempts)',
     });
+    expect(outcome?.settled?.map((n) => n.delivered)).to.deep.equal([false]);
+    // Every attempt carries the same id, and a fresh timestamp.
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).to.deep.equal(new Set([ID]));
     expect(outcome?.message).to.not.include('secret-path');
   });
 
@@ -164,7 +199,7 @@ describe('WebhookNotifier', () => {
     await notifier.idle();
     await hanging.close();
     expect(hanging.received).to.have.length(2);
-    expect(notifier.outcome('prod', 'api')).to.deep.equal({
+    expect(notifier.outcome('prod', 'api')).to.deep.include({
       ok: false,
       message:
         'slow: Upcoming not delivered (no answer within 200ms after 2 attempts); ' +
@@ -176,9 +211,119 @@ describe('WebhookNotifier', () => {
   it('refuses a URL that is not http(s), without echoing it', async () => {
     notifier.send(delivery({ receivers: [{ name: 'bad', type: 'Webhook', url: 'file:///etc/passwd' }] }));
     await notifier.idle();
-    expect(notifier.outcome('prod', 'api')).to.deep.equal({
+    expect(notifier.outcome('prod', 'api')).to.deep.include({
       ok: false,
       message: 'bad: the URL in its Secret is not an http(s) URL',
     });
+  });
+
+  it('signs every delivery in the Standard Webhooks form, which the standardwebhooks library verifies', async () => {
+    const secret = aSigningSecret();
+    const signed = await startWebhookReceiver({ secret });
+    notifier.send(
+      delivery({
+        notices: [notice, { ...notice, kind: 'FinalReminder', reason: 'RotationFinalReminder' }],
+        receivers: [
+          { name: 'hook', type: 'Webhook', url: `${signed.url}/hook`, signingKey: secret },
+          { name: 'teams', type: 'Teams', url: `${signed.url}/teams`, signingKey: secret },
+        ],
+      }),
+    );
+    await notifier.idle();
+    await signed.close();
+    expect(signed.received).to.have.length(4);
+    expect(signed.received.every((r) => r.verified === true)).to.equal(true);
+    expect(signed.at('/hook').map((r) => r.headers['webhook-id'])).to.deep.equal([
+      ID,
+      webhookId(subject.uid, { ...notice, kind: 'FinalReminder' }),
+    ]);
+    const first = signed.at('/hook')[0];
+    expect(first?.headers['webhook-signature']).to.match(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(Math.abs(Number(first?.headers['webhook-timestamp']) - Date.now() / 1000)).to.be.below(60);
+    expect(first?.body.id).to.equal(first?.headers['webhook-id']);
+  });
+
+  it('gives a tampered body, a wrong secret or a replayed old timestamp away to the verifying library', async () => {
+    const secret = aSigningSecret();
+    const signed = await startWebhookReceiver({ secret });
+    notifier.send(
+      delivery({ receivers: [{ name: 'hook', type: 'Webhook', url: signed.url, signingKey: secret }] }),
+    );
+    await notifier.idle();
+    await signed.close();
+    const post = signed.received[0];
+    if (post === undefined) throw new Error('nothing received');
+    const library = new Webhook(secret);
+    expect(verifies(library, post.raw, post.headers)).to.equal(true);
+    expect(verifies(library, post.raw.replace('Upcoming', 'Completed'), post.headers)).to.equal(false);
+    expect(verifies(new Webhook(aSigningSecret()), post.raw, post.headers)).to.equal(false);
+    const key = parseSigningKey(secret);
+    if (key === undefined) throw new Error('no key');
+    const old = Math.floor(Date.now() / 1000) - 3600;
+    const replayed = {
+      ...post.headers,
+      'webhook-timestamp': String(old),
+      'webhook-signature': signature(key, ID, old, post.raw),
+    };
+    expect(verifies(library, post.raw, replayed)).to.equal(false);
+  });
+
+  it('sends a notice once per process however often it is handed over, and forgets it once recorded', async () => {
+    notifier.send(delivery());
+    notifier.send(delivery());
+    await notifier.idle();
+    notifier.send(delivery());
+    await notifier.idle();
+    expect(receiver.received).to.have.length(3);
+    // The status recorded it (no longer Pending): forgotten, so the outcome no longer lists it.
+    notifier.send(delivery({ notices: [] }));
+    expect(notifier.outcome('prod', 'api')?.settled).to.deep.equal([]);
+  });
+
+  it('gives one notice the same webhook id in every process, and different ids to different notices', () => {
+    expect(webhookId(subject.uid, notice)).to.equal(ID);
+    expect(ID).to.match(/^msg_[0-9a-f]{32}$/);
+    const others = [
+      webhookId('another-uid', notice),
+      webhookId(subject.uid, { ...notice, kind: 'FinalReminder' }),
+      webhookId(subject.uid, { ...notice, rotation: '2026-04-11T00:00:00Z' }),
+      webhookId(subject.uid, { ...notice, stallReason: 'TargetNotFound' }),
+    ];
+    expect(new Set([ID, ...others]).size).to.equal(5);
+  });
+
+  it('sends nothing, unsigned or otherwise, to a receiver whose signing key is not a Standard Webhooks secret', async () => {
+    for (const bad of ['not-base64!', `whsec_${Buffer.alloc(8).toString('base64')}`, '']) {
+      expect(parseSigningKey(bad), bad).to.equal(undefined);
+    }
+    notifier.send(
+      delivery({
+        receivers: [{ name: 'hook', type: 'Webhook', url: receiver.url, signingKey: 'whsec_short' }],
+      }),
+    );
+    await notifier.idle();
+    expect(receiver.received).to.have.length(0);
+    expect(notifier.outcome('prod', 'api')?.message).to.include('not a Standard Webhooks secret');
+    expect(notifier.outcome('prod', 'api')?.message).to.not.include('whsec_short');
+  });
+
+  it("reports a receiver's own problem reason (a Secret without consent), and marks the notice not delivered", async () => {
+    notifier.send(
+      delivery({
+        receivers: [
+          { name: 'ok', type: 'Slack', url: `${receiver.url}/ok` },
+          {
+            name: 'hook',
+            type: 'Webhook',
+            problem: 'Secret db does not allow it',
+            problemReason: 'ReferenceNotAllowed',
+          },
+        ],
+      }),
+    );
+    await notifier.idle();
+    expect(receiver.at('/ok')).to.have.length(1);
+    expect(notifier.outcome('prod', 'api')).to.deep.include({ ok: false, reason: 'ReferenceNotAllowed' });
+    expect(notifier.outcome('prod', 'api')?.settled?.[0]?.delivered).to.equal(false);
   });
 });

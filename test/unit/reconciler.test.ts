@@ -65,6 +65,15 @@ function world(s: JwtRotationSpec = spec(), deps = memoryDeps('api-jwt', T0)) {
   };
 }
 
+/** The bearer token Secret, allowing JwtRotation api to use it (or with the annotations given). */
+function putToken(
+  secrets: MemorySecrets,
+  values: Record<string, string>,
+  annotations: Record<string, string> = { 'jwtrotation.io/allow-references': 'api' },
+): void {
+  secrets.put('default', 'prom-token', values, annotations);
+}
+
 /** A world that has settled and been asked to rotate, and has reached DualKey. */
 /**
  * Starts a rotation. The pre-rotation checklist needs the metrics source to answer with data, so it
@@ -72,7 +81,7 @@ function world(s: JwtRotationSpec = spec(), deps = memoryDeps('api-jwt', T0)) {
  */
 async function inDualKey(w: ReturnType<typeof world>): Promise<void> {
   const answer = w.deps.gate.answer;
-  const token = w.deps.secrets.values('default', 'prom-token');
+  const stored = w.deps.secrets.byKey.get('default/prom-token');
   w.deps.gate.answer = {
     ok: true,
     readings: {
@@ -84,64 +93,117 @@ async function inDualKey(w: ReturnType<typeof world>): Promise<void> {
       samples: 100,
     },
   };
-  if (token?.token === undefined) w.deps.secrets.put('default', 'prom-token', { token: 'start-token' });
+  putToken(w.deps.secrets, { token: 'start-token' });
   await w.passes(2);
   w.annotate({ 'jwtrotation.io/rotate': 'go' });
   await w.passes(3);
   expect(w.status()?.phase).to.equal('DualKey');
   expect(w.condition('PreflightPassed')?.status).to.equal('True');
   w.deps.gate.answer = answer;
-  if (token?.token === undefined) {
-    // Forget the start's token: the test's situation is a missing one.
-    if (token === undefined) w.deps.secrets.byKey.delete('default/prom-token');
-    else w.deps.secrets.put('default', 'prom-token', token);
-    w.deps.gate.tokens.length = 0;
-  }
+  // The test's own token Secret (or none) from now on; forget the start's token.
+  if (stored === undefined) w.deps.secrets.byKey.delete('default/prom-token');
+  else w.deps.secrets.put('default', 'prom-token', stored.values, stored.annotations);
+  w.deps.gate.tokens.length = 0;
 }
 
 describe('the reconciler over in-memory ports', () => {
   describe('the gate bearer token', () => {
     it('is read from the Secret that bearerTokenSecretRef names and handed to the gate reader', async () => {
       const w = world();
-      w.deps.secrets.put('default', 'prom-token', { token: 'the-token' });
+      putToken(w.deps.secrets, { token: 'the-token' });
       w.deps.gate.answer = { ok: false, reason: 'PrometheusUnreachable', message: 'refused' };
       await inDualKey(w);
-      await w.passes(1);
+      await w.passes(2, 10 * SECOND);
       expect(w.deps.gate.tokens).to.not.be.empty;
       expect(w.deps.gate.tokens.every((t) => t === 'the-token')).to.equal(true);
       expect(JSON.stringify(w.status())).to.not.contain('the-token');
     });
 
-    for (const [situation, setUp] of [
-      ['the Secret does not exist', () => undefined],
+    for (const [situation, setUp, reason] of [
+      ['the Secret does not exist', () => undefined, 'ReferenceNotAllowed'],
+      [
+        'the Secret does not allow this JwtRotation to use it',
+        (s: MemorySecrets) => {
+          putToken(s, { token: 'the-token' }, { 'jwtrotation.io/allow-references': 'billing, other' });
+        },
+        'ReferenceNotAllowed',
+      ],
+      [
+        'the Secret has no consent annotation at all',
+        (s: MemorySecrets) => {
+          putToken(s, { token: 'the-token' }, {});
+        },
+        'ReferenceNotAllowed',
+      ],
       [
         'the Secret has no such key',
         (s: MemorySecrets) => {
-          s.put('default', 'prom-token', { other: 'x' });
+          putToken(s, { other: 'x' });
         },
+        'BearerTokenMissing',
       ],
     ] as const) {
-      it(`reports BearerTokenMissing when ${situation}, holds the phase and does not query`, async () => {
+      it(`reports ${reason} when ${situation}, holds the phase and does not query`, async () => {
         const w = world();
         setUp(w.deps.secrets);
         await inDualKey(w);
         const newKey = w.deps.secrets.values('default', 'api-jwt')?.JWT_SECRET_NEW;
         await w.passes(5, 10 * SECOND);
         expect(w.deps.gate.tokens, 'the gate reader is never called').to.deep.equal([]);
-        expect(w.status()?.gate?.reason).to.equal('BearerTokenMissing');
-        expect(w.condition('MetricsAvailable')).to.include({ status: 'False', reason: 'BearerTokenMissing' });
+        expect(w.status()?.gate?.reason).to.equal(reason);
+        expect(w.condition('MetricsAvailable')).to.include({ status: 'False', reason });
+        expect(w.deps.events.recorded.map((e) => e.reason)).to.include(reason);
+        expect(JSON.stringify([w.status(), w.deps.events.recorded])).to.not.contain('the-token');
         // Missing data never completes nor rolls back: the rotation waits with both keys.
         expect(w.status()?.phase).to.be.oneOf(['DualKey', 'Monitoring']);
         expect(w.deps.secrets.values('default', 'api-jwt')?.JWT_SECRET_NEW).to.equal(newKey);
         expect(w.status()?.lastRotation).to.equal(undefined);
       });
     }
+
+    it('is never read for, nor sent to, a Prometheus whose host the administrator does not allow', async () => {
+      const w = world(spec(), {
+        ...memoryDeps('api-jwt', T0),
+        outbound: { hosts: ['*.svc'], allowHttpReceivers: false },
+      });
+      putToken(w.deps.secrets, { token: 'the-token' });
+      await w.passes(2);
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await w.passes(3);
+      expect(w.deps.gate.tokens, 'the gate reader is never called').to.deep.equal([]);
+      expect(w.condition('MetricsAvailable')).to.include({ status: 'False', reason: 'UrlNotAllowed' });
+      expect(w.condition('MetricsAvailable')?.message).to.include('host prometheus.invalid is not in');
+      // The checklist does not start a rotation without a readable metrics source.
+      expect(w.status()?.phase).to.equal('Idle');
+      expect(w.condition('PreflightPassed')?.status).to.equal('False');
+    });
+
+    it("refuses the JwtRotation's own Secret as a bearer token, whatever its annotations", async () => {
+      const w = world(
+        spec({
+          monitoring: {
+            prometheus: {
+              url: 'http://prometheus.invalid:9090',
+              bearerTokenSecretRef: { name: 'api-jwt', key: 'JWT_SECRET' },
+            },
+          },
+        }),
+      );
+      await w.passes(2);
+      const key = w.deps.secrets.values('default', 'api-jwt')?.JWT_SECRET ?? 'missing';
+      w.deps.secrets.byKey.get('default/api-jwt')!.annotations['jwtrotation.io/allow-references'] = '*';
+      w.annotate({ 'jwtrotation.io/rotate': 'go' });
+      await w.passes(3);
+      expect(w.deps.gate.tokens).to.deep.equal([]);
+      expect(w.condition('MetricsAvailable')).to.include({ status: 'False', reason: 'ReferenceNotAllowed' });
+      expect(JSON.stringify(w.status())).to.not.contain(key);
+    });
   });
 
   describe('a gate read that fails', () => {
     it('shows GateReadFailed in status and holds the phase', async () => {
       const w = world();
-      w.deps.secrets.put('default', 'prom-token', { token: 't' });
+      putToken(w.deps.secrets, { token: 't' });
       w.deps.gate.answer = { ok: false, reason: 'GateReadFailed', message: 'the query could not be built' };
       await inDualKey(w);
       const newKey = w.deps.secrets.values('default', 'api-jwt')?.JWT_SECRET_NEW;

@@ -3,8 +3,9 @@
  * carries key material, and neither do these.
  *
  * - Slack incoming webhook: `text` (the fallback shown in notifications) plus Block Kit `blocks`.
- * - Microsoft Teams incoming webhook (Office 365 connector, and Workflows' "post to a channel when a
- *   webhook request is received"): a MessageCard.
+ * - Microsoft Teams through Workflows ("Send webhook alerts to a channel", or a flow triggered by
+ *   "When a Teams webhook request is received"): a message with one Adaptive Card attachment. The
+ *   Office 365 connectors that took a MessageCard are retired.
  * - Webhook: the generic JSON body documented in docs/operations.md ("Receiver formats").
  */
 import type { ReceiverType } from '../../api/types.ts';
@@ -14,6 +15,8 @@ import type { Notice } from '../../rotation/model.ts';
 export interface NoticeSubject {
   namespace: string;
   name: string;
+  /** Its uid: part of each notice's webhook id. */
+  uid: string;
 }
 
 /** Version of the generic webhook body; a change that breaks receivers bumps it. */
@@ -48,9 +51,17 @@ export function facts(notice: Notice, subject: NoticeSubject): { name: string; v
     ['New key', notice.fingerprints.new],
     ['Original key', notice.fingerprints.original],
     ['Reason', notice.reason],
+    ['Requested by', requesterText(notice)],
     ['Sent at', notice.at],
   ];
   return rows.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value }]));
+}
+
+/** "bob (verified)", "alice (field manager, unverified)", or undefined when nobody asked. */
+function requesterText(notice: Notice): string | undefined {
+  const r = notice.requestedBy;
+  if (r === undefined) return undefined;
+  return r.verified ? `${r.username} (verified)` : `${r.username} (field manager, unverified)`;
 }
 
 export function slackPayload(notice: Notice, subject: NoticeSubject): Record<string, unknown> {
@@ -71,23 +82,47 @@ export function slackPayload(notice: Notice, subject: NoticeSubject): Record<str
   };
 }
 
+/** An Adaptive Card (schema 1.4, which Teams renders) in the message Teams Workflows post to a channel. */
 export function teamsPayload(notice: Notice, subject: NoticeSubject): Record<string, unknown> {
   const heading = title(notice, subject);
   return {
-    '@type': 'MessageCard',
-    '@context': 'https://schema.org/extensions',
-    summary: heading,
-    themeColor: notice.type === 'Warning' ? 'D93F0B' : '2EB67D',
-    title: heading,
-    text: notice.message,
-    sections: [{ facts: facts(notice, subject) }],
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          msteams: { width: 'Full' },
+          body: [
+            {
+              type: 'TextBlock',
+              text: heading,
+              size: 'Large',
+              weight: 'Bolder',
+              wrap: true,
+              color: notice.type === 'Warning' ? 'Attention' : 'Good',
+            },
+            { type: 'TextBlock', text: notice.message, wrap: true },
+            {
+              type: 'FactSet',
+              facts: facts(notice, subject).map((f) => ({ title: f.name, value: f.value })),
+            },
+          ],
+        },
+      },
+    ],
   };
 }
 
 /** The generic webhook body (docs/operations.md, "Receiver formats"). */
-export function webhookPayload(notice: Notice, subject: NoticeSubject): Record<string, unknown> {
+export function webhookPayload(notice: Notice, subject: NoticeSubject, id: string): Record<string, unknown> {
   return {
     version: WEBHOOK_BODY_VERSION,
+    // The webhook-id header's value: the same on every delivery of this notice.
+    id,
     notice: notice.kind,
     severity: notice.type,
     reason: notice.reason,
@@ -101,6 +136,14 @@ export function webhookPayload(notice: Notice, subject: NoticeSubject): Record<s
       new: notice.fingerprints.new ?? null,
       original: notice.fingerprints.original ?? null,
     },
+    requestedBy:
+      notice.requestedBy === undefined
+        ? null
+        : {
+            username: notice.requestedBy.username,
+            groups: notice.requestedBy.groups ?? [],
+            verified: notice.requestedBy.verified,
+          },
     sentAt: notice.at,
   };
 }
@@ -109,6 +152,7 @@ export function payloadFor(
   type: ReceiverType,
   notice: Notice,
   subject: NoticeSubject,
+  id: string,
 ): Record<string, unknown> {
   switch (type) {
     case 'Slack':
@@ -116,6 +160,6 @@ export function payloadFor(
     case 'Teams':
       return teamsPayload(notice, subject);
     case 'Webhook':
-      return webhookPayload(notice, subject);
+      return webhookPayload(notice, subject, id);
   }
 }

@@ -1,30 +1,42 @@
 /**
- * Sends notices to spec.notifications receivers over HTTP (fetch), in the background: the pass that
- * hands them over never waits for a receiver, so a receiver that is down, slow or failing cannot
+ * Delivers notices to spec.notifications receivers over HTTP (fetch), in the background: the pass
+ * that hands them over never waits for a receiver, so a receiver that is down, slow or failing cannot
  * hold a rotation back. Each attempt has a timeout; a failed one is retried with exponential backoff.
- * When a JwtRotation's deliveries are done, the outcome is kept for the next pass (the
- * NotificationsDelivered condition) and `onSettled` asks for that pass.
  *
- * The URLs are credentials (a Slack or Teams webhook URL is enough to post): they never appear in an
- * error, a log line or the outcome, which name the receiver instead.
+ * The notices come from status.notices, the outbox (src/rotation/notices.ts): every pass hands over
+ * every Pending notice of the status it wrote, and this notifier sends each one once per process
+ * (a notice already under way or settled here is not sent again), signed in the Standard Webhooks
+ * form with the receiver's key, with a webhook id that every delivery of that notice shares
+ * (./signature.ts). When a JwtRotation's deliveries are done, the outcome and the notices settled
+ * (delivered to every receiver, or given up on) are kept for the next pass, which records them in
+ * status, and `onSettled` asks for that pass.
+ *
+ * The URLs are credentials (a Slack or Teams webhook URL is enough to post), and so are the signing
+ * keys: they never appear in an error, a log line or the outcome, which name the receiver instead.
  */
 import type { ReceiverType } from '../../api/types.ts';
-import type { DeliveryObservation, Notice } from '../../rotation/model.ts';
+import type { DeliveryObservation, Notice, SettledNotice } from '../../rotation/model.ts';
 import { backoffDelay } from '../../platform/backoff.ts';
 import { payloadFor, type NoticeSubject } from './payloads.ts';
+import { parseSigningKey, signature, webhookId } from './signature.ts';
 
-/** A receiver with its URL read from its Secret, or why it could not be. */
+/** A receiver with its URL and signing key read from their Secrets, or why it cannot be used. */
 export interface ResolvedReceiver {
   name: string;
   type: ReceiverType;
   url?: string | undefined;
-  /** Why there is no URL (e.g. the Secret or its key is missing); fingerprint-free, URL-free. */
+  /** The Standard Webhooks secret (`whsec_…`) deliveries to it are signed with, if any. */
+  signingKey?: string | undefined;
+  /** Why it cannot be used (e.g. its Secret does not allow it); fingerprint-free, URL-free. */
   problem?: string | undefined;
+  /** The NotificationsDelivered reason for that problem (e.g. ReferenceNotAllowed, UrlNotAllowed). */
+  problemReason?: string | undefined;
 }
 
 export interface Delivery {
   subject: NoticeSubject;
   receivers: ResolvedReceiver[];
+  /** The Pending notices of the status just written, oldest first. */
   notices: Notice[];
   timeoutMs: number;
   retries: number;
@@ -39,8 +51,25 @@ interface WebhookNotifierOptions {
   backoffMaxMs?: number;
   /** For tests; defaults to the global fetch. */
   fetch?: typeof fetch;
+  /**
+   * The wall clock for webhook-timestamp (receivers refuse a timestamp far from their own clock), not
+   * the operator's injected clock, which tests move days ahead. Default Date.now.
+   */
+  wallClock?: () => number;
   /** Told of each failed attempt, for the log (no URL in it). */
   onAttemptFailed?: (receiver: string, attempt: number, error: string) => void;
+}
+
+/** What this process knows of one JwtRotation's notices, by notice key. */
+interface Ledger {
+  /** Under way, or settled (delivered or not) and not yet seen recorded in status. */
+  notices: Map<string, 'sending' | SettledNotice>;
+  outcome?: { ok: boolean; message: string; reason?: string | undefined };
+}
+
+/** Identifies a notice within its JwtRotation (as status.notices does). */
+function keyOf(n: Pick<Notice, 'kind' | 'rotation' | 'stallReason'>): string {
+  return `${n.kind}\u0000${n.rotation}\u0000${n.stallReason ?? ''}`;
 }
 
 export class WebhookNotifier {
@@ -48,7 +77,7 @@ export class WebhookNotifier {
     Pick<WebhookNotifierOptions, 'onAttemptFailed'>;
   /** One chain per JwtRotation, so its notices arrive in order. */
   readonly #chains = new Map<string, Promise<void>>();
-  readonly #outcomes = new Map<string, DeliveryObservation>();
+  readonly #ledgers = new Map<string, Ledger>();
   #stopped = false;
 
   constructor(options: WebhookNotifierOptions) {
@@ -56,28 +85,42 @@ export class WebhookNotifier {
       backoffBaseMs: 1000,
       backoffMaxMs: 30_000,
       fetch: globalThis.fetch,
+      wallClock: Date.now,
       ...options,
     };
   }
 
-  /** Starts delivering in the background; never throws and never waits for a receiver. */
+  /**
+   * Starts delivering, in the background, the notices this process has not sent yet; never throws
+   * and never waits for a receiver. Settled notices no longer handed over (status recorded them) are
+   * forgotten.
+   */
   send(delivery: Delivery): void {
-    if (this.#stopped || delivery.notices.length === 0 || delivery.receivers.length === 0) return;
     const key = `${delivery.subject.namespace}/${delivery.subject.name}`;
+    const ledger: Ledger = this.#ledgers.get(key) ?? { notices: new Map() };
+    this.#ledgers.set(key, ledger);
+    const pending = new Set(delivery.notices.map(keyOf));
+    for (const [k, state] of ledger.notices)
+      if (state !== 'sending' && !pending.has(k)) ledger.notices.delete(k);
+    const fresh = delivery.notices.filter((n) => !ledger.notices.has(keyOf(n)));
+    if (this.#stopped || fresh.length === 0) return;
+    for (const n of fresh) ledger.notices.set(keyOf(n), 'sending');
     const previous = this.#chains.get(key) ?? Promise.resolve();
     const next = previous
-      .then(async () => this.#deliver(delivery))
-      .then((outcome) => {
-        this.#outcomes.set(key, outcome);
+      .then(async () => this.#deliver({ ...delivery, notices: fresh }, ledger))
+      .then(() => {
         if (this.#chains.get(key) === next) this.#chains.delete(key);
         if (!this.#stopped) this.#options.onSettled(delivery.subject.namespace, delivery.subject.name);
       });
     this.#chains.set(key, next);
   }
 
-  /** How the last finished delivery for this JwtRotation went. */
+  /** How the last finished delivery for this JwtRotation went, and the notices settled since. */
   outcome(namespace: string, name: string): DeliveryObservation | undefined {
-    return this.#outcomes.get(`${namespace}/${name}`);
+    const ledger = this.#ledgers.get(`${namespace}/${name}`);
+    if (ledger?.outcome === undefined) return undefined;
+    const settled = [...ledger.notices.values()].filter((s): s is SettledNotice => s !== 'sending');
+    return { ...ledger.outcome, settled };
   }
 
   /** Stops starting new deliveries; resolves when those under way are done. */
@@ -91,42 +134,47 @@ export class WebhookNotifier {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
-  async #deliver(delivery: Delivery): Promise<DeliveryObservation> {
+  async #deliver(delivery: Delivery, ledger: Ledger): Promise<void> {
     const failures: string[] = [];
+    const failed = new Set<string>();
+    let reason: string | undefined;
     for (const receiver of delivery.receivers) {
-      if (receiver.url === undefined) {
-        failures.push(`${receiver.name}: ${receiver.problem ?? 'no URL'}`);
-        continue;
-      }
-      if (!/^https?:\/\//i.test(receiver.url) || !URL.canParse(receiver.url)) {
-        failures.push(`${receiver.name}: the URL in its Secret is not an http(s) URL`);
+      const problem = usable(receiver);
+      if (problem !== undefined) {
+        failures.push(`${receiver.name}: ${problem}`);
+        reason ??= receiver.problemReason;
+        for (const n of delivery.notices) failed.add(keyOf(n));
         continue;
       }
       for (const notice of delivery.notices) {
-        const error = await this.#post(
-          receiver,
-          receiver.url,
-          payloadFor(receiver.type, notice, delivery.subject),
-          delivery,
-        );
+        const error = await this.#post(receiver, notice, delivery);
         if (error !== undefined) {
           failures.push(`${receiver.name}: ${notice.kind} not delivered (${error})`);
+          failed.add(keyOf(notice));
         }
       }
     }
+    for (const n of delivery.notices) {
+      ledger.notices.set(keyOf(n), {
+        kind: n.kind,
+        rotation: n.rotation,
+        stallReason: n.stallReason,
+        delivered: !failed.has(keyOf(n)),
+      });
+    }
     const sent = delivery.notices.map((n) => n.kind).join(', ');
-    return failures.length === 0
-      ? { ok: true, message: `${sent} delivered to ${delivery.receivers.map((r) => r.name).join(', ')}` }
-      : { ok: false, message: failures.join('; ') };
+    ledger.outcome =
+      failures.length === 0
+        ? { ok: true, message: `${sent} delivered to ${delivery.receivers.map((r) => r.name).join(', ')}` }
+        : { ok: false, message: failures.join('; '), reason };
   }
 
-  /** Posts with retries; undefined on success, else why the last attempt failed. */
-  async #post(
-    receiver: ResolvedReceiver,
-    url: string,
-    body: Record<string, unknown>,
-    delivery: Delivery,
-  ): Promise<string | undefined> {
+  /** Posts one notice with retries; undefined on success, else why the last attempt failed. */
+  async #post(receiver: ResolvedReceiver, notice: Notice, delivery: Delivery): Promise<string | undefined> {
+    const id = webhookId(delivery.subject.uid, notice);
+    // One body for every attempt: the signature covers these bytes.
+    const body = JSON.stringify(payloadFor(receiver.type, notice, delivery.subject, id));
+    const key = receiver.signingKey === undefined ? undefined : parseSigningKey(receiver.signingKey);
     const attempts = delivery.retries + 1;
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -138,7 +186,14 @@ export class WebhookNotifier {
         await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.#stopped) break;
       }
-      last = await this.#attempt(url, body, delivery.timeoutMs);
+      const timestamp = Math.floor(this.#options.wallClock() / 1000);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'webhook-id': id,
+        'webhook-timestamp': String(timestamp),
+      };
+      if (key !== undefined) headers['webhook-signature'] = signature(key, id, timestamp, body);
+      last = await this.#attempt(receiver.url ?? '', headers, body, delivery.timeoutMs);
       if (last === '') return undefined;
       this.#options.onAttemptFailed?.(receiver.name, attempt, last);
     }
@@ -146,13 +201,18 @@ export class WebhookNotifier {
   }
 
   /** One POST; '' on a 2xx answer, else what went wrong (never the URL). */
-  async #attempt(url: string, body: Record<string, unknown>, timeoutMs: number): Promise<string> {
+  async #attempt(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    timeoutMs: number,
+  ): Promise<string> {
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       const response = await this.#options.fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        headers,
+        body,
         signal,
         redirect: 'error',
       });
@@ -164,6 +224,16 @@ export class WebhookNotifier {
       return describe(error);
     }
   }
+}
+
+/** Why nothing can be sent to this receiver, or undefined. */
+function usable(receiver: ResolvedReceiver): string | undefined {
+  if (receiver.problem !== undefined || receiver.url === undefined) return receiver.problem ?? 'no URL';
+  if (!/^https?:\/\//i.test(receiver.url) || !URL.canParse(receiver.url))
+    return 'the URL in its Secret is not an http(s) URL';
+  if (receiver.signingKey !== undefined && parseSigningKey(receiver.signingKey) === undefined)
+    return 'the signing key in its Secret is not a Standard Webhooks secret (whsec_ and the base64 of 24 to 64 bytes); nothing was sent unsigned';
+  return undefined;
 }
 
 /** A network error without the URL: fetch's "fetch failed" plus its cause's code (ECONNREFUSED …). */

@@ -95,6 +95,8 @@ export class PrometheusClient implements PromQuerier {
         headers,
         body: new URLSearchParams({ query: promql }).toString(),
         signal,
+        // A redirect could lead past the outbound allowlist the URL was checked against.
+        redirect: 'error',
       });
     } catch (error) {
       throw this.#networkError(error, signal);

@@ -1,5 +1,6 @@
 import { SecretAnnotations } from '../../api/constants.ts';
 import type { Outcome, RotationRecord } from '../../api/types.ts';
+import { requesterFromAnnotations } from '../audit.ts';
 import type { Context } from '../context.ts';
 import { normal, warning } from '../events.ts';
 import { currentGate } from '../gate-policy.ts';
@@ -17,6 +18,7 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
   const previousKey =
     annotations[SecretAnnotations.previousKey] ??
     (outcome === 'Completed' ? input.backup?.originalFingerprint : prev.newKeyFingerprint);
+  const requester = requesterFromAnnotations(annotations);
   const record = dropUndefined<RotationRecord>({
     trigger: ctx.trigger ?? prev.trigger,
     startedAt: ctx.operationId,
@@ -34,10 +36,12 @@ export function recordOutcome(ctx: Context, outcome: Exclude<Outcome, 'Failed'>)
           : 'RotationCompleted',
     previousKeyFingerprint: previousKey,
     newKeyFingerprint: fp.JWT_SECRET,
-    // Audit: who asked (the request annotation's field manager), what, and for an emergency the
+    // Audit: who asked (the authenticated user, or the request annotation's field manager), what, and for an emergency the
     // compromised key; the review: the last gate reading.
-    requestedBy: annotations[SecretAnnotations.requestedBy],
-    requestedAt: annotations[SecretAnnotations.requestedAt],
+    requestedBy: requester?.username,
+    requestedByGroups: requester?.groups,
+    requestedByVerified: requester?.verified,
+    requestedAt: requester?.time,
     request: annotations[SecretAnnotations.request],
     compromisedKeyFingerprint: ctx.trigger === 'Emergency' ? previousKey : undefined,
     finalGate: currentGate(ctx) ?? prev.gate,

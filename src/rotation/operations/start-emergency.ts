@@ -19,7 +19,7 @@ export function startEmergency(ctx: Context, request: Request): PhaseResult {
   const { now, spec, fp } = ctx;
   const skipped = skippedChecklist();
   const id = newOperationId(now, [ctx.operationId, ctx.prev.lastRotation?.startedAt]);
-  const requester = requesterOfRequest(ctx.input.resource.metadata, request);
+  const requester = requesterOfRequest(ctx.input.resource.metadata, request, ctx.input.requesterIdentity);
   const compromised = fp.JWT_SECRET ?? '(none)';
   const actions: Action[] = ctx.input.backup === undefined ? [] : [{ type: 'DeleteBackup' }];
   actions.push(

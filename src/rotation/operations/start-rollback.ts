@@ -65,7 +65,11 @@ export function startRollback(ctx: Context, cause: RollbackCause): PhaseResult {
       ? ctx.operationId
       : newOperationId(now, [ctx.operationId, ctx.prev.lastRotation?.startedAt]);
   const withdrawn = dual ? fp.JWT_SECRET_NEW : fp.JWT_SECRET;
-  const requester = requesterOfRequest(ctx.input.resource.metadata, cause.request);
+  const requester = requesterOfRequest(
+    ctx.input.resource.metadata,
+    cause.request,
+    ctx.input.requesterIdentity,
+  );
   const annotations: Record<string, string | null> = {
     [SecretAnnotations.operation]: 'Rollback',
     [SecretAnnotations.operationId]: id,

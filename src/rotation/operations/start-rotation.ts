@@ -19,7 +19,7 @@ export function startRotation(ctx: Context, trigger: Trigger, request: Request |
   const { now, spec, fp } = ctx;
   const id = newOperationId(now, [ctx.operationId, ctx.prev.lastRotation?.startedAt]);
   const current = fp.JWT_SECRET ?? '';
-  const requester = requesterOfRequest(ctx.input.resource.metadata, request);
+  const requester = requesterOfRequest(ctx.input.resource.metadata, request, ctx.input.requesterIdentity);
   return {
     phase: 'DualKey',
     handled: request ? [request] : [],
