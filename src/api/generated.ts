@@ -362,6 +362,18 @@ export interface ScheduleSpec {
    * @defaultValue `false`
    */
   disruptiveStepsWaitForWindow?: boolean;
+  /**
+   * Spreads scheduled rotations over time, so that JwtRotations created together (one GitOps sync) do
+   * not all come due in the same minute. Each JwtRotation gets a fixed offset within this window,
+   * derived from its uid: with interval, a rotation comes due that much before the interval ends (a key
+   * never lives longer than interval); with cron, that much after the cron time. status.nextRotationAt
+   * shows the time with the offset, then moved into a maintenance window. Requested and emergency
+   * rotations are never delayed. Defaults to a tenth of interval, at most 24h, and 0s (no spread) with
+   * cron. 0s turns it off. Must not exceed half of interval.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; schedule.spreadWindow must be at most 8760h.
+   */
+  spreadWindow?: string;
 }
 
 /** How the targets are rolled onto a changed Secret. */
@@ -386,6 +398,17 @@ export interface RolloutSpec {
    * @defaultValue `"5s"`
    */
   pollInterval?: string;
+  /**
+   * A StatefulSet or DaemonSet target with updateStrategy OnDelete replaces a pod only when the pod is
+   * deleted, so a rotation waits on it (Stalled, reason TargetUpdateOnDelete) until someone deletes its
+   * pods. When true, the operator does it: it evicts the target's pods that run an earlier revision, one
+   * at a time, each only once every other pod of the target is ready, through the Eviction API, which
+   * refuses an eviction a PodDisruptionBudget does not allow (the operator tries again later). Defaults
+   * to false.
+   *
+   * @defaultValue `false`
+   */
+  replaceOnDeletePods?: boolean;
 }
 
 /** Secret, in this namespace, holding a bearer token sent to Prometheus. */
@@ -834,7 +857,7 @@ export interface JwtRotationSpec {
   /**
    * When rotations start on their own.
    *
-   * Validation: set schedule.interval or schedule.cron, not both.
+   * Validation: set schedule.interval or schedule.cron, not both; schedule.spreadWindow must not exceed half of schedule.interval.
    * @defaultValue `{}`
    */
   schedule?: ScheduleSpec;
@@ -1357,7 +1380,7 @@ export const SPEC_DEFAULTS = {
   tokenTTL: '24h',
   refreshTokenTTL: '168h',
   schedule: { cronTimeZone: 'UTC', requestsWaitForWindow: false, disruptiveStepsWaitForWindow: false },
-  rollout: { signingDelay: '10m', pollInterval: '5s' },
+  rollout: { signingDelay: '10m', pollInterval: '5s', replaceOnDeletePods: false },
   monitoring: {
     minDuration: '48h',
     maxDuration: '72h',
@@ -1516,6 +1539,18 @@ export interface ResolvedScheduleSpec {
    * @defaultValue `false`
    */
   disruptiveStepsWaitForWindow: boolean;
+  /**
+   * Spreads scheduled rotations over time, so that JwtRotations created together (one GitOps sync) do
+   * not all come due in the same minute. Each JwtRotation gets a fixed offset within this window,
+   * derived from its uid: with interval, a rotation comes due that much before the interval ends (a key
+   * never lives longer than interval); with cron, that much after the cron time. status.nextRotationAt
+   * shows the time with the offset, then moved into a maintenance window. Requested and emergency
+   * rotations are never delayed. Defaults to a tenth of interval, at most 24h, and 0s (no spread) with
+   * cron. 0s turns it off. Must not exceed half of interval.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; schedule.spreadWindow must be at most 8760h.
+   */
+  spreadWindow?: string;
 }
 
 /** RolloutSpec after defaulting: every field with a schema default is present. */
@@ -1540,6 +1575,17 @@ export interface ResolvedRolloutSpec {
    * @defaultValue `"5s"`
    */
   pollInterval: string;
+  /**
+   * A StatefulSet or DaemonSet target with updateStrategy OnDelete replaces a pod only when the pod is
+   * deleted, so a rotation waits on it (Stalled, reason TargetUpdateOnDelete) until someone deletes its
+   * pods. When true, the operator does it: it evicts the target's pods that run an earlier revision, one
+   * at a time, each only once every other pod of the target is ready, through the Eviction API, which
+   * refuses an eviction a PodDisruptionBudget does not allow (the operator tries again later). Defaults
+   * to false.
+   *
+   * @defaultValue `false`
+   */
+  replaceOnDeletePods: boolean;
 }
 
 /** SecretKeyReference after defaulting: every field with a schema default is present. */
@@ -1923,7 +1969,7 @@ export interface ResolvedJwtRotationSpec {
   /**
    * When rotations start on their own.
    *
-   * Validation: set schedule.interval or schedule.cron, not both.
+   * Validation: set schedule.interval or schedule.cron, not both; schedule.spreadWindow must not exceed half of schedule.interval.
    * @defaultValue `{}`
    */
   schedule: ResolvedScheduleSpec;
@@ -2019,6 +2065,9 @@ export function resolveScheduleSpec(value: ScheduleSpec): ResolvedScheduleSpec {
   if (value.maintenanceWindows !== undefined) {
     resolved.maintenanceWindows = value.maintenanceWindows.map(resolveMaintenanceWindowSpec);
   }
+  if (value.spreadWindow !== undefined) {
+    resolved.spreadWindow = value.spreadWindow;
+  }
   return resolved;
 }
 
@@ -2027,6 +2076,7 @@ export function resolveRolloutSpec(value: RolloutSpec): ResolvedRolloutSpec {
   return {
     signingDelay: value.signingDelay ?? SPEC_DEFAULTS.rollout.signingDelay,
     pollInterval: value.pollInterval ?? SPEC_DEFAULTS.rollout.pollInterval,
+    replaceOnDeletePods: value.replaceOnDeletePods ?? SPEC_DEFAULTS.rollout.replaceOnDeletePods,
   };
 }
 

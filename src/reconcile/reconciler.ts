@@ -67,11 +67,15 @@ export class Reconciler {
     if (resource === undefined) {
       deps.metrics.forget(namespace, name);
       this.statusWrittenAt.delete(`${namespace}/${name}`);
+      deps.budget?.forget(`${namespace}/${name}`);
       return 'forget';
     }
     // No finalizer: deleting a JwtRotation leaves its Secret as it is, which is always a
     // working state (the dual-key shape keeps both keys); the backup goes with its owner.
-    if (resource.metadata.deletionTimestamp !== undefined) return 'forget';
+    if (resource.metadata.deletionTimestamp !== undefined) {
+      deps.budget?.forget(`${namespace}/${name}`);
+      return 'forget';
+    }
 
     const log = deps.logger.child({ namespace, name });
     // Reads come from watch caches (docs/architecture.md, "Reads from the caches"): first make sure
@@ -106,6 +110,8 @@ export class Reconciler {
       decision = decide(gathered.input);
     }
 
+    decision = this.withinBudget(`${namespace}/${name}`, gathered.input, decision);
+
     deps.metrics.decided((performance.now() - started) / 1000);
     if (decision.actions.length > 0) {
       log.info('acting', {
@@ -127,8 +133,9 @@ export class Reconciler {
       }
     }
 
-    const previous = resource.status ?? {};
     const key = `${namespace}/${name}`;
+    deps.budget?.settle(key, decision.rolling === true, decision.rolloutClaim?.queued === true);
+    const previous = resource.status ?? {};
     let statusChanged = canonical(previous) !== canonical(decision.status);
     let progressDue: number | undefined;
     if (
@@ -198,6 +205,19 @@ export class Reconciler {
         ? Math.max(MIN_IDLE_REQUEUE_MS, decision.requeueAfterMs)
         : decision.requeueAfterMs,
     };
+  }
+
+  /**
+   * A decision that claims a place in the rollout budget is admitted (the place is taken now, before
+   * any await, so passes side by side cannot both take the last one), or decided again with the
+   * budget's answer, which turns it into a wait in the queue.
+   */
+  private withinBudget(key: string, input: DecideInput, decision: Decision): Decision {
+    const { budget, clock } = this.deps;
+    const claim = decision.rolloutClaim;
+    if (budget === undefined || claim === undefined || claim.queued) return decision;
+    const answer = budget.admit(key, claim, clock.now());
+    return answer === undefined ? decision : decide({ ...input, rolloutBudget: answer });
   }
 
   /**
@@ -293,6 +313,7 @@ function withLivePods(cached: Workloads, live: Workloads): Workloads {
     get: (...args) => cached.get(...args),
     listReferencing: (...args) => cached.listReferencing(...args),
     listPods: (...args) => live.listPods(...args),
+    evictPod: (...args) => cached.evictPod(...args),
     setTemplateAnnotation: (...args) => cached.setTemplateAnnotation(...args),
   };
 }

@@ -20,7 +20,8 @@ import { startRotation } from './operations/start-rotation.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import type { Request } from './requests.ts';
-import { currentWindow } from './schedule.ts';
+import { waitForBudget, type RolloutClaim } from './rollout-budget.ts';
+import { currentWindow, nextRotationAt } from './schedule.ts';
 import { toRfc3339 } from './time.ts';
 
 /** The checklist's items, in the order they are reported. */
@@ -193,6 +194,10 @@ export function startChecked(
   const previouslyFailed = names(ctx.prev.preflight, 'Failed');
   const what = trigger === 'Manual' ? 'requested rotation' : 'scheduled rotation';
   if (failed.length === 0 && pending.length === 0) {
+    const claim: RolloutClaim =
+      trigger === 'Manual' ? { kind: 'Request' } : { kind: 'Scheduled', dueAt: nextRotationAt(ctx) };
+    const queued = waitForBudget(ctx, claim, 'Idle', { ...idleStatus, preflight: items });
+    if (queued) return queued;
     const started = startRotation(ctx, trigger, request);
     const events: EventSpec[] =
       previouslyFailed.length > 0
@@ -200,6 +205,7 @@ export function startChecked(
         : [];
     return {
       ...started,
+      claim,
       status: { ...started.status, preflight: items },
       events: [...events, ...(started.events ?? [])],
     };

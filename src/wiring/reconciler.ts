@@ -23,6 +23,7 @@ import { generateKey } from '../platform/keys.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
+import type { RolloutBudget } from '../reconcile/rollout-budget.ts';
 import type { ApiClients } from './clients.ts';
 import type { OwnWriteTracking } from './own-writes.ts';
 import type { Wakeable, Watches } from './watches.ts';
@@ -39,6 +40,7 @@ interface ReconcilerDeps {
   writes: OwnWriteTracking;
   watches: Watches;
   queue: () => Wakeable | undefined;
+  budget: RolloutBudget;
 }
 
 /** Events go out in the background on a client of their own (src/adapters/kubernetes/event-lane.ts). */
@@ -63,7 +65,7 @@ export function eventLane(deps: ReconcilerDeps): EventLane {
 }
 
 export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconciler {
-  const { config, clock, logger, metrics, clients, writes, watches, queue } = deps;
+  const { config, clock, logger, metrics, clients, writes, watches, queue, budget } = deps;
   const conflicted = (kind: string): void => {
     metrics.conflicted(kind);
     logger.debug('409 Conflict from another writer; written again on a fresh read', { kind });
@@ -104,5 +106,6 @@ export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconci
     keySets: watches.keySets,
     prober: new RelyingPartyProber(clients.authentication),
     probeSigner: signProbeToken,
+    budget,
   });
 }

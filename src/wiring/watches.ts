@@ -42,6 +42,8 @@ export function makeWatches(deps: {
   metrics: OperatorMetrics;
   ownWrites: OwnWrites;
   queue: () => Wakeable | undefined;
+  /** A deleted JwtRotation gives up its place in the rollout budget. */
+  budget?: { forget(key: string): void };
 }): Watches {
   const { config, kubeConfig, logger, metrics, ownWrites, queue } = deps;
   const holder: { cache?: ClusterCache } = {};
@@ -63,6 +65,7 @@ export function makeWatches(deps: {
       if (type === 'DELETED') {
         index.remove(key);
         queue()?.forget(key);
+        deps.budget?.forget(key);
         metrics.forget(namespace, name);
       } else {
         // A user's change (a request, a new spec) waits for a worker ahead of the wakes of rollouts.

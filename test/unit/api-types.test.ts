@@ -150,7 +150,11 @@ describe('API types generated from the CRD', () => {
     };
     const resolved = resolveJwtRotationSpec(spec);
     expect(resolved.tokenTTL).to.equal('1h');
-    expect(resolved.rollout).to.deep.equal({ signingDelay: '2m', pollInterval: '5s' });
+    expect(resolved.rollout).to.deep.equal({
+      signingDelay: '2m',
+      pollInterval: '5s',
+      replaceOnDeletePods: false,
+    });
     expect(resolved.monitoring.onTimeout).to.equal('CompleteAfterTokenExpiry');
     expect(resolved.monitoring.minDuration).to.equal('48h');
     expect(resolved.monitoring.prometheus?.thresholds).to.deep.equal({

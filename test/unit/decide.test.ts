@@ -12,7 +12,7 @@ const fast: JwtRotationSpec = {
   targets: [{ kind: 'Deployment', name: 'api' }],
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
-  schedule: { interval: '1h' },
+  schedule: { interval: '1h', spreadWindow: '0s' },
 };
 
 function actionTypes(actions: Action[]): string[] {
