@@ -13,14 +13,23 @@ import type { Context } from './context.ts';
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-/** A number in [0, 1) from a string: FNV-1a, 32 bits. Spreads uids evenly; not a secret. */
+/**
+ * A number in [0, 1) from a string: FNV-1a over its characters, then MurmurHash3's finaliser, whose
+ * avalanche spreads strings that differ in their last characters only (uids made in one burst may)
+ * over the whole range. Not a secret.
+ */
 export function unitFraction(text: string): number {
   let hash = FNV_OFFSET;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, FNV_PRIME) >>> 0;
   }
-  return hash / 2 ** 32;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+  hash ^= hash >>> 16;
+  return (hash >>> 0) / 2 ** 32;
 }
 
 /**

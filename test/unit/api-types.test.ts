@@ -443,6 +443,8 @@ describe('the manifests that install the operator', () => {
       verbs: ['get', 'list', 'watch', 'patch'],
     },
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+    // spec.rollout.replaceOnDeletePods: evictions, which honour PodDisruptionBudgets; no pod delete.
+    { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     {
       apiGroups: ['jwtrotation.io'],
