@@ -145,9 +145,17 @@ function statefulSetProgress(w: WorkloadLike): Progress {
   const want = w.spec?.replicas ?? 1;
   const s = w.status ?? {};
   const updated = s.updatedReplicas ?? 0;
-  if (s.updateRevision !== undefined && s.currentRevision !== s.updateRevision) {
+  // OnDelete: the controller never moves currentRevision on (it completes only rolling updates), so
+  // a StatefulSet whose pods were all made again from the new template counts by its updated pods.
+  if (w.spec?.updateStrategy?.type === 'OnDelete' && s.updateRevision !== undefined && updated < want) {
+    return onDeleteStall('StatefulSet', w, `${updated} of ${want} pods updated`);
+  }
+  if (
+    w.spec?.updateStrategy?.type !== 'OnDelete' &&
+    s.updateRevision !== undefined &&
+    s.currentRevision !== s.updateRevision
+  ) {
     const progress = `${updated} of ${want} pods updated`;
-    if (w.spec?.updateStrategy?.type === 'OnDelete') return onDeleteStall('StatefulSet', w, progress);
     const partition = w.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
     if (partition > 0) {
       return {

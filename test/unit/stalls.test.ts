@@ -159,6 +159,12 @@ describe('targets that cannot make progress on their own', () => {
       { replicas: 3, readyReplicas: 3, updatedReplicas: 3, currentRevision: 'b', updateRevision: 'b' },
     );
     expect(viewTarget('StatefulSet', 'api', partitioned, 'api-jwt').rollout).to.equal('Complete');
+    // OnDelete: the controller leaves currentRevision behind; every pod updated and ready is complete.
+    const replaced = workload(
+      { updateStrategy: { type: 'OnDelete' } },
+      { replicas: 3, readyReplicas: 3, updatedReplicas: 3, currentRevision: 'a', updateRevision: 'b' },
+    );
+    expect(viewTarget('StatefulSet', 'api', replaced, 'api-jwt').rollout).to.equal('Complete');
   });
 
   describe('with spec.rollout.replaceOnDeletePods', () => {
