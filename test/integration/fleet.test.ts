@@ -6,14 +6,16 @@
  * any moment, across a kill -9 of the operator in the middle (the budget is rebuilt from the
  * cluster). The queue is visible on the JwtRotations waiting in it.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
-import { onKwok, waitFor } from '../support/cluster.ts';
+import { stringify } from 'yaml';
+import { onKwok, repoRoot, waitFor } from '../support/cluster.ts';
+import { goToolPath, jsonLines, run } from '../support/tools.ts';
 import { createJwtRotation, getJwtRotation, type Clients } from '../support/jwt-rotations.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 import { operatorSuite } from '../support/operator-suite.ts';
@@ -61,7 +63,7 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
   const suite = operatorSuite({ withOperator: false });
   let c: Clients;
   const clockFile = path.join(mkdtempSync(path.join(tmpdir(), 'jwt-clock-')), 'offset');
-  const run = `fleet-${String(process.pid)}`;
+  const runId = `fleet-${String(process.pid)}`;
   const namespaces: string[] = [];
   const where = (i: number): { ns: string; name: string } => ({
     ns: namespaces[i % NAMESPACES] ?? '',
@@ -91,7 +93,7 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
       await c.apps.createNamespacedDeployment({
         namespace: ns,
         body: {
-          metadata: { name, labels: { 'test.jwtrotation.io/run': run } },
+          metadata: { name, labels: { 'test.jwtrotation.io/run': runId } },
           spec: {
             replicas: 1,
             minReadySeconds: 1,
@@ -181,14 +183,17 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
     );
     // One watch over every Deployment of the run: events come in the API server's order.
     const listed = await c.apps.listDeploymentForAllNamespaces({
-      labelSelector: `test.jwtrotation.io/run=${run}`,
+      labelSelector: `test.jwtrotation.io/run=${runId}`,
     });
     const now = new Set<string>();
     const rolls = new Map<string, number>();
     let most = 0;
     const watch = await new k8s.Watch(suite.cluster.kubeConfig).watch(
       '/apis/apps/v1/deployments',
-      { labelSelector: `test.jwtrotation.io/run=${run}`, resourceVersion: listed.metadata?.resourceVersion },
+      {
+        labelSelector: `test.jwtrotation.io/run=${runId}`,
+        resourceVersion: listed.metadata?.resourceVersion,
+      },
       (type: string, d: k8s.V1Deployment) => {
         const key = `${d.metadata?.namespace ?? ''}/${d.metadata?.name ?? ''}`;
         rolls.set(key, Math.max(rolls.get(key) ?? 0, d.metadata?.generation ?? 0));
@@ -199,14 +204,15 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
       () => undefined,
     );
     // The queue is visible: JwtRotations waiting for the budget say so, with their place.
-    let queued: string | undefined;
+    let queued: JwtRotation | undefined;
     const lookForQueue = setInterval(() => {
       void list()
         .then((items) => {
-          const message = items
-            .flatMap((r) => r.status?.conditions ?? [])
-            .find((k) => k.type === 'Reconciling' && k.reason === 'WaitingForRolloutBudget')?.message;
-          queued ??= message;
+          queued ??= items.find((r) =>
+            r.status?.conditions?.some(
+              (k) => k.type === 'Reconciling' && k.reason === 'WaitingForRolloutBudget',
+            ),
+          );
         })
         .catch(() => undefined);
     }, 2000);
@@ -241,7 +247,23 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
     expect(most, 'Deployments rolling at once').to.be.at.most(BUDGET);
     // The budget was used, not a one-by-one crawl.
     expect(most).to.be.at.least(2);
-    expect(queued ?? '').to.match(/place \d+ of \d+ in the queue \(\d+ of at most 10 rotations/);
+    const waiting = queued?.status?.conditions?.find((k) => k.type === 'Reconciling');
+    expect(waiting?.message ?? '').to.match(/place \d+ of \d+ in the queue \(\d+ of at most 10 rotations/);
+    expect(queued?.status?.conditions?.find((k) => k.type === 'Ready')).to.include({
+      status: 'False',
+      reason: 'WaitingForRolloutBudget',
+    });
+    // Argo CD reads a queued JwtRotation as a rotation in progress, not as trouble.
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'jwtr-queued-')), 'queued.yaml');
+    writeFileSync(file, stringify(queued));
+    const argo = await run(await goToolPath('argocd-health'), [
+      'eval',
+      path.join(repoRoot, 'deploy/argocd/jwtrotation.io/JwtRotation/health.lua'),
+      file,
+    ]);
+    const health = jsonLines<{ got: { status: string; message: string } }>(argo.stdout)[0]?.got;
+    expect(health?.status, argo.stderr).to.equal('Healthy');
+    expect(health?.message).to.contain('WaitingForRolloutBudget');
     // Three rolls per rotation (publish, signing switch, completion): generation 1 → 4.
     expect([...rolls.values()].filter((g) => g >= 4)).to.have.length(COUNT);
     const one = await getJwtRotation(c, where(0).ns, where(0).name);
