@@ -8,6 +8,9 @@ import type { JwtRotation, JwtRotationStatus } from '../../src/api/types.ts';
 import { decide } from '../../src/rotation/decide.ts';
 import type { DecideInput } from '../../src/rotation/model.ts';
 import { RolloutBudget } from '../../src/reconcile/rollout-budget.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import { memoryDeps } from '../support/memory-ports.ts';
+import { SECOND } from '../support/builders.ts';
 import { rollingInCluster } from '../../src/wiring/rollout-budget.ts';
 import { aJwtRotation, anInput, aSecret, aTarget, HOUR, T0 } from '../support/builders.ts';
 
@@ -203,6 +206,54 @@ describe('the rollout budget', () => {
       expect(rollingInCluster(rotation(done), op('Complete'))).to.equal(false);
       expect(rollingInCluster(rotation({ phase: 'Idle' }), op('Emergency'))).to.equal(true);
       expect(rollingInCluster(rotation({ phase: 'Idle' }), undefined)).to.equal(false);
+    });
+  });
+
+  describe('through the reconciler', () => {
+    it('makes a second due rotation wait while the first rolls, and wakes it when the first is done rolling', async () => {
+      const deps = memoryDeps('a-jwt', T0);
+      const woken: string[] = [];
+      const budget = new RolloutBudget(1, (key) => woken.push(key));
+      budget.seed([]);
+      for (const name of ['a', 'b']) {
+        deps.resources.byKey.set(`default/${name}`, {
+          apiVersion: 'jwtrotation.io/v1alpha1',
+          kind: 'JwtRotation',
+          metadata: { name, namespace: 'default', uid: `uid-${name}`, generation: 1, annotations: {} },
+          spec: {
+            secretName: `${name}-jwt`,
+            targets: [{ kind: 'Deployment', name: `${name}-api` }],
+            schedule: { interval: '1h', spreadWindow: '0s' },
+            rollout: { signingDelay: '10s', pollInterval: '1s' },
+            monitoring: { minDuration: '1s', maxDuration: '1m' },
+          },
+        });
+      }
+      const reconciler = new Reconciler({ ...deps, budget });
+      const pass = (name: string) => reconciler.reconcile('default', name);
+      const status = (name: string) => deps.resources.byKey.get(`default/${name}`)?.status;
+      const reason = (name: string, type: string) =>
+        status(name)?.conditions?.find((c) => c.type === type)?.reason;
+      // Both get their Secret and settle Idle; then both come due at once.
+      for (let i = 0; i < 3; i++) for (const name of ['a', 'b']) await pass(name);
+      deps.clock.advance(3600 * SECOND);
+      await pass('a');
+      expect(status('a')?.phase).to.equal('DualKey');
+      await pass('b');
+      expect(status('b')?.phase).to.equal('Idle');
+      expect(reason('b', 'Reconciling')).to.equal('WaitingForRolloutBudget');
+      expect(woken).to.deep.equal([]);
+      // a rolls again for the signing switch (its place is kept), then waits for the date: the place frees.
+      for (let i = 0; i < 4 && woken.length === 0; i++) {
+        await pass('a');
+        deps.clock.advance(SECOND);
+      }
+      expect(status('a')?.phase).to.equal('DualKey');
+      expect(status('a')?.rotationDate).to.be.a('string');
+      expect(woken).to.deep.equal(['default/b']);
+      await pass('b');
+      expect(status('b')?.phase).to.equal('DualKey');
+      expect(reason('b', 'Reconciling')).to.equal('DualKey');
     });
   });
 });
