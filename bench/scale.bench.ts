@@ -58,6 +58,11 @@ const QPS = process.env.BENCH_QPS;
 const BURST = process.env.BENCH_BURST;
 /** The operator's node flags (BENCH_NODE_ARGS), e.g. a heap cap. */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+/**
+ * The operator to run (BENCH_OPERATOR_MAIN): this tree's dist/main.js by default, or another build's,
+ * e.g. of an earlier commit, for a before/after comparison on the same bench.
+ */
+const OPERATOR_MAIN = process.env.BENCH_OPERATOR_MAIN;
 /** How many namespaces the N objects are spread over (BENCH_NAMESPACES). */
 const NAMESPACES = Math.max(1, Number(process.env.BENCH_NAMESPACES ?? '1'));
 /** The operator's rollout budget (BENCH_BUDGET); its own default when unset. */
@@ -422,7 +427,7 @@ function imageEnv(): Record<string, string> {
 }
 
 function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
-  const child = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...NODE_ARGS, OPERATOR_MAIN ?? path.join(root, 'dist/main.js')], {
     env: {
       ...process.env,
       ...imageEnv(),
@@ -659,6 +664,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     N,
     operatorNodeArgs: NODE_ARGS,
+    operatorMain: OPERATOR_MAIN ?? 'dist/main.js',
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
     versions: {
       node: process.version,
