@@ -525,7 +525,8 @@ function writeResults(figures: Record<string, unknown>, title: string, stamp: st
   const args =
     (NODE_ARGS.length === 0 ? '' : `-${NODE_ARGS.join('').replace(/[^A-Za-z0-9]+/g, '')}`) +
     (NAMESPACES > 1 ? `-ns${String(NAMESPACES)}` : '') +
-    (BUDGET === undefined ? '' : `-budget${BUDGET}`);
+    (BUDGET === undefined ? '' : `-budget${BUDGET}`) +
+    (process.env.BENCH_LABEL === undefined ? '' : `-${process.env.BENCH_LABEL}`);
   const base = path.join(
     root,
     'bench/results',
