@@ -10,7 +10,10 @@
  * operator's KUBE_API_QPS/KUBE_API_BURST, default its own 20/30; 0 lifts the limit), BENCH_TIMEOUT_MS,
  * BENCH_LOG_LEVEL (the operator's log goes to <cluster>/logs/bench-operator.log), BENCH_ROTATION_WINDOW_MS
  * (watch the rotation for that long only; see below), BENCH_NODE_ARGS (the operator's node flags, e.g.
- * `--max-old-space-size=128`, as a memory-limited pod's NODE_OPTIONS would set them; split on spaces).
+ * `--max-old-space-size=128`, as a memory-limited pod's NODE_OPTIONS would set them; split on spaces),
+ * BENCH_NAMESPACES (issue 27: the N objects spread over that many namespaces, app-i in the (i mod K)-th;
+ * the operator then watches every namespace, as a fleet's would; default 1), BENCH_BUDGET (the operator's
+ * MAX_CONCURRENT_ROLLOUTS; default its own).
  *
  * Per N: N objects in one namespace (a Secret, a one-replica Deployment on the kwok node and a
  * JwtRotation each, zero-length gates). Measured:
@@ -55,6 +58,17 @@ const QPS = process.env.BENCH_QPS;
 const BURST = process.env.BENCH_BURST;
 /** The operator's node flags (BENCH_NODE_ARGS), e.g. a heap cap. */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+/**
+ * The operator to run (BENCH_OPERATOR_MAIN): this tree's dist/main.js by default, or another build's,
+ * e.g. of an earlier commit, for a before/after comparison on the same bench.
+ */
+const OPERATOR_MAIN = process.env.BENCH_OPERATOR_MAIN;
+/** How many namespaces the N objects are spread over (BENCH_NAMESPACES). */
+const NAMESPACES = Math.max(1, Number(process.env.BENCH_NAMESPACES ?? '1'));
+/** The operator's rollout budget (BENCH_BUDGET); its own default when unset. */
+const BUDGET = process.env.BENCH_BUDGET;
+/** The label on every object of a run, so one list finds them across namespaces. */
+const RUN_LABEL = 'bench.jwtrotation.io/run';
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? String(Math.max(300_000, N * 1_000)));
 /**
  * For an N too big to rotate in the time at hand (5,000 at the default limit is about 80 minutes):
@@ -292,7 +306,8 @@ function auditFirstPatches(username: string, namespace: string, fromMs: number):
   for (const e of auditEntries(username)) {
     const ref = e.objectRef;
     if (e.verb !== 'patch' || ref?.resource !== 'deployments' || ref.subresource) continue;
-    if (ref.namespace !== namespace || ref.name === undefined || out.has(ref.name)) continue;
+    const inRun = ref.namespace === namespace || ref.namespace?.startsWith(`${namespace}-`) === true;
+    if (!inRun || ref.name === undefined || out.has(ref.name)) continue;
     if ((e.responseStatus?.code ?? 0) >= 300) continue;
     if (!(Date.parse(e.requestReceivedTimestamp ?? '') >= fromMs)) continue;
     out.set(ref.name, Date.parse(e.stageTimestamp ?? ''));
@@ -412,12 +427,15 @@ function imageEnv(): Record<string, string> {
 }
 
 function startOperator(namespace: string, kubeconfig: string): Promise<Proc> {
-  const child = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...NODE_ARGS, OPERATOR_MAIN ?? path.join(root, 'dist/main.js')], {
     env: {
       ...process.env,
       ...imageEnv(),
       KUBECONFIG: kubeconfig,
-      WATCH_NAMESPACES: namespace,
+      // Spread over namespaces, the operator watches every namespace (one informer per resource), as a
+      // fleet's does; one informer per resource and namespace would be 5 watches per namespace.
+      WATCH_NAMESPACES: NAMESPACES > 1 ? '' : namespace,
+      ...(BUDGET === undefined ? {} : { MAX_CONCURRENT_ROLLOUTS: BUDGET }),
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
@@ -504,7 +522,11 @@ function controlPlaneDelta(
 function writeResults(figures: Record<string, unknown>, title: string, stamp: string, suffix = ''): string {
   mkdirSync(path.join(root, 'bench/results'), { recursive: true });
   const limit = QPS === undefined && BURST === undefined ? '' : `-qps${QPS ?? ''}-burst${BURST ?? ''}`;
-  const args = NODE_ARGS.length === 0 ? '' : `-${NODE_ARGS.join('').replace(/[^A-Za-z0-9]+/g, '')}`;
+  const args =
+    (NODE_ARGS.length === 0 ? '' : `-${NODE_ARGS.join('').replace(/[^A-Za-z0-9]+/g, '')}`) +
+    (NAMESPACES > 1 ? `-ns${String(NAMESPACES)}` : '') +
+    (BUDGET === undefined ? '' : `-budget${BUDGET}`) +
+    (process.env.BENCH_LABEL === undefined ? '' : `-${process.env.BENCH_LABEL}`);
   const base = path.join(
     root,
     'bench/results',
@@ -536,14 +558,32 @@ const spec = (secretName: string, name: string): Record<string, unknown> => ({
   monitoring: { minDuration: '0s', maxDuration: '1m', requireOldTokenExpiry: false },
 });
 
+/** The namespace of object i of a run whose namespaces are named after `ns`. */
+function nsOf(ns: string, i: number): string {
+  return NAMESPACES === 1 ? ns : `${ns}-${String(i % NAMESPACES)}`;
+}
+
+/** The run's Deployments, in every namespace of the run. */
+async function listDeployments(ns: string): Promise<k8s.V1DeploymentList> {
+  return apps.listDeploymentForAllNamespaces({ labelSelector: `${RUN_LABEL}=${ns}` });
+}
+
+/** Deletes every namespace of a run. */
+async function deleteRun(ns: string): Promise<void> {
+  const list = await core.listNamespace({ labelSelector: `${RUN_LABEL}=${ns}` }).catch(() => ({ items: [] }));
+  await inBatches(list.items, 20, (n) =>
+    core.deleteNamespace({ name: n.metadata?.name ?? '' }).catch(() => undefined),
+  );
+}
+
 async function listRotations(
   ns: string,
 ): Promise<{ phase: string | undefined; outcome: string | undefined; request: string | undefined }[]> {
-  const list = (await custom.listNamespacedCustomObject({
+  const list = (await custom.listClusterCustomObject({
     group: GROUP,
     version: VERSION,
-    namespace: ns,
     plural: PLURAL,
+    labelSelector: `${RUN_LABEL}=${ns}`,
   })) as {
     items: {
       status?: { phase?: string; lastRotation?: { outcome?: string }; handledRequests?: { rotate?: string } };
@@ -557,21 +597,27 @@ async function listRotations(
 }
 
 async function makeObjects(ns: string, withRotation: boolean): Promise<void> {
-  await core.createNamespace({ body: { metadata: { name: ns } } });
-  await waitUntil('the default ServiceAccount', async () => {
-    await core.readNamespacedServiceAccount({ namespace: ns, name: 'default' });
-    return true;
+  const namespaces = withRotation ? Math.min(NAMESPACES, N) : 1;
+  const all = Array.from({ length: namespaces }, (_, k) => (withRotation ? nsOf(ns, k) : ns));
+  await inBatches(all, 20, async (name) => {
+    await core.createNamespace({ body: { metadata: { name, labels: { [RUN_LABEL]: ns } } } });
+    await waitUntil('the default ServiceAccount', async () => {
+      await core.readNamespacedServiceAccount({ namespace: name, name: 'default' });
+      return true;
+    });
   });
-  const ids = Array.from({ length: N }, (_, i) => `app-${String(i)}`);
-  await inBatches(ids, 20, async (id) => {
+  const ids = Array.from({ length: N }, (_, i) => i);
+  await inBatches(ids, 20, async (i) => {
+    const id = `app-${String(i)}`;
+    const namespace = withRotation ? nsOf(ns, i) : ns;
     await core.createNamespacedSecret({
-      namespace: ns,
+      namespace,
       body: { metadata: { name: `${id}-jwt` }, stringData: { JWT_SECRET: `original-${id}` } },
     });
     await apps.createNamespacedDeployment({
-      namespace: ns,
+      namespace,
       body: {
-        metadata: { name: id },
+        metadata: { name: id, labels: { [RUN_LABEL]: ns } },
         spec: {
           replicas: 1,
           selector: { matchLabels: { app: id } },
@@ -591,12 +637,12 @@ async function makeObjects(ns: string, withRotation: boolean): Promise<void> {
       await custom.createNamespacedCustomObject({
         group: GROUP,
         version: VERSION,
-        namespace: ns,
+        namespace,
         plural: PLURAL,
         body: {
           apiVersion: `${GROUP}/${VERSION}`,
           kind: 'JwtRotation',
-          metadata: { name: id },
+          metadata: { name: id, labels: { [RUN_LABEL]: ns } },
           spec: spec(`${id}-jwt`, id),
         },
       });
@@ -620,6 +666,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     N,
     operatorNodeArgs: NODE_ARGS,
+    operatorMain: OPERATOR_MAIN ?? 'dist/main.js',
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
     versions: {
       node: process.version,
@@ -647,6 +694,8 @@ async function main(): Promise<void> {
 
   // Creation.
   const op = await startOperator(ns, who.operator.kubeconfigPath);
+  // Memory with nothing to watch but the empty caches: what N objects add is measured against it.
+  const baseline = { ...op.sample(), heap: await heapSample(op.httpPort) };
   const c0 = await apiserverCounts();
   const cp0 = controlPlaneSample();
   const created = Date.now();
@@ -657,7 +706,7 @@ async function main(): Promise<void> {
     return rs.length === N && rs.every((r) => r.phase === 'Idle');
   });
   await waitUntil('all Deployments available', async () => {
-    const list = await apps.listNamespacedDeployment({ namespace: ns });
+    const list = await listDeployments(ns);
     return list.items.every((d) => (d.status?.availableReplicas ?? 0) >= 1);
   });
   const createdEnd = Date.now();
@@ -679,6 +728,20 @@ async function main(): Promise<void> {
   const idleEnd = Date.now();
   const i1 = await apiserverCounts();
   const idleCpu = op.sample().cpuSeconds - cpuIdle0;
+  // Settled: after the idle window, N JwtRotations Idle (issue 27: bytes per JwtRotation).
+  const settled = { ...op.sample(), heap: await heapSample(op.httpPort) };
+  figures.memory = {
+    namespaces: NAMESPACES,
+    baselineRssMiB: baseline.rssMiB,
+    baselineHeapUsedMiB: baseline.heap.usedMiB,
+    creationPeakRssMiB: settled.rssPeakMiB,
+    settledRssMiB: settled.rssMiB,
+    settledHeapUsedMiB: settled.heap.usedMiB,
+    settledHeapTotalMiB: settled.heap.totalMiB,
+    rssBytesPerJwtRotation: Math.round(((settled.rssMiB - baseline.rssMiB) * 2 ** 20) / N),
+    heapBytesPerJwtRotation: Math.round(((settled.heap.usedMiB - baseline.heap.usedMiB) * 2 ** 20) / N),
+  };
+  process.stderr.write(`bench: memory ${JSON.stringify(figures.memory)}\n`);
 
   // A rotation on all at once.
   const r0 = await apiserverCounts();
@@ -686,7 +749,7 @@ async function main(): Promise<void> {
   const reconcile0 = await reconcileTotals(op.httpPort);
   const cpuR0 = op.sample().cpuSeconds;
   const before = new Map(
-    (await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => [
+    (await listDeployments(ns)).items.map((d) => [
       d.metadata?.name ?? '',
       d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'],
     ]),
@@ -715,16 +778,16 @@ async function main(): Promise<void> {
   // All at once: up to 100 requests in flight (the minimal client below has all N in hand at once).
   // In waves of 20, the last of 100 requests reached the operator 1.6 s after the first.
   await inPool(
-    Array.from({ length: N }, (_, i) => `app-${String(i)}`),
+    Array.from({ length: N }, (_, i) => i),
     100,
-    (id) =>
+    (i) =>
       custom.patchNamespacedCustomObject(
         {
           group: GROUP,
           version: VERSION,
-          namespace: ns,
+          namespace: nsOf(ns, i),
           plural: PLURAL,
-          name: id,
+          name: `app-${String(i)}`,
           body: { metadata: { annotations: { 'jwtrotation.io/rotate': 'bench' } } },
         },
         mergePatch,
@@ -737,7 +800,7 @@ async function main(): Promise<void> {
     // than the operator does), and the figures of the creation, the idle window and this window.
     const timeline: { s: number; patched: number; completed: number; rssMiB: number }[] = [];
     const progress = async (): Promise<{ patched: number; completed: number }> => {
-      const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items;
+      const deployments = (await listDeployments(ns)).items;
       const rs = await listRotations(ns);
       return {
         patched: deployments.filter(patchedForRotation).length,
@@ -795,7 +858,7 @@ async function main(): Promise<void> {
       operatorRequestsInWindow: noWatchWindow,
       operatorRequestsPerSecondInWindow: noWatchWindow / ((windowEnd - requested) / 1000),
     };
-    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    await deleteRun(ns);
     const base = writeResults(figures, `N=${String(N)}, windowed`, stamp, '-window');
     process.stdout.write(
       `${JSON.stringify({ summary: figures.summary, controlPlane: figures.controlPlane }, null, 2)}\nwritten ${base}.json and .md\n`,
@@ -803,7 +866,7 @@ async function main(): Promise<void> {
     return;
   }
   const firstPatch = await waitUntil('every template patched for the rotation', async () => {
-    const list = await apps.listNamespacedDeployment({ namespace: ns });
+    const list = await listDeployments(ns);
     return list.items.every(patchedForRotation);
   }).then(() => Date.now() - requested);
   await waitUntil('all rotations Completed', async () => {
@@ -984,7 +1047,7 @@ async function main(): Promise<void> {
   };
   figures.minimum = minimum;
 
-  for (const n of [ns, floorNs]) await core.deleteNamespace({ name: n }).catch(() => undefined);
+  for (const n of [ns, floorNs]) await deleteRun(n);
 
   const base = writeResults(figures, `N=${String(N)}`, stamp);
   const s = figures.summary as Record<string, number>;

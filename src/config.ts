@@ -15,6 +15,11 @@ export interface Config {
   /** The same for Events, which a background lane sends with a client of their own (0: none). */
   kubeApiEventQps: number;
   kubeApiEventBurst: number;
+  /**
+   * Most JwtRotations in a rolling step at once (MAX_CONCURRENT_ROLLOUTS; 0: no limit). Scheduled and
+   * requested rotations past it wait in a queue; emergency rotations and rollbacks never wait.
+   */
+  maxConcurrentRollouts: number;
   /** Every JwtRotation is looked at again at least this often (the safety resync). */
   resyncPeriodMs: number;
   logLevel: string;
@@ -57,6 +62,11 @@ export const DEFAULT_KUBE_API_BURST = 30;
  * controller-runtime's recorder has its own client; the burst is client-go's event spam filter's.
  */
 export const DEFAULT_KUBE_API_EVENT_QPS = 10;
+/**
+ * The rollout budget's default: at most this many JwtRotations roll their targets at once
+ * (docs/operations.md, "Rollout budget").
+ */
+export const DEFAULT_MAX_CONCURRENT_ROLLOUTS = 20;
 export const DEFAULT_KUBE_API_EVENT_BURST = 25;
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -124,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     kubeApiBurst,
     kubeApiEventQps,
     kubeApiEventBurst,
+    maxConcurrentRollouts: int('MAX_CONCURRENT_ROLLOUTS', DEFAULT_MAX_CONCURRENT_ROLLOUTS, 0, 100_000),
     resyncPeriodMs: int('RESYNC_PERIOD_MS', 600_000, 10_000),
     logLevel: level,
     httpHost: text('HTTP_HOST', '0.0.0.0'),

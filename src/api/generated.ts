@@ -375,6 +375,18 @@ export interface ScheduleSpec {
    * @defaultValue `false`
    */
   disruptiveStepsWaitForWindow?: boolean;
+  /**
+   * Spreads scheduled rotations over time, so that JwtRotations created together (one GitOps sync) do
+   * not all come due in the same minute. Each JwtRotation gets a fixed offset within this window,
+   * derived from its uid: with interval, a rotation comes due that much before the interval ends (a key
+   * never lives longer than interval); with cron, that much after the cron time. status.nextRotationAt
+   * shows the time with the offset, then moved into a maintenance window. Requested and emergency
+   * rotations are never delayed. Defaults to a tenth of interval, at most 24h, and 0s (no spread) with
+   * cron. 0s turns it off. Must not exceed half of interval.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; schedule.spreadWindow must be at most 8760h.
+   */
+  spreadWindow?: string;
 }
 
 /** How the targets are rolled onto a changed Secret. */
@@ -399,6 +411,17 @@ export interface RolloutSpec {
    * @defaultValue `"5s"`
    */
   pollInterval?: string;
+  /**
+   * A StatefulSet or DaemonSet target with updateStrategy OnDelete replaces a pod only when the pod is
+   * deleted, so a rotation waits on it (Stalled, reason TargetUpdateOnDelete) until someone deletes its
+   * pods. When true, the operator does it: it evicts the target's pods that run an earlier revision, one
+   * at a time, each only once every other pod of the target is ready, through the Eviction API, which
+   * refuses an eviction a PodDisruptionBudget does not allow (the operator tries again later). Defaults
+   * to false.
+   *
+   * @defaultValue `false`
+   */
+  replaceOnDeletePods?: boolean;
 }
 
 /**
@@ -896,7 +919,7 @@ export interface JwtRotationSpec {
   /**
    * When rotations start on their own.
    *
-   * Validation: set schedule.interval or schedule.cron, not both.
+   * Validation: set schedule.interval or schedule.cron, not both; schedule.spreadWindow must not exceed half of schedule.interval.
    * @defaultValue `{}`
    */
   schedule?: ScheduleSpec;
@@ -1487,7 +1510,7 @@ export const SPEC_DEFAULTS = {
   tokenTTL: '24h',
   refreshTokenTTL: '168h',
   schedule: { cronTimeZone: 'UTC', requestsWaitForWindow: false, disruptiveStepsWaitForWindow: false },
-  rollout: { signingDelay: '10m', pollInterval: '5s' },
+  rollout: { signingDelay: '10m', pollInterval: '5s', replaceOnDeletePods: false },
   monitoring: {
     minDuration: '48h',
     maxDuration: '72h',
@@ -1646,6 +1669,18 @@ export interface ResolvedScheduleSpec {
    * @defaultValue `false`
    */
   disruptiveStepsWaitForWindow: boolean;
+  /**
+   * Spreads scheduled rotations over time, so that JwtRotations created together (one GitOps sync) do
+   * not all come due in the same minute. Each JwtRotation gets a fixed offset within this window,
+   * derived from its uid: with interval, a rotation comes due that much before the interval ends (a key
+   * never lives longer than interval); with cron, that much after the cron time. status.nextRotationAt
+   * shows the time with the offset, then moved into a maintenance window. Requested and emergency
+   * rotations are never delayed. Defaults to a tenth of interval, at most 24h, and 0s (no spread) with
+   * cron. 0s turns it off. Must not exceed half of interval.
+   *
+   * Validation: maxLength 64; pattern `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`; schedule.spreadWindow must be at most 8760h.
+   */
+  spreadWindow?: string;
 }
 
 /** RolloutSpec after defaulting: every field with a schema default is present. */
@@ -1670,6 +1705,17 @@ export interface ResolvedRolloutSpec {
    * @defaultValue `"5s"`
    */
   pollInterval: string;
+  /**
+   * A StatefulSet or DaemonSet target with updateStrategy OnDelete replaces a pod only when the pod is
+   * deleted, so a rotation waits on it (Stalled, reason TargetUpdateOnDelete) until someone deletes its
+   * pods. When true, the operator does it: it evicts the target's pods that run an earlier revision, one
+   * at a time, each only once every other pod of the target is ready, through the Eviction API, which
+   * refuses an eviction a PodDisruptionBudget does not allow (the operator tries again later). Defaults
+   * to false.
+   *
+   * @defaultValue `false`
+   */
+  replaceOnDeletePods: boolean;
 }
 
 /** SecretKeyReference after defaulting: every field with a schema default is present. */
@@ -2089,7 +2135,7 @@ export interface ResolvedJwtRotationSpec {
   /**
    * When rotations start on their own.
    *
-   * Validation: set schedule.interval or schedule.cron, not both.
+   * Validation: set schedule.interval or schedule.cron, not both; schedule.spreadWindow must not exceed half of schedule.interval.
    * @defaultValue `{}`
    */
   schedule: ResolvedScheduleSpec;
@@ -2185,6 +2231,9 @@ export function resolveScheduleSpec(value: ScheduleSpec): ResolvedScheduleSpec {
   if (value.maintenanceWindows !== undefined) {
     resolved.maintenanceWindows = value.maintenanceWindows.map(resolveMaintenanceWindowSpec);
   }
+  if (value.spreadWindow !== undefined) {
+    resolved.spreadWindow = value.spreadWindow;
+  }
   return resolved;
 }
 
@@ -2193,6 +2242,7 @@ export function resolveRolloutSpec(value: RolloutSpec): ResolvedRolloutSpec {
   return {
     signingDelay: value.signingDelay ?? SPEC_DEFAULTS.rollout.signingDelay,
     pollInterval: value.pollInterval ?? SPEC_DEFAULTS.rollout.pollInterval,
+    replaceOnDeletePods: value.replaceOnDeletePods ?? SPEC_DEFAULTS.rollout.replaceOnDeletePods,
   };
 }
 

@@ -11,6 +11,7 @@ import { JWKS_DATA_KEY, POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } fro
 import type { JwtRotation, TargetKind } from '../api/types.ts';
 import { isAsymmetric } from '../platform/keys.ts';
 import { SECRET_AS_WRITTEN, type Action } from '../rotation/model.ts';
+import { EventReasons } from '../rotation/reasons.ts';
 import { secretRevision } from '../rotation/revision.ts';
 import {
   applyToSecret,
@@ -53,6 +54,8 @@ export type Write =
   | { type: 'DeleteSecret'; namespace: string; name: string }
   /** Publish the public keys (asymmetric algorithms): the JWKS ConfigMap's jwks.json. */
   | { type: 'WriteJwks'; namespace: string; name: string; data: Record<string, string>; managedBy: string }
+  /** Evict a pod of an OnDelete target (spec.rollout.replaceOnDeletePods); a PDB may refuse it. */
+  | { type: 'EvictPod'; namespace: string; pod: string; target: { kind: TargetKind; name: string } }
   /** Publish the public keys to the issuer (spec.issuer): the PublishedKeySet's spec. */
   | { type: 'WriteKeySet'; namespace: string; name: string; spec: KeySetSpec; managedBy: string }
   | {
@@ -213,6 +216,9 @@ export function* plannedWrites(
       case 'DeleteBackup':
         yield { type: 'DeleteSecret', namespace, name: backupSecretName(name) };
         break;
+      case 'EvictPod':
+        yield { type: 'EvictPod', namespace, pod: action.pod, target: action.target };
+        break;
       case 'RollTargets': {
         let revision = action.revision;
         if (revision === SECRET_AS_WRITTEN) {
@@ -240,10 +246,21 @@ export async function execute(
   deps: ReconcilerDeps,
 ): Promise<void> {
   for (const write of plannedWrites(actions, resource, read, deps.newKey, deps.clock.now()))
-    await perform(write, deps);
+    await perform(write, resource, deps);
 }
 
-async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
+/** A refused eviction is told in an Event on the JwtRotation (repeats are counted, not multiplied). */
+async function refusedEviction(
+  write: Extract<Write, { type: 'EvictPod' }>,
+  refusal: string,
+  resource: JwtRotation,
+  deps: ReconcilerDeps,
+): Promise<void> {
+  const message = `Eviction of pod ${write.pod} of ${write.target.kind} ${write.target.name} refused: ${refusal}; trying again later`;
+  await deps.events.record(resource, 'Warning', EventReasons.EvictionRefused, message).catch(() => undefined);
+}
+
+async function perform(write: Write, resource: JwtRotation, deps: ReconcilerDeps): Promise<void> {
   switch (write.type) {
     case 'CreateSecret':
       return deps.secrets.create(write.namespace, write.name, write.content);
@@ -255,6 +272,12 @@ async function perform(write: Write, deps: ReconcilerDeps): Promise<void> {
       return deps.secrets.delete(write.namespace, write.name);
     case 'WriteJwks':
       return deps.configMaps.write(write.namespace, write.name, write.data, write.managedBy);
+    case 'EvictPod': {
+      const refused = await deps.workloads.evictPod(write.namespace, write.pod);
+      // Not an error: the PodDisruptionBudget allows no disruption now; the next pass tries again.
+      if (refused !== undefined) await refusedEviction(write, refused, resource, deps);
+      return;
+    }
     case 'WriteKeySet':
       if (deps.keySets === undefined)
         throw new Error('spec.issuer is set, but this operator has no PublishedKeySet store');

@@ -25,6 +25,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { KeyScheme } from '../platform/keys.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
 import type { OutboundPolicy } from '../platform/outbound.ts';
+import type { RolloutBudget } from './rollout-budget.ts';
 import type { Freshness } from './own-writes.ts';
 
 export { ConflictError } from '../platform/conflict.ts';
@@ -95,6 +96,12 @@ export interface Workloads {
    * with the value of `annotation` it was created with.
    */
   listPods(namespace: string, workload: WorkloadLike, annotation: string): Promise<PodView[]>;
+  /**
+   * Evicts a pod through the Eviction API, which honours PodDisruptionBudgets: undefined when the
+   * pod was evicted (or is gone already), else why the API server refused (429: a budget allows no
+   * disruption now), in words fit for an Event.
+   */
+  evictPod(namespace: string, name: string): Promise<string | undefined>;
   /** Sets an annotation on the pod template, which rolls the workload's pods. */
   setTemplateAnnotation(
     namespace: string,
@@ -267,4 +274,6 @@ export interface ReconcilerDeps {
    * it, always.
    */
   progressWriteAllowed?: ((rotating: boolean) => boolean) | undefined;
+  /** The operator-wide rollout budget (./rollout-budget.ts); without it, no limit. */
+  budget?: Pick<RolloutBudget, 'admit' | 'settle' | 'forget'> | undefined;
 }

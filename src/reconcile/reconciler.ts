@@ -71,11 +71,15 @@ export class Reconciler {
     if (found === undefined) {
       this.deps.metrics.forget(namespace, name);
       this.statusWrittenAt.delete(`${namespace}/${name}`);
+      this.deps.budget?.forget(`${namespace}/${name}`);
       return 'forget';
     }
     // No finalizer: deleting a JwtRotation leaves its Secret as it is, which is always a
     // working state (the dual-key shape keeps both keys); the backup goes with its owner.
-    if (found.metadata.deletionTimestamp !== undefined) return 'forget';
+    if (found.metadata.deletionTimestamp !== undefined) {
+      this.deps.budget?.forget(`${namespace}/${name}`);
+      return 'forget';
+    }
 
     const log = this.deps.logger.child({ namespace, name });
     const read = await this.readSource(found, log);
@@ -83,12 +87,15 @@ export class Reconciler {
     if (read === 'forget') return 'forget';
     const { resource, source, freshness } = read;
 
+    const key = `${namespace}/${name}`;
     const decided = await this.decideOn(resource, source, freshness);
+    const budgeted = this.withinBudget(key, decided.gathered.input, decided.decision);
     this.deps.metrics.decided((performance.now() - started) / 1000);
     const decision =
-      decided.decision.actions.length > 0
-        ? await this.act(resource, decided.decision, decided.gathered, source, freshness, log)
-        : decided.decision;
+      budgeted.actions.length > 0
+        ? await this.act(resource, budgeted, decided.gathered, source, freshness, log)
+        : budgeted;
+    this.deps.budget?.settle(key, decision.rolling === true, decision.rolloutClaim?.queued === true);
 
     const { statusChanged, progressDue } = await this.writeStatus(resource, decision, log);
     await this.recordEvents(resource, decision, log);
@@ -171,6 +178,19 @@ export class Reconciler {
       decision = decide(gathered.input);
     }
     return { gathered, decision };
+  }
+
+  /**
+   * A decision that claims a place in the rollout budget is admitted (the place is taken now, before
+   * any await, so passes side by side cannot both take the last one), or decided again with the
+   * budget's answer, which turns it into a wait in the queue.
+   */
+  private withinBudget(key: string, input: DecideInput, decision: Decision): Decision {
+    const { budget, clock } = this.deps;
+    const claim = decision.rolloutClaim;
+    if (budget === undefined || claim === undefined || claim.queued) return decision;
+    const answer = budget.admit(key, claim, clock.now());
+    return answer === undefined ? decision : decide({ ...input, rolloutBudget: answer });
   }
 
   /** Carries out the decision's actions, then takes the second look (see lookAgain). */
@@ -402,6 +422,7 @@ function withLivePods(cached: Workloads, live: Workloads): Workloads {
     get: (...args) => cached.get(...args),
     listReferencing: (...args) => cached.listReferencing(...args),
     listPods: (...args) => live.listPods(...args),
+    evictPod: (...args) => cached.evictPod(...args),
     setTemplateAnnotation: (...args) => cached.setTemplateAnnotation(...args),
   };
 }

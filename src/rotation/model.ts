@@ -14,6 +14,8 @@ import type {
 } from '../api/types.ts';
 import type { RequesterIdentity } from './audit.ts';
 import type { GateReadings } from './gate-types.ts';
+import type { StalledReason } from './reasons.ts';
+import type { RolloutBudgetObservation, RolloutClaim } from './rollout-budget.ts';
 
 /** The Secret keys that hold key material. */
 export type KeySlot = 'JWT_SECRET' | 'JWT_SECRET_CURRENT' | 'JWT_SECRET_NEW';
@@ -60,6 +62,12 @@ export interface TargetView {
   rollout: 'Complete' | 'Progressing' | 'Stalled';
   /** Why the rollout is not complete, for status and events. */
   message: string;
+  /** With rollout Stalled: the reason (a Stalled condition reason) and what a human does about it. */
+  stall?: { reason: StalledReason; fix: string } | undefined;
+  /** A StatefulSet or DaemonSet with updateStrategy OnDelete whose pods wait to be deleted. */
+  updateOnDelete?: boolean | undefined;
+  /** How many pods the workload wants (replicas; a DaemonSet's desired number scheduled). */
+  desiredPods?: number | undefined;
   /** Whether the pod template reads the Secret (env, envFrom or a volume). */
   referencesSecret: boolean;
   /**
@@ -74,6 +82,10 @@ export interface PodView {
   name: string;
   /** The pod's jwtrotation.io/secret-revision annotation (from its template), if any. */
   revision?: string | undefined;
+  /** Its Ready condition is True (undefined when not read). */
+  ready?: boolean | undefined;
+  /** It is being deleted. */
+  terminating?: boolean | undefined;
 }
 
 /** One look at the metrics gate, taken by the shell when gateDue says so. */
@@ -135,6 +147,11 @@ export interface DecideInput {
    * manager (unverified). Default field-manager (./audit.ts).
    */
   requesterIdentity?: RequesterIdentity | undefined;
+  /**
+   * Set by the shell when the operator-wide rollout budget has no room for the claim this object's
+   * last decision made (./rollout-budget.ts); undefined: no limit, or room.
+   */
+  rolloutBudget?: RolloutBudgetObservation | undefined;
 }
 
 /**
@@ -184,6 +201,12 @@ export type Action =
   | { type: 'SaveOriginal'; fingerprint: string; keyCreatedAt: string }
   /** The retention of the original key has run out. */
   | { type: 'DeleteBackup' }
+  /**
+   * Evict a pod of an OnDelete target that runs an earlier revision, so its controller makes it
+   * again from the new template (spec.rollout.replaceOnDeletePods). The Eviction API refuses what a
+   * PodDisruptionBudget does not allow; a refusal is not an error, the next pass tries again.
+   */
+  | { type: 'EvictPod'; target: { kind: TargetKind; name: string }; pod: string }
   /** Set the pod-template revision annotation on these targets, which rolls them. */
   | {
       type: 'RollTargets';
@@ -245,4 +268,14 @@ export interface Decision {
    * and decides again before acting on it, as a watch cache may not show a pod created a moment ago.
    */
   restsOnPods?: true;
+  /**
+   * This decision starts a rolling step subject to the rollout budget (or, `queued`, waits for room
+   * in it): the shell admits it or decides again with DecideInput.rolloutBudget.
+   */
+  rolloutClaim?: RolloutClaim & { queued: boolean };
+  /**
+   * This JwtRotation is in a rolling step after this decision: it rolls targets, or waits for their
+   * rollouts in DualKey, Completing or RollingBack. The shell counts it against the rollout budget.
+   */
+  rolling?: true;
 }

@@ -3,6 +3,7 @@ import type { JwtRotationStatus, Phase } from '../api/types.ts';
 import type { Action, EventSpec } from './model.ts';
 import type { StalledReason } from './reasons.ts';
 import type { Request } from './requests.ts';
+import type { RolloutClaim } from './rollout-budget.ts';
 
 /** A status under construction: any field may be set to undefined, which removes it. */
 export type StatusDraft = { [K in keyof JwtRotationStatus]?: JwtRotationStatus[K] | undefined };
@@ -27,4 +28,8 @@ export interface PhaseResult {
   progress?: string;
   /** See Decision.restsOnPods. */
   restsOnPods?: true;
+  /** This pass starts a rolling step subject to the rollout budget, or waits for it (queued). */
+  claim?: RolloutClaim;
+  /** Waiting in the rollout budget's queue (./rollout-budget.ts). */
+  queued?: true;
 }

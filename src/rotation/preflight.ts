@@ -21,7 +21,8 @@ import { startRotation } from './operations/start-rotation.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import type { Request } from './requests.ts';
-import { currentWindow } from './schedule.ts';
+import { waitForBudget, type RolloutClaim } from './rollout-budget.ts';
+import { currentWindow, nextRotationAt } from './schedule.ts';
 import { toRfc3339 } from './time.ts';
 
 /** The checklist's items, in the order they are reported. */
@@ -227,9 +228,14 @@ export function startChecked(
   if (failed.length > 0) return blocked(run, failed);
   const pending = run.items.filter((i) => i.result === 'Pending');
   if (pending.length > 0) return waiting(run, pending);
+  const claim: RolloutClaim =
+    trigger === 'Manual' ? { kind: 'Request' } : { kind: 'Scheduled', dueAt: nextRotationAt(ctx) };
+  const queued = waitForBudget(ctx, claim, 'Idle', { ...idleStatus, preflight: run.items });
+  if (queued) return queued;
   const started = startRotation(ctx, trigger, request);
   return {
     ...started,
+    claim,
     status: { ...started.status, preflight: run.items },
     events: [...recovered(run, `the ${run.what} starts`), ...(started.events ?? [])],
   };

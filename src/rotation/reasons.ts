@@ -51,12 +51,26 @@ export const ConditionReasons = {
   TargetNotFound: 'TargetNotFound',
   /** A target's rollout reports ProgressDeadlineExceeded. */
   RolloutStalled: 'RolloutStalled',
+  /** A Deployment target is paused (spec.paused) with its new template not rolled out: resume it. */
+  TargetPaused: 'TargetPaused',
+  /**
+   * A StatefulSet or DaemonSet target with updateStrategy OnDelete has pods on an earlier template:
+   * delete them, or set spec.rollout.replaceOnDeletePods to let the operator evict them.
+   */
+  TargetUpdateOnDelete: 'TargetUpdateOnDelete',
+  /** A StatefulSet target's rollingUpdate.partition holds pods on the earlier template: lower it to 0. */
+  TargetPartitioned: 'TargetPartitioned',
   /** The health gate failed (with failurePolicy Pause: the rotation is paused). */
   HealthGateFailed: 'HealthGateFailed',
   /** No completion-gate pass within monitoring.maxDuration, with onTimeout Wait. */
   MonitoringTimedOut: 'MonitoringTimedOut',
   /** Workloads read the Secret without being listed, and spec.unlistedConsumers is Block. */
   UnlistedConsumers: 'UnlistedConsumers',
+  /**
+   * Ready=False, Reconciling=True: a scheduled or requested rotation, or a completion, waits for
+   * room in the operator's rollout budget (MAX_CONCURRENT_ROLLOUTS); the message gives its place.
+   */
+  WaitingForRolloutBudget: 'WaitingForRolloutBudget',
   /** MetricsAvailable=Unknown: Prometheus was not read yet. */
   NotQueried: 'NotQueried',
   /** MetricsAvailable=True: every query answered. */
@@ -105,6 +119,9 @@ export const STALLED_REASONS = [
   ConditionReasons.KeyMissing,
   ConditionReasons.TargetNotFound,
   ConditionReasons.RolloutStalled,
+  ConditionReasons.TargetPaused,
+  ConditionReasons.TargetUpdateOnDelete,
+  ConditionReasons.TargetPartitioned,
   ConditionReasons.HealthGateFailed,
   ConditionReasons.MonitoringTimedOut,
   ConditionReasons.UnlistedConsumers,
@@ -142,6 +159,10 @@ export const EventReasons = {
    * targets rolled back to it (also the outcome's reason in status.lastRotation).
    */
   SecretRestoredFromBackup: 'SecretRestoredFromBackup',
+  /** A pod of an OnDelete target was evicted so it comes back on the new template (spec.rollout.replaceOnDeletePods). */
+  PodEvicted: 'PodEvicted',
+  /** The Eviction API refused to evict a pod of an OnDelete target (its PodDisruptionBudget): tried again later. */
+  EvictionRefused: 'EvictionRefused',
   /** Targets were rolled onto the Secret's current revision. */
   TargetsRolled: 'TargetsRolled',
   /** Every pod verifies the new key: the signing date was set. */
@@ -164,6 +185,8 @@ export const EventReasons = {
   NothingToRollBack: 'NothingToRollBack',
   /** Rollback requested, but no original key is retained: retention ended, an emergency rotation, a deleted backup. */
   RollbackImpossible: 'RollbackImpossible',
+  /** A requested rotation waits for room in the rollout budget; the message gives its place in the queue. */
+  RotationQueued: 'RotationQueued',
   /** A rotate request arrived during a rotation and was ignored. */
   RotationAlreadyInProgress: 'RotationAlreadyInProgress',
   /** The health gate failed with failurePolicy Pause. */

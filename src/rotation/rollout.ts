@@ -5,6 +5,7 @@
 import { POD_TEMPLATE_REVISION_ANNOTATION } from '../api/constants.ts';
 import type { TargetKind } from '../api/types.ts';
 import type { TargetView } from './model.ts';
+import { ConditionReasons } from './reasons.ts';
 
 interface Condition {
   type?: string;
@@ -34,6 +35,12 @@ export interface WorkloadLike {
   spec?:
     | {
         replicas?: number | undefined;
+        /** Deployment: a paused Deployment does not roll out a new template. */
+        paused?: boolean | undefined;
+        /** StatefulSet and DaemonSet: OnDelete replaces a pod only when it is deleted; a partition holds pods back. */
+        updateStrategy?:
+          | { type?: string | undefined; rollingUpdate?: { partition?: number | undefined } | undefined }
+          | undefined;
         selector?:
           | {
               matchLabels?: Record<string, string> | undefined;
@@ -72,7 +79,25 @@ export interface WorkloadLike {
     | undefined;
 }
 
-type Progress = Pick<TargetView, 'rollout' | 'message'>;
+type Progress = Pick<TargetView, 'rollout' | 'message' | 'stall' | 'updateOnDelete'>;
+
+/** The workload's kind and name, as kubectl names it: deployment/api. */
+function ref(kind: string, w: WorkloadLike): string {
+  return `${kind.toLowerCase()}/${w.metadata?.name ?? ''}`;
+}
+
+/** A rollout that cannot finish without a human, or the operator when spec.rollout.replaceOnDeletePods allows. */
+function onDeleteStall(kind: 'StatefulSet' | 'DaemonSet', w: WorkloadLike, progress: string): Progress {
+  return {
+    rollout: 'Stalled',
+    updateOnDelete: true,
+    message: `${progress}; ${kind} ${w.metadata?.name ?? ''} has updateStrategy OnDelete: its pods take the new template only when they are deleted`,
+    stall: {
+      reason: ConditionReasons.TargetUpdateOnDelete,
+      fix: `delete its pods that run the earlier revision, one at a time, waiting for each replacement to be ready (kubectl delete pod NAME), or set spec.rollout.replaceOnDeletePods: true to let the operator evict them one at a time within their PodDisruptionBudgets`,
+    },
+  };
+}
 
 function deploymentProgress(w: WorkloadLike): Progress {
   const want = w.spec?.replicas ?? 1;
@@ -81,8 +106,25 @@ function deploymentProgress(w: WorkloadLike): Progress {
     (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
   );
   if (deadline)
-    return { rollout: 'Stalled', message: `progress deadline exceeded: ${deadline.message ?? ''}`.trim() };
+    return {
+      rollout: 'Stalled',
+      message: `progress deadline exceeded: ${deadline.message ?? ''}`.trim(),
+      stall: {
+        reason: ConditionReasons.RolloutStalled,
+        fix: `find why its new pods do not become available (kubectl describe ${ref('Deployment', w)}; kubectl get pods) and fix that; the rotation goes on when the rollout completes (or roll back with the jwtrotation.io/rollback annotation)`,
+      },
+    };
   const updated = s.updatedReplicas ?? 0;
+  if (w.spec?.paused === true && (updated < want || (s.replicas ?? 0) > updated)) {
+    return {
+      rollout: 'Stalled',
+      message: `${updated} of ${want} replicas updated; the Deployment is paused (spec.paused: true) and does not roll out its new template`,
+      stall: {
+        reason: ConditionReasons.TargetPaused,
+        fix: `resume it (kubectl rollout resume ${ref('Deployment', w)})`,
+      },
+    };
+  }
   if (updated < want) return { rollout: 'Progressing', message: `${updated} of ${want} replicas updated` };
   if ((s.replicas ?? 0) > updated) {
     return {
@@ -103,8 +145,29 @@ function statefulSetProgress(w: WorkloadLike): Progress {
   const want = w.spec?.replicas ?? 1;
   const s = w.status ?? {};
   const updated = s.updatedReplicas ?? 0;
-  if (s.updateRevision !== undefined && s.currentRevision !== s.updateRevision) {
-    return { rollout: 'Progressing', message: `${updated} of ${want} pods updated` };
+  // OnDelete: the controller never moves currentRevision on (it completes only rolling updates), so
+  // a StatefulSet whose pods were all made again from the new template counts by its updated pods.
+  if (w.spec?.updateStrategy?.type === 'OnDelete' && s.updateRevision !== undefined && updated < want) {
+    return onDeleteStall('StatefulSet', w, `${updated} of ${want} pods updated`);
+  }
+  if (
+    w.spec?.updateStrategy?.type !== 'OnDelete' &&
+    s.updateRevision !== undefined &&
+    s.currentRevision !== s.updateRevision
+  ) {
+    const progress = `${updated} of ${want} pods updated`;
+    const partition = w.spec?.updateStrategy?.rollingUpdate?.partition ?? 0;
+    if (partition > 0) {
+      return {
+        rollout: 'Stalled',
+        message: `${progress}; updateStrategy.rollingUpdate.partition is ${partition}: pods with an ordinal below ${partition} keep the earlier template`,
+        stall: {
+          reason: ConditionReasons.TargetPartitioned,
+          fix: `lower the partition to 0 (kubectl patch ${ref('StatefulSet', w)} -p '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}')`,
+        },
+      };
+    }
+    return { rollout: 'Progressing', message: progress };
   }
   if ((s.readyReplicas ?? 0) < want) {
     return { rollout: 'Progressing', message: `${s.readyReplicas ?? 0} of ${want} pods ready` };
@@ -116,7 +179,9 @@ function daemonSetProgress(w: WorkloadLike): Progress {
   const s = w.status ?? {};
   const want = s.desiredNumberScheduled ?? 0;
   if ((s.updatedNumberScheduled ?? 0) < want) {
-    return { rollout: 'Progressing', message: `${s.updatedNumberScheduled ?? 0} of ${want} pods updated` };
+    const progress = `${s.updatedNumberScheduled ?? 0} of ${want} pods updated`;
+    if (w.spec?.updateStrategy?.type === 'OnDelete') return onDeleteStall('DaemonSet', w, progress);
+    return { rollout: 'Progressing', message: progress };
   }
   if ((s.numberAvailable ?? 0) < want) {
     return { rollout: 'Progressing', message: `${s.numberAvailable ?? 0} of ${want} pods available` };
@@ -182,6 +247,8 @@ export function viewTarget(
     found: true,
     revision: workload.spec?.template?.metadata?.annotations?.[POD_TEMPLATE_REVISION_ANNOTATION],
     ...progress,
+    desiredPods:
+      kind === 'DaemonSet' ? (workload.status?.desiredNumberScheduled ?? 0) : (workload.spec?.replicas ?? 1),
     referencesSecret: referencesSecret(workload, secretName),
   };
 }

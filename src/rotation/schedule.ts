@@ -3,6 +3,7 @@ import { SecretAnnotations } from '../api/constants.ts';
 import type { JwtRotationStatus } from '../api/types.ts';
 import type { Context } from './context.ts';
 import type { SecretView } from './model.ts';
+import { spreadOffsetMs } from './spread.ts';
 import { parseInstant } from './time.ts';
 import { openWindow, whenAllowed, type WindowTime } from './windows.ts';
 
@@ -26,14 +27,19 @@ export function scheduleBase(
 
 /**
  * When the schedule makes the next rotation due, before maintenance windows: the base plus
- * schedule.interval, or the next cron time after the base. Undefined when a cron time is not known
- * for this base (the shell computed it for another one, e.g. right after a rotation finished).
+ * schedule.interval less this object's spread offset (./spread.ts; so a key never outlives the
+ * interval), or the next cron time after the base plus the offset. Undefined when a cron time is
+ * not known for this base (the shell computed it for another one, e.g. right after a rotation
+ * finished).
  */
 export function rotationDueAt(ctx: Context): number | undefined {
   const base = scheduleBase(ctx.secret, ctx.prev, ctx.now);
-  if (ctx.spec.cron === undefined) return base + ctx.spec.intervalMs;
+  const offset = spreadOffsetMs(ctx);
+  if (ctx.spec.cron === undefined) return base + ctx.spec.intervalMs - offset;
   const cron = ctx.input.cron;
-  return cron?.after === base && cron.error === undefined ? cron.next : undefined;
+  return cron?.after === base && cron.error === undefined && cron.next !== undefined
+    ? cron.next + offset
+    : undefined;
 }
 
 /** When the next scheduled rotation really starts: when it is due, moved into a maintenance window. */

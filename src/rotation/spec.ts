@@ -77,6 +77,11 @@ export interface ResolvedSpec {
   intervalMs: number;
   /** A calendar schedule instead of intervalMs (the shell computes its times: DecideInput.cron). */
   cron?: { expression: string; timeZone: string } | undefined;
+  /**
+   * The window scheduled rotations are spread over (spec.schedule.spreadWindow; ./spread.ts): with
+   * interval, a tenth of it, at most 24h, by default; with cron, 0 by default.
+   */
+  spreadWindowMs: number;
   /** When rotations may start; empty: any time. */
   maintenanceWindows: MaintenanceWindow[];
   /** Requested (annotation) rotations wait for a window too. */
@@ -85,6 +90,8 @@ export interface ResolvedSpec {
   disruptiveStepsWaitForWindow: boolean;
   signingDelayMs: number;
   pollIntervalMs: number;
+  /** The operator evicts the old pods of OnDelete StatefulSets and DaemonSets (spec.rollout.replaceOnDeletePods). */
+  replaceOnDeletePods: boolean;
   minMonitoringMs: number;
   maxMonitoringMs: number;
   onTimeout: OnTimeoutPolicy;
@@ -101,6 +108,21 @@ export interface ResolvedSpec {
 
 /** The interval when neither spec.schedule.interval nor spec.schedule.cron is set. */
 export const DEFAULT_INTERVAL = '2160h';
+
+/** The default spread window is this fraction of the interval, and at most MAX_DEFAULT_SPREAD_MS. */
+const DEFAULT_SPREAD_FRACTION = 0.1;
+const MAX_DEFAULT_SPREAD_MS = 24 * 3_600_000;
+
+/** spec.schedule.spreadWindow, or its default for this schedule. */
+function spreadWindowMs(
+  schedule: { spreadWindow?: string | undefined; cron?: string | undefined },
+  intervalMs: number,
+  duration: (field: string, value: string) => number,
+): number {
+  if (schedule.spreadWindow !== undefined) return duration('schedule.spreadWindow', schedule.spreadWindow);
+  if (schedule.cron !== undefined) return 0;
+  return Math.min(Math.floor(intervalMs * DEFAULT_SPREAD_FRACTION), MAX_DEFAULT_SPREAD_MS);
+}
 
 const HH_MM = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
 
@@ -158,6 +180,7 @@ export function resolveSpec(
   try {
     const r = resolveJwtRotationSpec(spec);
     const prometheus = r.monitoring.prometheus;
+    const intervalMs = duration('schedule.interval', r.schedule.interval ?? DEFAULT_INTERVAL);
     const resolved: ResolvedSpec = {
       secretName: r.secretName,
       targets: r.targets,
@@ -168,7 +191,8 @@ export function resolveSpec(
       refreshTokenTTL: r.refreshTokenTTL,
       tokenTtlMs: duration('tokenTTL', r.tokenTTL),
       refreshTokenTtlMs: duration('refreshTokenTTL', r.refreshTokenTTL),
-      intervalMs: duration('schedule.interval', r.schedule.interval ?? DEFAULT_INTERVAL),
+      intervalMs,
+      spreadWindowMs: spreadWindowMs(r.schedule, intervalMs, duration),
       cron:
         r.schedule.cron === undefined
           ? undefined
@@ -180,6 +204,7 @@ export function resolveSpec(
       disruptiveStepsWaitForWindow: r.schedule.disruptiveStepsWaitForWindow,
       signingDelayMs: duration('rollout.signingDelay', r.rollout.signingDelay),
       pollIntervalMs: duration('rollout.pollInterval', r.rollout.pollInterval),
+      replaceOnDeletePods: r.rollout.replaceOnDeletePods,
       minMonitoringMs: duration('monitoring.minDuration', r.monitoring.minDuration),
       maxMonitoringMs: duration('monitoring.maxDuration', r.monitoring.maxDuration),
       onTimeout: r.monitoring.onTimeout,
@@ -234,6 +259,12 @@ export function resolveSpec(
     }
     if (r.schedule.interval !== undefined && r.schedule.cron !== undefined) {
       return { ok: false, message: 'set spec.schedule.interval or spec.schedule.cron, not both' };
+    }
+    if (resolved.cron === undefined && resolved.spreadWindowMs * 2 > resolved.intervalMs) {
+      return {
+        ok: false,
+        message: 'spec.schedule.spreadWindow must not exceed half of spec.schedule.interval',
+      };
     }
     if (resolved.cron !== undefined && !isKnownTimeZone(resolved.cron.timeZone)) {
       return {

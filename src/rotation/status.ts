@@ -23,6 +23,7 @@ import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
 import { isSigningScheduled, signsWithKey, verifiesKey } from './revision.ts';
 import { issuerCondition, issuerRequeueMs, issuerStatus } from './issuer.ts';
+import { targetRollouts } from './targets.ts';
 import { parseInstant, toRfc3339 } from './time.ts';
 
 /** Look again at least this often, so a missed watch event costs minutes, not days. */
@@ -111,6 +112,8 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
       ),
     ),
     ...(result.restsOnPods ? { restsOnPods: true as const } : {}),
+    ...(result.claim ? { rolloutClaim: { ...result.claim, queued: result.queued === true } } : {}),
+    ...(isRolling(ctx, result) ? { rolling: true as const } : {}),
   };
 }
 
@@ -127,6 +130,19 @@ function operationRequester(ctx: Context, result: PhaseResult): RequestedBy | un
   return requesterFromAnnotations(annotations);
 }
 
+/**
+ * In a rolling step: targets rolled or evicted by this pass, or a rotation waiting for its rollouts
+ * (not a stalled one: see docs/architecture.md, "The rollout budget").
+ */
+function isRolling(ctx: Context, result: PhaseResult): boolean {
+  if ((result.actions ?? []).some((a) => a.type === 'RollTargets' || a.type === 'EvictPod')) return true;
+  // Queued, or stalled until a human acts: a place held by it would block the fleet behind it.
+  if (result.queued || result.stalled !== undefined) return false;
+  const phase = result.phase;
+  if (phase !== 'DualKey' && phase !== 'Completing' && phase !== 'RollingBack') return false;
+  return !targetRollouts(ctx).complete;
+}
+
 /** While Idle, look again when the next T-7 or T-1 reminder falls due. */
 function reminderWait(ctx: Context, status: JwtRotationStatus): number {
   const next = parseInstant(status.nextRotationAt);
@@ -138,6 +154,7 @@ function reminderWait(ctx: Context, status: JwtRotationStatus): number {
 
 function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): ConditionSpec[] {
   const { phase, stalled } = result;
+  if (result.queued && !suspended) return [...queuedConditions(result), ...extraConditions(ctx, result)];
   const idle = phase === 'Idle' && stalled === undefined && (result.actions ?? []).length === 0;
   const nextRotation = result.status?.nextRotationAt ?? ctx.prev.nextRotationAt;
   const conditions: ConditionSpec[] = [
@@ -175,6 +192,28 @@ function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): C
           message: 'Making progress or idle',
         },
   ];
+  return [...conditions, ...extraConditions(ctx, result)];
+}
+
+/** Waiting in the rollout budget's queue: in progress, not stalled; the place is in the messages. */
+function queuedConditions(result: PhaseResult): ConditionSpec[] {
+  const reason = ConditionReasons.WaitingForRolloutBudget;
+  const message = result.progress ?? 'Waiting for the rollout budget';
+  return [
+    { type: 'Ready', status: 'False', reason, message },
+    { type: 'Reconciling', status: 'True', reason, message },
+    {
+      type: 'Stalled',
+      status: 'False',
+      reason: ConditionReasons.NotStalled,
+      message: 'Making progress or idle',
+    },
+  ];
+}
+
+/** The conditions beyond kstatus's three: the metrics gate, the checklist, the notifications. */
+function extraConditions(ctx: Context, result: PhaseResult): ConditionSpec[] {
+  const conditions: ConditionSpec[] = [];
   if (ctx.spec.prometheus !== undefined) conditions.push(metricsCondition(ctx));
   const preflight = preflightCondition(result.status?.preflight ?? ctx.prev.preflight);
   if (preflight !== undefined) conditions.push(preflight);

@@ -56,7 +56,10 @@ export function targetRollouts(ctx: Context): Rollouts {
       t.revision === ctx.revision &&
       (t.rollout !== 'Complete' || podsOffRevision(t, ctx.revision) > 0),
   );
-  const stuck = targets.filter((t) => t.rollout === 'Stalled');
+  // With spec.rollout.replaceOnDeletePods, the operator replaces an OnDelete target's pods itself.
+  const stuck = targets.filter(
+    (t) => t.rollout === 'Stalled' && !(t.updateOnDelete === true && ctx.spec.replaceOnDeletePods),
+  );
   const waiting = [...missing, ...behind]
     .map((t) => `${t.kind} ${t.name}: ${describeWait(t, ctx.revision)}`)
     .join('; ');
@@ -68,8 +71,10 @@ export function targetRollouts(ctx: Context): Rollouts {
     };
   } else if (stuck.length > 0) {
     stalled = {
-      reason: ConditionReasons.RolloutStalled,
-      message: stuck.map((t) => `${t.kind} ${t.name}: ${t.message}`).join('; '),
+      reason: stuck[0]?.stall?.reason ?? ConditionReasons.RolloutStalled,
+      message: stuck
+        .map((t) => `${t.kind} ${t.name}: ${t.message}${t.stall ? `. To go on: ${t.stall.fix}` : ''}`)
+        .join('; '),
     };
   }
   return {

@@ -17,6 +17,8 @@ import { trackOwnWrites } from './own-writes.ts';
 import { eventLane, makeReconciler } from './reconciler.ts';
 import { waitForCrd } from './wait-for-crd.ts';
 import { makeWatches, type Watches } from './watches.ts';
+import { makeRolloutBudget, rollingKeys } from './rollout-budget.ts';
+import type { RolloutBudget } from '../reconcile/rollout-budget.ts';
 import { makeWorkQueue, startResync } from './work-queue.ts';
 
 /** How long stopping waits for queued Events to be sent. */
@@ -50,7 +52,9 @@ export async function startOperator(
   await waitForCrd(clients.kubeConfig, logger, config.watchNamespaces);
 
   const queue = (): WorkQueue | undefined => late.queue;
+  const budget = makeRolloutBudget(config.maxConcurrentRollouts, (key) => late.queue?.enqueue(key));
   const watches = makeWatches({
+    budget,
     config,
     kubeConfig: clients.kubeConfig,
     custom: clients.custom,
@@ -63,7 +67,7 @@ export async function startOperator(
     queue,
   });
   late.watches = watches;
-  const deps = { config, clock, logger, metrics, clients, writes, watches, queue, hooks };
+  const deps = { config, clock, logger, metrics, clients, writes, watches, queue, hooks, budget };
   const events = eventLane(deps);
   const reconciler = makeReconciler(deps, events);
   const work = makeWorkQueue({ config, clock, logger, metrics, reconciler });
@@ -78,6 +82,7 @@ export async function startOperator(
     watches,
     work,
     port: http.port,
+    budget,
   });
   started = true;
   return {
@@ -106,19 +111,34 @@ async function lead(deps: {
   watches: Watches;
   work: WorkQueue;
   port: number;
+  budget: RolloutBudget;
 }): Promise<{ stop(): void }> {
-  const { config, logger, metrics, options, clients, watches, work, port } = deps;
+  const { config, logger, metrics, options, clients, watches, work, port, budget } = deps;
   let stopResync = (): void => undefined;
   const start = async (): Promise<void> => {
     metrics.setLeader(true);
     const t0 = performance.now();
     await watches.start();
     logger.debug('watches started', { ms: Math.round(performance.now() - t0) });
+    // Who rolls now, from what the cluster shows, before anyone is admitted (docs/architecture.md).
+    budget.seed(
+      rollingKeys(
+        watches.jwtRotations.all(),
+        (namespace, name) =>
+          watches.cache.get<{ metadata?: { annotations?: Record<string, string> } }>(
+            'Secret',
+            namespace,
+            name,
+          )?.found?.metadata?.annotations,
+      ),
+    );
     stopResync = startResync(config.resyncPeriodMs, () => watches.jwtRotations.all(), work);
     logger.info('operator started', {
       namespaces: config.watchNamespaces.length === 0 ? '(all)' : config.watchNamespaces.join(','),
       shardSelector: config.shardSelector || '(none)',
       workers: config.workers,
+      maxConcurrentRollouts: config.maxConcurrentRollouts,
+      rolling: budget.counts.rolling,
       httpPort: port,
       server: clients.kubeConfig.getCurrentCluster()?.server,
     });

@@ -24,6 +24,7 @@ import { generateKey } from '../platform/keys.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { OperatorMetrics } from '../platform/metrics.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
+import type { RolloutBudget } from '../reconcile/rollout-budget.ts';
 import type { ApiClients } from './clients.ts';
 import type { OwnWriteTracking } from './own-writes.ts';
 import type { Wakeable, Watches } from './watches.ts';
@@ -41,6 +42,7 @@ interface ReconcilerDeps {
   watches: Watches;
   queue: () => Wakeable | undefined;
   hooks: OperatorHooks;
+  budget: RolloutBudget;
 }
 
 /** Events go out in the background on a client of their own (src/adapters/kubernetes/event-lane.ts). */
@@ -65,7 +67,7 @@ export function eventLane(deps: ReconcilerDeps): EventLane {
 }
 
 export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconciler {
-  const { config, clock, logger, metrics, clients, writes, watches, queue, hooks } = deps;
+  const { config, clock, logger, metrics, clients, writes, watches, queue, hooks, budget } = deps;
   const conflicted = (kind: string): void => {
     metrics.conflicted(kind);
     logger.debug('409 Conflict from another writer; written again on a fresh read', { kind });
@@ -114,5 +116,6 @@ export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconci
     keySets: watches.keySets,
     prober: new RelyingPartyProber(clients.authentication),
     probeSigner: signProbeToken,
+    budget,
   });
 }

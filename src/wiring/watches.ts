@@ -42,6 +42,8 @@ interface WatchDeps {
   metrics: OperatorMetrics;
   ownWrites: OwnWrites;
   queue: () => Wakeable | undefined;
+  /** A deleted JwtRotation gives up its place in the rollout budget. */
+  budget?: { forget(key: string): void };
 }
 
 export function makeWatches(deps: WatchDeps): Watches {
@@ -94,6 +96,7 @@ function watchJwtRotations(deps: WatchDeps, index: WakeIndex): JwtRotationOperat
       if (type === 'DELETED') {
         index.remove(key);
         queue()?.forget(key);
+        deps.budget?.forget(key);
         metrics.forget(namespace, name);
       } else {
         const byUser = index.set(resource);

@@ -497,6 +497,9 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     expect(env).to.deep.include.members([
       { name: 'WATCH_NAMESPACE', value: other },
       { name: 'WATCH_NAMESPACES', value: `${ns},${other}` },
+      { name: 'MAX_CONCURRENT_ROLLOUTS', value: '20' },
+      // The heap limit: 75% (heapLimitPercent) of the default 256Mi memory limit.
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
     ]);
     const applied = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
       input: objects.map((o) => stringify(o)).join('---\n'),

@@ -8,10 +8,13 @@ export const MINUTE = 60 * SECOND;
 export const HOUR = 60 * MINUTE;
 
 export function aSpec(overrides: Partial<JwtRotationSpec> = {}): JwtRotationSpec {
+  const { schedule, ...rest } = overrides;
   return {
     secretName: 'api-jwt',
     targets: [{ kind: 'Deployment', name: 'api' }],
-    ...overrides,
+    ...rest,
+    // Without spread, unless a test asks for it, so the schedule's times are exact (test/unit/spread.test.ts).
+    schedule: { spreadWindow: '0s', ...schedule },
   };
 }
 

@@ -127,6 +127,11 @@ export class MemoryWorkloads implements Workloads {
     return Promise.resolve([{ name: `${name}-0`, revision: this.revisions.get(name) }]);
   }
 
+  /** Every rollout finishes at once: nothing waits to be evicted. */
+  evictPod(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   setTemplateAnnotation(
     _namespace: string,
     _kind: TargetKind,

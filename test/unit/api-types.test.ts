@@ -150,7 +150,11 @@ describe('API types generated from the CRD', () => {
     };
     const resolved = resolveJwtRotationSpec(spec);
     expect(resolved.tokenTTL).to.equal('1h');
-    expect(resolved.rollout).to.deep.equal({ signingDelay: '2m', pollInterval: '5s' });
+    expect(resolved.rollout).to.deep.equal({
+      signingDelay: '2m',
+      pollInterval: '5s',
+      replaceOnDeletePods: false,
+    });
     expect(resolved.monitoring.onTimeout).to.equal('CompleteAfterTokenExpiry');
     expect(resolved.monitoring.minDuration).to.equal('48h');
     expect(resolved.monitoring.prometheus?.thresholds).to.deep.equal({
@@ -439,6 +443,8 @@ describe('the manifests that install the operator', () => {
       verbs: ['get', 'list', 'watch', 'patch'],
     },
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+    // spec.rollout.replaceOnDeletePods: evictions, which honour PodDisruptionBudgets; no pod delete.
+    { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     {
       apiGroups: ['jwtrotation.io'],

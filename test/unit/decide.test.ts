@@ -25,7 +25,7 @@ const fast: JwtRotationSpec = {
   refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
-  schedule: { interval: '1h' },
+  schedule: { interval: '1h', spreadWindow: '0s' },
 };
 
 function actionTypes(actions: Action[]): string[] {

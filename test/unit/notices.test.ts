@@ -18,7 +18,7 @@ const tenDays: JwtRotationSpec = {
   refreshTokenTTL: '40s',
   rollout: { signingDelay: '10s', pollInterval: '1s' },
   monitoring: { minDuration: '30s', maxDuration: '60s' },
-  schedule: { interval: '240h' },
+  schedule: { interval: '240h', spreadWindow: '0s' },
 };
 
 function kinds(world: SimulatedWorld): string[] {

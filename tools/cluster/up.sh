@@ -21,6 +21,8 @@
 #   CLUSTER_AUDIT=1              the API server writes an audit log (logs/audit.log, JSON, one line per
 #                                request) of the requests ServiceAccounts make: the scale bench runs the
 #                                operator as one, to count its requests apart from kwok's and the controllers'
+#   CLUSTER_KCM_QPS=<n>          kube-controller-manager's client limit (--kube-api-qps; default 20) and
+#   CLUSTER_KCM_BURST=<n>        burst (default the QPS): a fleet's rollouts at N=10,000 are paced by it
 set -euo pipefail
 # shellcheck source=tools/cluster/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
@@ -421,6 +423,7 @@ start_component kube-controller-manager \
   --root-ca-file="$PKI_DIR/ca.crt" \
   --cluster-name=jwtr-local \
   --profiling=false \
+  ${CLUSTER_KCM_QPS:+--kube-api-qps="$CLUSTER_KCM_QPS" --kube-api-burst="${CLUSTER_KCM_BURST:-$CLUSTER_KCM_QPS}"} \
   --v=1
 
 sched_kc=$CLUSTER_DIR/kube-scheduler.kubeconfig

@@ -76,4 +76,25 @@ app.kubernetes.io/part-of: jwt-rotation-operator
 
 {{- define "jwt-rotation-operator.issuerTlsSecret" -}}
 {{- default (printf "%s-tls" (include "jwt-rotation-operator.issuerFullname" .)) .Values.issuer.tls.secretName }}
+
+{{/*
+The V8 heap limit in MiB: heapLimitPercent of resources.limits.memory (Ki, Mi, Gi, K, M, G or bytes);
+empty without a memory limit or with heapLimitPercent 0.
+*/}}
+{{- define "jwt-rotation-operator.heapMiB" -}}
+{{- $limit := toString (dig "limits" "memory" "" (.Values.resources | default dict)) -}}
+{{- $percent := int (.Values.heapLimitPercent | default 0) -}}
+{{- if and $limit (gt $percent 0) -}}
+{{- $mib := 0 -}}
+{{- if hasSuffix "Gi" $limit -}}{{- $mib = mul (trimSuffix "Gi" $limit | int64) 1024 -}}
+{{- else if hasSuffix "Mi" $limit -}}{{- $mib = trimSuffix "Mi" $limit | int64 -}}
+{{- else if hasSuffix "Ki" $limit -}}{{- $mib = div (trimSuffix "Ki" $limit | int64) 1024 -}}
+{{- else if hasSuffix "G" $limit -}}{{- $mib = div (mul (trimSuffix "G" $limit | int64) 1000000000) 1048576 -}}
+{{- else if hasSuffix "M" $limit -}}{{- $mib = div (mul (trimSuffix "M" $limit | int64) 1000000) 1048576 -}}
+{{- else if hasSuffix "K" $limit -}}{{- $mib = div (mul (trimSuffix "K" $limit | int64) 1000) 1048576 -}}
+{{- else -}}{{- $mib = div ($limit | int64) 1048576 -}}
+{{- end -}}
+{{- $heap := div (mul $mib $percent) 100 -}}
+{{- if gt $heap 0 -}}{{- $heap -}}{{- end -}}
+{{- end -}}
 {{- end }}

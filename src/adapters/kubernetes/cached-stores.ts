@@ -13,7 +13,7 @@ import { ConflictError } from '../../platform/conflict.ts';
 import type { ClusterCache } from './cluster-cache.ts';
 import type { WatchedObject } from './informers.ts';
 import type { KubernetesSecretStore } from './secrets.ts';
-import type { KubernetesWorkloads } from './workloads.ts';
+import { podViews, type KubernetesWorkloads } from './workloads.ts';
 
 type SecretRecord = ReturnType<KubernetesSecretStore['record']>;
 
@@ -82,10 +82,10 @@ export class CachedWorkloads {
     // `selects` answers false for an empty selector, as the live store lists no pods for it.
     const pods = this.cache.podsSelectedBy<V1Pod & WatchedObject>(namespace, workload.spec?.selector);
     if (pods === undefined) return this.live.listPods(namespace, workload, annotation);
-    return pods
-      .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
-      .map((p) => ({ name: p.metadata?.name ?? '', revision: p.metadata?.annotations?.[annotation] }));
+    return podViews(pods, annotation);
   }
+
+  evictPod: KubernetesWorkloads['evictPod'] = (...args) => this.live.evictPod(...args);
 
   setTemplateAnnotation: KubernetesWorkloads['setTemplateAnnotation'] = (...args) =>
     this.live.setTemplateAnnotation(...args);

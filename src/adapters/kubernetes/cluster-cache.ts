@@ -16,6 +16,7 @@ import type { Logger } from '../../platform/logger.ts';
 import { secretsReferenced } from '../../rotation/rollout.ts';
 import { ResilientInformer, type WatchedObject } from './informers.ts';
 import { apiClient } from './keep-alive.ts';
+import { trimWorkload } from './trim.ts';
 
 export type CachedKind = 'Secret' | 'Pod' | TargetKind;
 
@@ -109,7 +110,7 @@ export class ClusterCache {
         kind: 'Deployment',
         prefix: '/apis/apps/v1',
         plural: 'deployments',
-        trim: dropManagedFields,
+        trim: trimWorkload,
         listAll: (s) => apps.listDeploymentForAllNamespaces(sel(s)),
         listIn: (namespace, s) => apps.listNamespacedDeployment({ namespace, ...sel(s) }),
       },
@@ -117,7 +118,7 @@ export class ClusterCache {
         kind: 'StatefulSet',
         prefix: '/apis/apps/v1',
         plural: 'statefulsets',
-        trim: dropManagedFields,
+        trim: trimWorkload,
         listAll: (s) => apps.listStatefulSetForAllNamespaces(sel(s)),
         listIn: (namespace, s) => apps.listNamespacedStatefulSet({ namespace, ...sel(s) }),
       },
@@ -125,7 +126,7 @@ export class ClusterCache {
         kind: 'DaemonSet',
         prefix: '/apis/apps/v1',
         plural: 'daemonsets',
-        trim: dropManagedFields,
+        trim: trimWorkload,
         listAll: (s) => apps.listDaemonSetForAllNamespaces(sel(s)),
         listIn: (namespace, s) => apps.listNamespacedDaemonSet({ namespace, ...sel(s) }),
       },
@@ -277,7 +278,7 @@ export function dropManagedFields(object: WatchedObject): void {
 
 /**
  * A pod as the passes read it: its name, labels and annotations (the revision it was started from;
- * the selector that finds it), whether it is being deleted, and its phase. The rest (spec, the
+ * the selector that finds it), whether it is being deleted, its phase and its Ready condition. The rest (spec, the
  * container statuses, managedFields) is most of a pod and is dropped.
  */
 export function trimPod(object: WatchedObject): void {
@@ -291,7 +292,16 @@ export function trimPod(object: WatchedObject): void {
     pod.metadata = { name, namespace, uid, resourceVersion, labels, annotations, deletionTimestamp };
   }
   delete pod.spec;
-  if (pod.status !== undefined) pod.status = { phase: pod.status.phase };
+  if (pod.status !== undefined) {
+    // Readiness: an OnDelete target's next pod is evicted only while every other one is ready.
+    const ready = (pod.status.conditions as { type?: string; status?: string }[] | undefined)?.find(
+      (c) => c.type === 'Ready',
+    );
+    pod.status = {
+      phase: pod.status.phase,
+      ...(ready === undefined ? {} : { conditions: [{ type: 'Ready', status: ready.status }] }),
+    };
+  }
 }
 
 /** Whether a label selector (matchLabels and matchExpressions) selects these labels. */

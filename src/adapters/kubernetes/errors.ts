@@ -1,7 +1,7 @@
 /** Reading the API server's answers without leaking request bodies (which may hold keys). */
 import { ApiException } from '@kubernetes/client-node';
 
-function statusCode(error: unknown): number | undefined {
+export function statusCode(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
   const code = (error as { code?: unknown; statusCode?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;

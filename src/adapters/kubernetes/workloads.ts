@@ -5,13 +5,14 @@
 import {
   PatchStrategy,
   type CoreV1Api,
+  type V1Pod,
   type KubernetesObject,
   type KubernetesObjectApi,
 } from '@kubernetes/client-node';
 import type { TargetKind } from '../../api/types.ts';
 import type { PodView } from '../../rotation/model.ts';
 import { referencesSecret, type WorkloadLike } from '../../rotation/rollout.ts';
-import { isNotFound } from './errors.ts';
+import { describeError, isNotFound, statusCode } from './errors.ts';
 import type { WriteListener } from './write-listener.ts';
 
 type Workload = KubernetesObject & WorkloadLike;
@@ -53,9 +54,27 @@ export class KubernetesWorkloads {
     const selector = labelSelector(workload.spec?.selector);
     if (selector === undefined) return [];
     const pods = await this.core.listNamespacedPod({ namespace, labelSelector: selector });
-    return pods.items
-      .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
-      .map((p) => ({ name: p.metadata?.name ?? '', revision: p.metadata?.annotations?.[annotation] }));
+    return podViews(pods.items, annotation);
+  }
+
+  /**
+   * Evicts the pod (policy/v1 Eviction): the API server refuses with 429 what a PodDisruptionBudget
+   * does not allow now. A pod already gone counts as evicted.
+   */
+  async evictPod(namespace: string, name: string): Promise<string | undefined> {
+    try {
+      await this.core.createNamespacedPodEviction({
+        name,
+        namespace,
+        body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
+      });
+      return undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      // 429: a disruption budget allows none now; 500 with several budgets matching the pod.
+      if (statusCode(error) === 429) return describeError(error);
+      throw error;
+    }
   }
 
   /** A new annotation value on the pod template makes the workload controller roll every pod, as `kubectl rollout restart` does. */
@@ -98,4 +117,16 @@ export function labelSelector(selector: NonNullable<WorkloadLike['spec']>['selec
     else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
   }
   return parts.length === 0 ? undefined : parts.join(',');
+}
+
+/** The pods that have not finished, as the core sees them (a cached pod is trimmed to these fields). */
+export function podViews(pods: readonly Pick<V1Pod, 'metadata' | 'status'>[], annotation: string): PodView[] {
+  return pods
+    .filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+    .map((p) => ({
+      name: p.metadata?.name ?? '',
+      revision: p.metadata?.annotations?.[annotation],
+      ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+      terminating: p.metadata?.deletionTimestamp != null,
+    }));
 }

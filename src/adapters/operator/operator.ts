@@ -19,6 +19,7 @@ import { GROUP, PLURAL, VERSION } from '../../api/constants.ts';
 import type { JwtRotation } from '../../api/types.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { ResilientInformer } from '../kubernetes/informers.ts';
+import { trimJwtRotation } from '../kubernetes/trim.ts';
 import { apiClient } from '../kubernetes/keep-alive.ts';
 
 const Operator = dotI.default;
@@ -88,6 +89,7 @@ export class JwtRotationOperator extends Operator {
                 })) as { items: JwtRotation[] },
           labelSelector,
           logger,
+          trim: trimJwtRotation,
           onChange: (object, deleted) => {
             if (this.detached) return;
             const { namespace: ns = '', name = '' } = object.metadata;

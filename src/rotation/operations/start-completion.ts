@@ -2,6 +2,7 @@ import { SecretAnnotations, SecretKeys } from '../../api/constants.ts';
 import { ROTATION_KEYS, updateSecret } from '../actions.ts';
 import type { Context } from '../context.ts';
 import { holdForWindow } from '../window-hold.ts';
+import { waitForBudget } from '../rollout-budget.ts';
 import { normal, warning } from '../events.ts';
 import { isSigningScheduled } from '../revision.ts';
 import type { PhaseResult } from '../phase-result.ts';
@@ -23,6 +24,8 @@ export function oldKeyTokensExpireAt(ctx: Context): number | undefined {
 export function startCompletion(ctx: Context, why: string): PhaseResult {
   const held = holdForWindow(ctx, 'Monitoring', `complete (${why})`);
   if (held) return held;
+  const queued = waitForBudget(ctx, { kind: 'InFlight' }, 'Monitoring', undefined);
+  if (queued) return queued;
   const { fp, now, spec } = ctx;
   const expiry = oldKeyTokensExpireAt(ctx);
   const outstanding =
@@ -38,6 +41,7 @@ export function startCompletion(ctx: Context, why: string): PhaseResult {
       : [];
   return {
     phase: 'Completing',
+    claim: { kind: 'InFlight' },
     actions: [
       updateSecret(ctx, { [SecretKeys.secret]: { copy: 'JWT_SECRET_NEW' } }, ROTATION_KEYS, {
         [SecretAnnotations.operation]: 'Complete',

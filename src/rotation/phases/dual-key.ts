@@ -7,6 +7,7 @@ import { SecretAnnotations, SecretKeys, keySlotName } from '../../api/constants.
 import { rollTargets, updateSecret } from '../actions.ts';
 import type { Context } from '../context.ts';
 import { holdForWindow } from '../window-hold.ts';
+import { waitForBudget } from '../rollout-budget.ts';
 import { normal, warning } from '../events.ts';
 import { gateInterval, healthBreach } from '../gate-policy.ts';
 import type { KeySlot } from '../model.ts';
@@ -18,6 +19,7 @@ import {
   firstThatApplies,
   type Policy,
 } from '../request-order.ts';
+import { evictionMessage, onDeleteEvictions } from '../on-delete.ts';
 import { describeTargets, everyPodVerifies, targetRollouts, watchedWaitMs } from '../targets.ts';
 import { isSigningScheduled, NOT_SCHEDULED } from '../revision.ts';
 import { unlistedConsumersBlock } from '../consumers.ts';
@@ -121,8 +123,11 @@ function dualKeyProgress(ctx: Context): PhaseResult {
   const scheduled = isSigningScheduled(secret.rotationDate);
   if (rollouts.toRoll.length > 0) {
     const what = scheduled ? 'to learn the signing date' : 'to verify the new key';
+    const queued = waitForBudget(ctx, { kind: 'InFlight' }, 'DualKey', undefined);
+    if (queued) return queued;
     return {
       phase: 'DualKey',
+      claim: { kind: 'InFlight' },
       actions: [rollTargets(ctx, rollouts.toRoll)],
       events: [normal(EventReasons.TargetsRolled, `Rolling ${describeTargets(rollouts.toRoll)} ${what}`)],
       progress: `Rolling ${describeTargets(rollouts.toRoll)} ${what}`,
@@ -130,6 +135,16 @@ function dualKeyProgress(ctx: Context): PhaseResult {
     };
   }
   if (!rollouts.complete) {
+    const evictions = onDeleteEvictions(ctx);
+    if (evictions.length > 0) {
+      return {
+        phase: 'DualKey',
+        actions: evictions,
+        events: [normal(EventReasons.PodEvicted, evictionMessage(evictions))],
+        progress: evictionMessage(evictions),
+        requeueAfterMs: ctx.spec.pollIntervalMs,
+      };
+    }
     return {
       phase: 'DualKey',
       stalled: rollouts.stalled,
@@ -154,9 +169,12 @@ function scheduleSigning(ctx: Context): PhaseResult {
   if (blocked) return blocked;
   const held = holdForWindow(ctx, 'DualKey', 'switch signing to the new key');
   if (held) return held;
+  const queued = waitForBudget(ctx, { kind: 'InFlight' }, 'DualKey', undefined);
+  if (queued) return queued;
   const date = toRfc3339(now + spec.signingDelayMs);
   return {
     phase: 'DualKey',
+    claim: { kind: 'InFlight' },
     actions: [
       updateSecret(ctx, { [SecretKeys.rotationDate]: { literal: date } }, [], {}),
       ...rollAfterSecretWrite(ctx),

@@ -14,6 +14,8 @@ import {
   emergencyRequested,
   firstThatApplies,
 } from '../request-order.ts';
+import { waitForBudget } from '../rollout-budget.ts';
+import { evictionMessage, onDeleteEvictions } from '../on-delete.ts';
 import { describeTargets, targetRollouts, watchedWaitMs } from '../targets.ts';
 
 export function rollingOut(ctx: Context, phase: 'Completing' | 'RollingBack'): PhaseResult {
@@ -24,8 +26,13 @@ export function rollingOut(ctx: Context, phase: 'Completing' | 'RollingBack'): P
 function rollingOutProgress(ctx: Context, phase: 'Completing' | 'RollingBack'): PhaseResult {
   const rollouts = targetRollouts(ctx);
   if (rollouts.toRoll.length > 0) {
+    // A rollback and an emergency rotation never wait for the budget.
+    const budgeted = phase === 'Completing' && ctx.trigger !== 'Emergency';
+    const queued = budgeted ? waitForBudget(ctx, { kind: 'InFlight' }, phase, undefined) : undefined;
+    if (queued) return queued;
     return {
       phase,
+      ...(budgeted ? { claim: { kind: 'InFlight' as const } } : {}),
       actions: [rollTargets(ctx, rollouts.toRoll)],
       events: [
         normal(
@@ -38,6 +45,16 @@ function rollingOutProgress(ctx: Context, phase: 'Completing' | 'RollingBack'): 
     };
   }
   if (!rollouts.complete) {
+    const evictions = onDeleteEvictions(ctx);
+    if (evictions.length > 0) {
+      return {
+        phase: phase,
+        actions: evictions,
+        events: [normal(EventReasons.PodEvicted, evictionMessage(evictions))],
+        progress: evictionMessage(evictions),
+        requeueAfterMs: ctx.spec.pollIntervalMs,
+      };
+    }
     return {
       phase,
       stalled: rollouts.stalled,

@@ -8,6 +8,7 @@
 --   spec.suspend: true                                                        -> Suspended
 --   Ready=True (Idle, settled)                                                -> Healthy
 --   a rotation or rollback in flight, not stalled                             -> ROTATION_HEALTH
+--   waiting in the rollout budget's queue (WaitingForRolloutBudget)           -> ROTATION_HEALTH
 --   anything else (e.g. the Secret being created)                             -> Progressing
 --
 -- ROTATION_HEALTH is a deliberate choice. A rotation lasts days: monitoring.minDuration defaults
@@ -64,6 +65,13 @@ if ready ~= nil and ready.reason == "Suspended" then
 end
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
+  hs.message = describe(ready)
+  return hs
+end
+
+-- Waiting for room in the operator's rollout budget (MAX_CONCURRENT_ROLLOUTS): progress, not trouble.
+if ready ~= nil and ready.reason == "WaitingForRolloutBudget" then
+  hs.status = ROTATION_HEALTH
   hs.message = describe(ready)
   return hs
 end
