@@ -3,7 +3,7 @@
  * decision core's input. Key material stays in `read`, for the executor only.
  */
 import { POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
-import { TARGET_KINDS, type JwtRotation, type TargetKind } from '../api/types.ts';
+import { TARGET_KINDS, type JwtRotation, type RelyingPartySpec, type TargetKind } from '../api/types.ts';
 import type { RequesterIdentity } from '../rotation/audit.ts';
 import { gateDue } from '../rotation/gate-policy.ts';
 import type {
@@ -14,7 +14,7 @@ import type {
   PodView,
   ProbeResult,
 } from '../rotation/model.ts';
-import { issuerProbePlan } from '../rotation/issuer.ts';
+import { issuerProbePlan, type ProbePlan } from '../rotation/issuer.ts';
 import { issuerObservation } from './issuer-data.ts';
 import { viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import { scheduleBase } from '../rotation/schedule.ts';
@@ -22,7 +22,7 @@ import type { PrometheusSettings } from '../rotation/spec.ts';
 import { nextCronTime } from './cron.ts';
 import type { ReadSecrets } from './execute.ts';
 import type { ReconcilerDeps } from './ports.ts';
-import { isAsymmetric } from '../platform/keys.ts';
+import { isAsymmetric, type KeyScheme } from '../platform/keys.ts';
 import { refusedUrl } from '../platform/outbound.ts';
 import { ReferenceReasons, readReference } from './references.ts';
 import { jwksConfigMapName, keyScheme, secretKeyName, viewBackup, viewSecret } from './secret-data.ts';
@@ -153,37 +153,48 @@ async function observeIssuer(
   const pem = plan === undefined ? undefined : read.secret?.values[secretKeyName(scheme, plan.slot)];
   if (plan === undefined || pem === undefined || deps.prober === undefined || deps.probeSigner === undefined)
     return observation;
-  const { prober, probeSigner } = deps;
   const probes = await Promise.all(
-    plan.relyingParties.map(async (rp): Promise<ProbeResult> => {
-      const base = { name: rp.name, fingerprint: plan.fingerprint };
-      // A probe token goes only where the operator may send requests (OUTBOUND_HOSTS), like the
-      // Prometheus queries and the notifications: a tenant's spec cannot aim it anywhere else.
-      const refused =
-        rp.http === undefined ? undefined : refusedUrl(deps.outbound, rp.http.url, 'relying-party', true);
-      if (refused !== undefined)
-        return { ...base, at: deps.clock.now(), outcome: 'Error', message: `relying party URL ${refused}` };
-      try {
-        const token = await probeSigner(pem, scheme, {
-          issuer: plan.issuer.url,
-          subject: plan.issuer.probeSubject,
-          audience: rp.audience ?? plan.issuer.url,
-          extra: rp.claims ?? {},
-        });
-        const answer = await prober.probe(rp, token);
-        return { ...base, at: deps.clock.now(), ...answer };
-      } catch (error) {
-        // The signer's and prober's errors never carry the key or the token (ports.ts).
-        return {
-          ...base,
-          at: deps.clock.now(),
-          outcome: 'Error',
-          message: error instanceof Error ? error.message : String(error),
-        };
-      }
-    }),
+    plan.relyingParties.map((rp) => probeRelyingParty(rp, plan, pem, scheme, deps)),
   );
   return { ...observation, probes };
+}
+
+/**
+ * One probe: a token signed with the key the relying party must accept, presented to it. The token
+ * goes only where the operator may send requests (OUTBOUND_HOSTS), like the Prometheus queries and
+ * the notifications: a tenant's spec cannot aim it, or the operator, anywhere else.
+ */
+export async function probeRelyingParty(
+  rp: RelyingPartySpec,
+  plan: ProbePlan,
+  pem: string,
+  scheme: KeyScheme,
+  deps: Pick<ReconcilerDeps, 'clock' | 'outbound' | 'prober' | 'probeSigner'>,
+): Promise<ProbeResult> {
+  const base = { name: rp.name, fingerprint: plan.fingerprint };
+  const failed = (message: string): ProbeResult => ({
+    ...base,
+    at: deps.clock.now(),
+    outcome: 'Error',
+    message,
+  });
+  const refused =
+    rp.http === undefined ? undefined : refusedUrl(deps.outbound, rp.http.url, 'relying-party', true);
+  if (refused !== undefined) return failed(`relying party URL ${refused}; no probe was sent`);
+  if (deps.prober === undefined || deps.probeSigner === undefined) return failed('no prober configured');
+  try {
+    const token = await deps.probeSigner(pem, scheme, {
+      issuer: plan.issuer.url,
+      subject: plan.issuer.probeSubject,
+      audience: rp.audience ?? plan.issuer.url,
+      extra: rp.claims ?? {},
+    });
+    const answer = await deps.prober.probe(rp, token);
+    return { ...base, at: deps.clock.now(), ...answer };
+  } catch (error) {
+    // The signer's and prober's errors never carry the key or the token (ports.ts).
+    return failed(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** Workloads in the namespace whose pod template reads the Secret and that spec.targets does not list. */
