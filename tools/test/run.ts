@@ -8,7 +8,7 @@
  * `mocha --parallel` runs them in worker processes side by side
  * (TEST_JOBS or --jobs, default 4: most of a file's time is spent waiting for rollouts, timers and
  * watches, not computing). The longest files start first (test/durations.json, the last measured
- * times), so the run ends when the longest chain of files does. A file whose header says
+ * times; TEST_SAVE_DURATIONS=1 renews it), so the run ends when the longest chain of files does. A file whose header says
  * `@exclusive` (it restarts the control plane, say) runs alone, after the others.
  *
  * Before the workers start, the runner compiles the operator once (test/support/test-build.ts) and
@@ -176,6 +176,9 @@ function report(timesFile: string, wallMs: number, jobs: number): void {
     slowest: [...tests].sort((a, b) => b.ms - a.ms).slice(0, 20),
   };
   writeFileSync(path.join(root, '.build/test-times.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  // TEST_SAVE_DURATIONS=1 renews the order of the next runs (commit test/durations.json).
+  if (process.env.TEST_SAVE_DURATIONS === '1')
+    writeFileSync(path.join(root, 'test/durations.json'), `${JSON.stringify(summary.files, null, 2)}\n`);
 }
 
 /** Registers the runner as a user of the cluster (test/support/cluster.ts), so no worker stops it. */
