@@ -65,7 +65,11 @@ describe('the JwtRotation CRD on a real API server', function () {
       requestsWaitForWindow: false,
       disruptiveStepsWaitForWindow: false,
     });
-    expect(spec.rollout).to.deep.equal({ signingDelay: '10m', pollInterval: '5s' });
+    expect(spec.rollout).to.deep.equal({
+      signingDelay: '10m',
+      pollInterval: '5s',
+      replaceOnDeletePods: false,
+    });
     expect(spec.monitoring).to.deep.equal({
       minDuration: '48h',
       maxDuration: '72h',
