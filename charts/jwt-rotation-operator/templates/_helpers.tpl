@@ -76,6 +76,7 @@ app.kubernetes.io/part-of: jwt-rotation-operator
 
 {{- define "jwt-rotation-operator.issuerTlsSecret" -}}
 {{- default (printf "%s-tls" (include "jwt-rotation-operator.issuerFullname" .)) .Values.issuer.tls.secretName }}
+{{- end }}
 
 {{/*
 The V8 heap limit in MiB: heapLimitPercent of resources.limits.memory (Ki, Mi, Gi, K, M, G or bytes);
