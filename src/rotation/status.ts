@@ -2,13 +2,7 @@
  * Turns a phase's result into the Decision: status rebuilt from what the cluster shows plus what
  * the phase changed, kstatus conditions, and the Events for conditions that turned.
  */
-import type {
-  Condition,
-  HandledRequests,
-  JwtRotationStatus,
-  PreflightItem,
-  TargetStatus,
-} from '../api/types.ts';
+import type { Condition, HandledRequests, JwtRotationStatus, PreflightItem } from '../api/types.ts';
 import { requesterFromAnnotations, type RequestedBy } from './audit.ts';
 import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
@@ -21,9 +15,9 @@ import type { Decision, EventSpec } from './model.ts';
 import { nextReminderAt, pendingNotices } from './notices.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
-import { isSigningScheduled, signsWithKey, verifiesKey } from './revision.ts';
+import { isSigningScheduled } from './revision.ts';
 import { issuerCondition, issuerRequeueMs, issuerStatus } from './issuer.ts';
-import { targetRollouts } from './targets.ts';
+import { targetRollouts, targetStatus } from './targets.ts';
 import { parseInstant, toRfc3339 } from './time.ts';
 
 /** Look again at least this often, so a missed watch event costs minutes, not days. */
@@ -62,29 +56,13 @@ export function toDecision(ctx: Context, result: PhaseResult, suspended = false)
     oldKeyTokensValidUntil: oldKeyTokensValidUntil(ctx, phase),
     unlistedConsumers:
       input.consumers.length === 0 ? undefined : input.consumers.map(({ kind, name }) => ({ kind, name })),
-    targets: ctx.targets.map((t, i) => {
-      const pods = t.pods ?? [];
-      return dropUndefined<TargetStatus>({
-        kind: t.kind,
-        name: t.name,
-        discovered: i >= input.targets.length ? true : undefined,
-        revision: t.revision,
-        ready: t.found && t.revision === ctx.revision && t.rollout === 'Complete',
-        pods: t.pods === undefined ? undefined : pods.length,
-        podsVerifyingNewKey:
-          t.pods === undefined || newKey === undefined
-            ? undefined
-            : pods.filter((p) => verifiesKey(p.revision, newKey)).length,
-        podsSigningWithNewKey:
-          t.pods === undefined || newKey === undefined
-            ? undefined
-            : pods.filter((p) => signsWithKey(p.revision, newKey, now)).length,
-        message:
-          t.found && !t.referencesSecret
-            ? `${t.message}; its pod template does not reference Secret ${spec.secretName}`
-            : t.message,
-      });
-    }),
+    targets: ctx.targets.map((t, i) =>
+      targetStatus(
+        t,
+        { revision: ctx.revision, newKey, now, secretName: spec.secretName },
+        i >= input.targets.length ? true : undefined,
+      ),
+    ),
     ...result.status,
   };
   const events = [...seen.events, ...(result.events ?? [])];

@@ -3,12 +3,13 @@
  * `kubectl rollout status`) and, for the signing switch, their pods (by the revision each pod was
  * started from, which says which keys it verifies).
  */
-import type { TargetKind } from '../api/types.ts';
+import type { TargetKind, TargetStatus } from '../api/types.ts';
 import type { Context } from './context.ts';
+import { dropUndefined } from './format.ts';
 import type { TargetView } from './model.ts';
 import type { Stall } from './phase-result.ts';
 import { ConditionReasons } from './reasons.ts';
-import { verifiesKey } from './revision.ts';
+import { signsWithKey, verifiesKey } from './revision.ts';
 
 export interface Rollouts {
   /** Found targets whose template does not carry the current revision yet. */
@@ -46,15 +47,25 @@ export function watchedWaitMs(ctx: Context): number {
   return Math.max(ctx.spec.pollIntervalMs, WATCHED_WAIT_MS);
 }
 
+/**
+ * Whether the target runs this revision everywhere: its template carries it, its rollout finished,
+ * and no pod started from another revision is left (terminating ones included).
+ */
+export function isRolledOut(target: TargetView, revision: string): boolean {
+  return (
+    target.found &&
+    target.revision === revision &&
+    target.rollout === 'Complete' &&
+    podsOffRevision(target, revision) === 0
+  );
+}
+
 export function targetRollouts(ctx: Context): Rollouts {
   const targets = ctx.targets;
   const missing = targets.filter((t) => !t.found);
   const toRoll = targets.filter((t) => t.found && t.revision !== ctx.revision);
   const behind = targets.filter(
-    (t) =>
-      t.found &&
-      t.revision === ctx.revision &&
-      (t.rollout !== 'Complete' || podsOffRevision(t, ctx.revision) > 0),
+    (t) => t.found && t.revision === ctx.revision && !isRolledOut(t, ctx.revision),
   );
   // With spec.rollout.replaceOnDeletePods, the operator replaces an OnDelete target's pods itself.
   const stuck = targets.filter(
@@ -85,7 +96,8 @@ export function targetRollouts(ctx: Context): Rollouts {
   };
 }
 
-function describeWait(target: TargetView, revision: string): string {
+/** What a target not rolled out to this revision is waiting for, for messages. */
+export function describeWait(target: TargetView, revision: string): string {
   if (!target.found || target.rollout !== 'Complete') return target.message;
   return `${podsOffRevision(target, revision)} pod(s) from an earlier revision still running`;
 }
@@ -95,9 +107,42 @@ function describeWait(target: TargetView, revision: string): string {
  * with it. Pods not read count as not verifying.
  */
 export function everyPodVerifies(ctx: Context, fingerprint: string | undefined): boolean {
-  return ctx.targets.every(
-    (t) => t.found && t.pods !== undefined && t.pods.every((p) => verifiesKey(p.revision, fingerprint)),
-  );
+  return ctx.targets.every((t) => podsNotVerifying(t, fingerprint) === 0);
+}
+
+/**
+ * How many pods of the target do not verify the key: undefined when the target is missing or its
+ * pods were not read, which no caller may read as "every pod verifies".
+ */
+export function podsNotVerifying(target: TargetView, fingerprint: string | undefined): number | undefined {
+  if (!target.found || target.pods === undefined) return undefined;
+  return target.pods.filter((p) => !verifiesKey(p.revision, fingerprint)).length;
+}
+
+/** What status says about a target against the revision it must run and the key a rotation brings in. */
+export function targetStatus(
+  t: TargetView,
+  at: { revision: string; newKey: string | undefined; now: number; secretName: string },
+  discovered?: true,
+): TargetStatus {
+  const pods = t.pods ?? [];
+  const counted = t.pods !== undefined && at.newKey !== undefined;
+  return dropUndefined<TargetStatus>({
+    kind: t.kind,
+    name: t.name,
+    discovered,
+    revision: t.revision,
+    ready: t.found && t.revision === at.revision && t.rollout === 'Complete',
+    pods: t.pods === undefined ? undefined : pods.length,
+    podsVerifyingNewKey: counted ? pods.filter((p) => verifiesKey(p.revision, at.newKey)).length : undefined,
+    podsSigningWithNewKey: counted
+      ? pods.filter((p) => signsWithKey(p.revision, at.newKey, at.now)).length
+      : undefined,
+    message:
+      t.found && !t.referencesSecret
+        ? `${t.message}; its pod template does not reference Secret ${at.secretName}`
+        : t.message,
+  });
 }
 
 export function describeTargets(targets: readonly { kind: string; name: string }[]): string {
