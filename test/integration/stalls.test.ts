@@ -34,7 +34,7 @@ const spec = (kind: TargetKind, extra: Partial<JwtRotationSpec> = {}): JwtRotati
   tokenTTL: '15m',
   refreshTokenTTL: '1h',
   rollout: { signingDelay: '2s', pollInterval: '500ms', ...extra.rollout },
-  monitoring: { minDuration: '1s', maxDuration: '1m' },
+  monitoring: { minDuration: '1s', maxDuration: '1m', requireOldTokenExpiry: false },
   ...(extra.schedule === undefined ? {} : { schedule: extra.schedule }),
 });
 

@@ -59,7 +59,7 @@ const quick = (extra: Partial<JwtRotationSpec> = {}): JwtRotationSpec => ({
   secretName: 'unused',
   targets: [],
   rollout: { signingDelay: '1s', pollInterval: '500ms' },
-  monitoring: { minDuration: '1s', maxDuration: '1m' },
+  monitoring: { minDuration: '1s', maxDuration: '1m', requireOldTokenExpiry: false },
   ...extra,
 });
 
