@@ -1,5 +1,5 @@
 /**
- * A fleet (issue 27) on the real control plane: 100 JwtRotations created at once, with a 1h interval
+ * A fleet (issue 27) on the real control plane: 200 JwtRotations created at once, with a 1h interval
  * and a 10-minute spread window, and an operator with a rollout budget of 10. Their next rotations
  * cover the window; with the operator's clock moved past all of them, every one comes due at once,
  * and the Deployments' own watch (not the operator's word) shows no more than 10 of them rolling at
@@ -21,7 +21,7 @@ import { startOperatorProcess, type OperatorProcess } from '../support/operator.
 import { operatorSuite } from '../support/operator-suite.ts';
 import { setClock } from '../support/test-clocks.ts';
 
-const COUNT = 100;
+const COUNT = 200;
 const NAMESPACES = 2;
 const BUDGET = 10;
 const T0 = Date.parse('2026-06-01T00:00:00Z');
@@ -79,7 +79,7 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
         WATCH_NAMESPACES: namespaces.join(','),
         TEST_CLOCK_FILE: clockFile,
         MAX_CONCURRENT_ROLLOUTS: String(BUDGET),
-        // Debug logs of 100 JwtRotations are not what this test reads.
+        // Debug logs of 200 JwtRotations are not what this test reads.
         LOG_LEVEL: 'info',
       },
     });
@@ -142,7 +142,7 @@ describe('a fleet: spread, a rollout budget, and a restart in the middle', funct
       )
     ).flat();
 
-  it('gives the 100 next rotations that cover the 10-minute window, none later than the interval', async () => {
+  it('gives the 200 next rotations that cover the 10-minute window, none later than the interval', async () => {
     const idle = await waitFor(
       'every JwtRotation Idle with a next rotation',
       async () => {
