@@ -1,4 +1,5 @@
 /** The operator's settings, from the environment, checked once at start. */
+import { envReader } from './platform/env.ts';
 import { DEFAULT_OUTBOUND_HOSTS, HOST_PATTERN, type OutboundPolicy } from './platform/outbound.ts';
 import type { RequesterIdentity } from './rotation/audit.ts';
 
@@ -70,20 +71,8 @@ export const DEFAULT_MAX_CONCURRENT_ROLLOUTS = 20;
 export const DEFAULT_KUBE_API_EVENT_BURST = 25;
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  // An empty value means "not set": charts often render `value: ""`.
-  const text = (name: string, fallback: string): string => env[name] || fallback;
-  const int = (name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
-    const value = Number(raw);
-    if (value < min || value > max) throw new Error(`${name} must be between ${min} and ${max}, got ${raw}`);
-    return value;
-  };
-  const level = text('LOG_LEVEL', 'info');
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
-    throw new Error(`LOG_LEVEL must be one of error, warn, info, debug; got "${level}"`);
-  }
+  const { text, int, logLevel, watchNamespaces } = envReader(env);
+  const level = logLevel();
   // On by default in a pod (the Deployment sets POD_NAMESPACE), off for `npm start` on a laptop.
   const election = text('LEADER_ELECTION', env.POD_NAMESPACE ? 'true' : 'false');
   if (election !== 'true' && election !== 'false') {
@@ -93,13 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const retryPeriodMs = int('LEASE_RETRY_PERIOD_MS', 2_000, 100);
   if (retryPeriodMs >= leaseDurationMs)
     throw new Error('LEASE_RETRY_PERIOD_MS must be shorter than LEASE_DURATION_MS');
-  const namespaces = [env.WATCH_NAMESPACE ?? '', ...(env.WATCH_NAMESPACES ?? '').split(',')]
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
-  for (const n of namespaces) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n) || n.length > 63)
-      throw new Error(`WATCH_NAMESPACES must hold namespace names, got "${n}"`);
-  }
+  const namespaces = watchNamespaces();
   const shardSelector = (env.SHARD_SELECTOR ?? '').trim();
   // Label selector syntax: key=value, key!=value, key in (a,b), key notin (a), key, !key, comma-separated.
   if (shardSelector !== '' && !/^[A-Za-z0-9_./\-=!(), ]+$/.test(shardSelector))
@@ -127,7 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
             retryPeriodMs,
           }
         : undefined,
-    watchNamespaces: [...new Set(namespaces)],
+    watchNamespaces: namespaces,
     shardSelector,
     workers: int('WORKERS', 8, 1, 1000),
     kubeApiQps,

@@ -1,4 +1,5 @@
 /** The issuer server's settings, from the environment, checked once at start. */
+import { envReader } from '../platform/env.ts';
 
 export interface IssuerConfig {
   /** Namespaces whose PublishedKeySets are served (WATCH_NAMESPACES, plus WATCH_NAMESPACE); empty for all. */
@@ -25,8 +26,6 @@ export interface IssuerConfig {
   logLevel: string;
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /** A Lease name from the pod name: `jwt-issuer-<pod>`, cut to a valid name. */
 export function leaseNameFor(replica: string): string {
   return `jwt-issuer-${replica}`
@@ -37,27 +36,9 @@ export function leaseNameFor(replica: string): string {
 }
 
 export function loadIssuerConfig(env: NodeJS.ProcessEnv): IssuerConfig {
-  // An empty value means "not set": charts often render `value: ""`.
-  const text = (name: string, fallback: string): string => env[name] || fallback;
-  const int = (name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
-    const value = Number(raw);
-    if (value < min || value > max) throw new Error(`${name} must be between ${min} and ${max}, got ${raw}`);
-    return value;
-  };
-  const logLevel = text('LOG_LEVEL', 'info');
-  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
-    throw new Error(`LOG_LEVEL must be one of error, warn, info, debug; got "${logLevel}"`);
-  }
-  const watchNamespaces = [env.WATCH_NAMESPACE ?? '', ...(env.WATCH_NAMESPACES ?? '').split(',')]
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
-  for (const n of watchNamespaces) {
-    if (!NAME.test(n) || n.length > 63)
-      throw new Error(`WATCH_NAMESPACES must hold namespace names, got "${n}"`);
-  }
+  const { text, int, logLevel: readLogLevel, watchNamespaces: readNamespaces } = envReader(env);
+  const logLevel = readLogLevel();
+  const watchNamespaces = readNamespaces();
   const replica = text('POD_NAME', `${text('HOSTNAME', 'jwt-issuer')}-${String(process.pid)}`);
   const leaseDurationSeconds = int('LEASE_DURATION_SECONDS', 30, 2, 3600);
   const leaseRenewMs = int('LEASE_RENEW_MS', 10_000, 100);

@@ -3,6 +3,7 @@
  * changes, so a pass that finds nothing new writes nothing.
  */
 import type { Condition, ConditionType } from '../api/types.ts';
+import { ConditionReasons } from './reasons.ts';
 import { toRfc3339 } from './time.ts';
 
 export interface ConditionSpec {
@@ -42,4 +43,18 @@ export function turnedTo(
 ): boolean {
   const old = previous?.find((p) => p.type === type);
   return old?.status !== status || (reason !== undefined && old.reason !== reason);
+}
+
+/** The conditions of a pass that is making progress: not Ready, Reconciling, not Stalled. */
+export function progressing(reason: string, message: string): ConditionSpec[] {
+  return [
+    { type: 'Ready', status: 'False', reason, message },
+    { type: 'Reconciling', status: 'True', reason, message },
+    {
+      type: 'Stalled',
+      status: 'False',
+      reason: ConditionReasons.NotStalled,
+      message: 'Making progress or idle',
+    },
+  ];
 }

@@ -4,7 +4,7 @@
  */
 import { SecretAnnotations, SecretKeys, keySlotName } from '../api/constants.ts';
 import type { JwtRotationStatus } from '../api/types.ts';
-import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
+import { mergeConditions, progressing, turnedTo } from './conditions.ts';
 import { normal, warning } from './events.ts';
 import { withFirstSight } from './first-sight.ts';
 import { dropUndefined } from './format.ts';
@@ -156,20 +156,6 @@ function restoreFromBackup(
     events: [...seenEvents, warning(EventReasons.SecretRestoredFromBackup, message)],
     requeueAfterMs: 0,
   };
-}
-
-/** The conditions of a pass that is making progress: not Ready, Reconciling, not Stalled. */
-function progressing(reason: string, message: string): ConditionSpec[] {
-  return [
-    { type: 'Ready', status: 'False', reason, message },
-    { type: 'Reconciling', status: 'True', reason, message },
-    {
-      type: 'Stalled',
-      status: 'False',
-      reason: ConditionReasons.NotStalled,
-      message: 'Making progress or idle',
-    },
-  ];
 }
 
 export function invalidSpecDecision(input: DecideInput, message: string): Decision {

@@ -4,7 +4,7 @@
  */
 import type { Condition, HandledRequests, JwtRotationStatus, PreflightItem } from '../api/types.ts';
 import { requesterFromAnnotations, type RequestedBy } from './audit.ts';
-import { mergeConditions, turnedTo, type ConditionSpec } from './conditions.ts';
+import { mergeConditions, progressing, turnedTo, type ConditionSpec } from './conditions.ts';
 import type { Context } from './context.ts';
 import { SecretAnnotations } from '../api/constants.ts';
 import { normal } from './events.ts';
@@ -175,18 +175,10 @@ function conditionsFor(ctx: Context, result: PhaseResult, suspended: boolean): C
 
 /** Waiting in the rollout budget's queue: in progress, not stalled; the place is in the messages. */
 function queuedConditions(result: PhaseResult): ConditionSpec[] {
-  const reason = ConditionReasons.WaitingForRolloutBudget;
-  const message = result.progress ?? 'Waiting for the rollout budget';
-  return [
-    { type: 'Ready', status: 'False', reason, message },
-    { type: 'Reconciling', status: 'True', reason, message },
-    {
-      type: 'Stalled',
-      status: 'False',
-      reason: ConditionReasons.NotStalled,
-      message: 'Making progress or idle',
-    },
-  ];
+  return progressing(
+    ConditionReasons.WaitingForRolloutBudget,
+    result.progress ?? 'Waiting for the rollout budget',
+  );
 }
 
 /** The conditions beyond kstatus's three: the metrics gate, the checklist, the notifications. */
