@@ -120,18 +120,7 @@ async function lead(deps: {
     const t0 = performance.now();
     await watches.start();
     logger.debug('watches started', { ms: Math.round(performance.now() - t0) });
-    // Who rolls now, from what the cluster shows, before anyone is admitted (docs/architecture.md).
-    budget.seed(
-      rollingKeys(
-        watches.jwtRotations.all(),
-        (namespace, name) =>
-          watches.cache.get<{ metadata?: { annotations?: Record<string, string> } }>(
-            'Secret',
-            namespace,
-            name,
-          )?.found?.metadata?.annotations,
-      ),
-    );
+    seedBudget(budget, watches);
     stopResync = startResync(config.resyncPeriodMs, () => watches.jwtRotations.all(), work);
     logger.info('operator started', {
       namespaces: config.watchNamespaces.length === 0 ? '(all)' : config.watchNamespaces.join(','),
@@ -176,4 +165,16 @@ async function lead(deps: {
       stopResync();
     },
   };
+}
+
+/** Who rolls now, from what the cluster shows, before anyone is admitted (docs/architecture.md). */
+function seedBudget(budget: RolloutBudget, watches: Watches): void {
+  budget.seed(
+    rollingKeys(
+      watches.jwtRotations.all(),
+      (namespace, name) =>
+        watches.cache.get<{ metadata?: { annotations?: Record<string, string> } }>('Secret', namespace, name)
+          ?.found?.metadata?.annotations,
+    ),
+  );
 }
