@@ -166,11 +166,14 @@ function queryOverrides(queries: PrometheusQueries | undefined): Partial<Record<
   };
 }
 
+type Duration = (field: string, value: string) => number;
+type Defaulted = ReturnType<typeof resolveJwtRotationSpec>;
+
 /** The resolved spec, or an error naming the field a human must fix. */
 export function resolveSpec(
   spec: JwtRotationSpec,
 ): { ok: true; spec: ResolvedSpec } | { ok: false; message: string } {
-  const duration = (field: string, value: string): number => {
+  const duration: Duration = (field, value) => {
     try {
       return parseDuration(value);
     } catch (error) {
@@ -179,114 +182,112 @@ export function resolveSpec(
   };
   try {
     const r = resolveJwtRotationSpec(spec);
-    const prometheus = r.monitoring.prometheus;
-    const intervalMs = duration('schedule.interval', r.schedule.interval ?? DEFAULT_INTERVAL);
-    const resolved: ResolvedSpec = {
-      secretName: r.secretName,
-      targets: r.targets,
-      secretLength: r.secretLength,
-      algorithm: r.algorithm,
-      rsaKeySize: r.rsaKeySize,
-      tokenTTL: r.tokenTTL,
-      refreshTokenTTL: r.refreshTokenTTL,
-      tokenTtlMs: duration('tokenTTL', r.tokenTTL),
-      refreshTokenTtlMs: duration('refreshTokenTTL', r.refreshTokenTTL),
-      intervalMs,
-      spreadWindowMs: spreadWindowMs(r.schedule, intervalMs, duration),
-      cron:
-        r.schedule.cron === undefined
-          ? undefined
-          : { expression: r.schedule.cron.trim(), timeZone: r.schedule.cronTimeZone },
-      maintenanceWindows: (r.schedule.maintenanceWindows ?? []).map((w, i) =>
-        maintenanceWindow(w, `schedule.maintenanceWindows[${i}]`, duration),
-      ),
-      requestsWaitForWindow: r.schedule.requestsWaitForWindow,
-      disruptiveStepsWaitForWindow: r.schedule.disruptiveStepsWaitForWindow,
-      signingDelayMs: duration('rollout.signingDelay', r.rollout.signingDelay),
-      pollIntervalMs: duration('rollout.pollInterval', r.rollout.pollInterval),
-      replaceOnDeletePods: r.rollout.replaceOnDeletePods,
-      minMonitoringMs: duration('monitoring.minDuration', r.monitoring.minDuration),
-      maxMonitoringMs: duration('monitoring.maxDuration', r.monitoring.maxDuration),
-      onTimeout: r.monitoring.onTimeout,
-      requireOldTokenExpiry: r.monitoring.requireOldTokenExpiry,
-      unlistedConsumers: r.unlistedConsumers,
-      failurePolicy: r.monitoring.failurePolicy,
-      retentionMs: duration('rollback.retention', r.rollback.retention),
-      suspend: r.suspend,
-      historyLimit: r.historyLimit,
-      notifications:
-        r.notifications === undefined
-          ? undefined
-          : {
-              receivers: r.notifications.receivers,
-              timeoutMs: duration('notifications.timeout', r.notifications.timeout),
-              retries: r.notifications.retries,
-            },
-      issuer:
-        r.issuer === undefined
-          ? undefined
-          : {
-              url: r.issuer.url,
-              maxAgeMs: duration('issuer.maxAge', r.issuer.maxAge),
-              cacheMarginMs: duration('issuer.cacheMargin', r.issuer.cacheMargin),
-              probeIntervalMs: duration('issuer.probeInterval', r.issuer.probeInterval),
-              probeSubject: r.issuer.probeSubject,
-              relyingParties: r.issuer.relyingParties ?? [],
-            },
-      prometheus:
-        prometheus === undefined
-          ? undefined
-          : {
-              url: prometheus.url,
-              timeoutMs: duration('monitoring.prometheus.timeout', prometheus.timeout),
-              intervalMs: duration('monitoring.prometheus.interval', prometheus.interval),
-              window: prometheus.window,
-              windowMs: duration('monitoring.prometheus.window', prometheus.window),
-              selector: prometheus.selector,
-              bearerTokenSecretRef: prometheus.bearerTokenSecretRef,
-              tls: prometheus.tls,
-              queries: queryOverrides(prometheus.queries),
-              thresholds: prometheus.thresholds,
-            },
-    };
-    // The CRD's pattern refuses anything else; objects admitted before it existed are caught here.
-    if (resolved.prometheus !== undefined && !LABEL_MATCHERS.test(resolved.prometheus.selector)) {
-      return {
-        ok: false,
-        message:
-          'spec.monitoring.prometheus.selector must be a comma-separated list of label matchers such as job="api",namespace="prod"',
-      };
-    }
-    if (r.schedule.interval !== undefined && r.schedule.cron !== undefined) {
-      return { ok: false, message: 'set spec.schedule.interval or spec.schedule.cron, not both' };
-    }
-    if (resolved.cron === undefined && resolved.spreadWindowMs * 2 > resolved.intervalMs) {
-      return {
-        ok: false,
-        message: 'spec.schedule.spreadWindow must not exceed half of spec.schedule.interval',
-      };
-    }
-    if (resolved.cron !== undefined && !isKnownTimeZone(resolved.cron.timeZone)) {
-      return {
-        ok: false,
-        message: `spec.schedule.cronTimeZone: "${resolved.cron.timeZone}" is not a time zone this operator knows (an IANA name such as Europe/Berlin)`,
-      };
-    }
-    if (resolved.issuer !== undefined && resolved.algorithm.startsWith('HS')) {
-      return {
-        ok: false,
-        message:
-          'spec.issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published',
-      };
-    }
-    if (resolved.minMonitoringMs > resolved.maxMonitoringMs) {
-      return {
-        ok: false,
-        message: 'spec.monitoring.minDuration must not exceed spec.monitoring.maxDuration',
-      };
-    }
-    return { ok: true, spec: resolved };
+    const resolved = resolveFields(r, duration);
+    const message = specProblem(r, resolved);
+    return message === undefined ? { ok: true, spec: resolved } : { ok: false, message };
   } catch (error) {
     return { ok: false, message: (error as Error).message };
   }
+}
+
+function resolveFields(r: Defaulted, duration: Duration): ResolvedSpec {
+  const intervalMs = duration('schedule.interval', r.schedule.interval ?? DEFAULT_INTERVAL);
+  return {
+    secretName: r.secretName,
+    targets: r.targets,
+    secretLength: r.secretLength,
+    algorithm: r.algorithm,
+    rsaKeySize: r.rsaKeySize,
+    tokenTTL: r.tokenTTL,
+    refreshTokenTTL: r.refreshTokenTTL,
+    tokenTtlMs: duration('tokenTTL', r.tokenTTL),
+    refreshTokenTtlMs: duration('refreshTokenTTL', r.refreshTokenTTL),
+    intervalMs,
+    spreadWindowMs: spreadWindowMs(r.schedule, intervalMs, duration),
+    cron:
+      r.schedule.cron === undefined
+        ? undefined
+        : { expression: r.schedule.cron.trim(), timeZone: r.schedule.cronTimeZone },
+    maintenanceWindows: (r.schedule.maintenanceWindows ?? []).map((w, i) =>
+      maintenanceWindow(w, `schedule.maintenanceWindows[${i}]`, duration),
+    ),
+    requestsWaitForWindow: r.schedule.requestsWaitForWindow,
+    disruptiveStepsWaitForWindow: r.schedule.disruptiveStepsWaitForWindow,
+    signingDelayMs: duration('rollout.signingDelay', r.rollout.signingDelay),
+    pollIntervalMs: duration('rollout.pollInterval', r.rollout.pollInterval),
+    replaceOnDeletePods: r.rollout.replaceOnDeletePods,
+    minMonitoringMs: duration('monitoring.minDuration', r.monitoring.minDuration),
+    maxMonitoringMs: duration('monitoring.maxDuration', r.monitoring.maxDuration),
+    onTimeout: r.monitoring.onTimeout,
+    requireOldTokenExpiry: r.monitoring.requireOldTokenExpiry,
+    unlistedConsumers: r.unlistedConsumers,
+    failurePolicy: r.monitoring.failurePolicy,
+    retentionMs: duration('rollback.retention', r.rollback.retention),
+    suspend: r.suspend,
+    historyLimit: r.historyLimit,
+    notifications: resolveNotifications(r.notifications, duration),
+    issuer: resolveIssuer(r.issuer, duration),
+    prometheus: resolvePrometheus(r.monitoring.prometheus, duration),
+  };
+}
+
+function resolveNotifications(
+  n: Defaulted['notifications'],
+  duration: Duration,
+): ResolvedSpec['notifications'] {
+  if (n === undefined) return undefined;
+  return {
+    receivers: n.receivers,
+    timeoutMs: duration('notifications.timeout', n.timeout),
+    retries: n.retries,
+  };
+}
+
+function resolveIssuer(i: Defaulted['issuer'], duration: Duration): ResolvedSpec['issuer'] {
+  if (i === undefined) return undefined;
+  return {
+    url: i.url,
+    maxAgeMs: duration('issuer.maxAge', i.maxAge),
+    cacheMarginMs: duration('issuer.cacheMargin', i.cacheMargin),
+    probeIntervalMs: duration('issuer.probeInterval', i.probeInterval),
+    probeSubject: i.probeSubject,
+    relyingParties: i.relyingParties ?? [],
+  };
+}
+
+function resolvePrometheus(
+  prometheus: Defaulted['monitoring']['prometheus'],
+  duration: Duration,
+): ResolvedSpec['prometheus'] {
+  if (prometheus === undefined) return undefined;
+  return {
+    url: prometheus.url,
+    timeoutMs: duration('monitoring.prometheus.timeout', prometheus.timeout),
+    intervalMs: duration('monitoring.prometheus.interval', prometheus.interval),
+    window: prometheus.window,
+    windowMs: duration('monitoring.prometheus.window', prometheus.window),
+    selector: prometheus.selector,
+    bearerTokenSecretRef: prometheus.bearerTokenSecretRef,
+    tls: prometheus.tls,
+    queries: queryOverrides(prometheus.queries),
+    thresholds: prometheus.thresholds,
+  };
+}
+
+/** What the CRD's schema cannot say (or did not, for objects admitted before it did), or undefined. */
+function specProblem(r: Defaulted, resolved: ResolvedSpec): string | undefined {
+  // The CRD's pattern refuses anything else; objects admitted before it existed are caught here.
+  if (resolved.prometheus !== undefined && !LABEL_MATCHERS.test(resolved.prometheus.selector))
+    return 'spec.monitoring.prometheus.selector must be a comma-separated list of label matchers such as job="api",namespace="prod"';
+  if (r.schedule.interval !== undefined && r.schedule.cron !== undefined)
+    return 'set spec.schedule.interval or spec.schedule.cron, not both';
+  if (resolved.cron === undefined && resolved.spreadWindowMs * 2 > resolved.intervalMs)
+    return 'spec.schedule.spreadWindow must not exceed half of spec.schedule.interval';
+  if (resolved.cron !== undefined && !isKnownTimeZone(resolved.cron.timeZone))
+    return `spec.schedule.cronTimeZone: "${resolved.cron.timeZone}" is not a time zone this operator knows (an IANA name such as Europe/Berlin)`;
+  if (resolved.issuer !== undefined && resolved.algorithm.startsWith('HS'))
+    return 'spec.issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published';
+  if (resolved.minMonitoringMs > resolved.maxMonitoringMs)
+    return 'spec.monitoring.minDuration must not exceed spec.monitoring.maxDuration';
+  return undefined;
 }
