@@ -26,6 +26,7 @@ import type {
 import type { ConditionSpec } from './conditions.ts';
 import { dropUndefined } from './format.ts';
 import type { Context } from './context.ts';
+import { formatDuration } from './duration.ts';
 import type { IssuerObservation, KeySlot, SecretView } from './model.ts';
 import type { PhaseResult } from './phase-result.ts';
 import { ConditionReasons } from './reasons.ts';
@@ -308,13 +309,36 @@ export function issuerCondition(ctx: Context, status: IssuerStatus | undefined):
     return condition(
       false,
       ConditionReasons.RelyingPartyBehind,
-      `Not yet shown to accept key ${key ?? ''}: ${behind.map((rp) => `${rp.name} (${rp.message ?? 'not probed yet'})`).join('; ')}`,
+      `Not yet shown to accept key ${key ?? ''}: ${behind.map((rp) => `${rp.name} (${rp.message ?? 'not probed yet'})`).join('; ')}` +
+        kubeApiserverHint(ctx, behind),
     );
   return condition(
     true,
     ConditionReasons.IssuerCurrent,
     `${status.servers ?? 0} server replica(s) serve key set ${status.version ?? ''}` +
       ((status.relyingParties ?? []).length > 0 ? `; every relying party accepts key ${key ?? ''}` : ''),
+  );
+}
+
+/** kube-apiserver's refetch window (go-oidc's keysExpiryDelta): it refetches on an unknown kid only this close to max-age. */
+const KUBE_APISERVER_REFETCH_WINDOW_MS = 30_000;
+
+/**
+ * Why a kube-apiserver relying party may stay behind for a while: it refetches on an unknown kid only
+ * once its cached set has less than 30 s of max-age left (measured, docs/issuer.md), so with a longer
+ * maxAge it refuses the probe until then. '' when that cannot be the reason.
+ */
+function kubeApiserverHint(ctx: Context, behind: readonly { name: string }[]): string {
+  const issuer = ctx.spec.issuer;
+  if (issuer === undefined || issuer.maxAgeMs <= KUBE_APISERVER_REFETCH_WINDOW_MS) return '';
+  const kubernetes = behind.filter(
+    (b) => issuer.relyingParties.find((rp) => rp.name === b.name)?.kubernetes !== undefined,
+  );
+  if (kubernetes.length === 0) return '';
+  return (
+    `. kube-apiserver refetches on an unknown kid only in the last 30s of max-age, so with maxAge ` +
+    `${formatDuration(issuer.maxAgeMs)} ${kubernetes.map((b) => b.name).join(', ')} may take up to ` +
+    `${formatDuration(issuer.maxAgeMs - KUBE_APISERVER_REFETCH_WINDOW_MS)} after its last fetch; set spec.issuer.maxAge to 30s or less`
   );
 }
 

@@ -134,6 +134,27 @@ describe('the issuer: remote verifiers that cache the key set', () => {
     );
   });
 
+  for (const [maxAgeS, hinted] of [
+    [60, true],
+    [30, false],
+  ] as const) {
+    it(`with maxAge ${maxAgeS}s, ${hinted ? 'says' : 'does not say'} that kube-apiserver refetches only in the last 30 s of max-age while it is behind`, () => {
+      const { w } = world({ maxAgeS, lagsS: [0], fetchOffsetsS: [], rolloutLooks: 1 });
+      w.annotations['jwtrotation.io/rotate'] = 'go';
+      const behind: string[] = [];
+      for (let i = 0; i < 400 && w.status?.rotationDate === undefined; i++) {
+        w.pass();
+        const c = w.status?.conditions?.find((x) => x.type === 'IssuerCurrent');
+        if (c?.reason === 'RelyingPartyBehind') behind.push(c.message);
+        w.now += SECOND;
+      }
+      expect(behind, 'the relying party was behind at some pass').to.not.deep.equal([]);
+      const said = behind.filter((m) => m.includes('set spec.issuer.maxAge to 30s or less'));
+      expect(said).to.have.length(hinted ? behind.length : 0);
+      if (hinted) expect(said[0]).to.include('kube-apiserver may take up to 30s after its last fetch');
+    });
+  }
+
   it('switches only after every replica has served the new key for max-age + cacheMargin, and kube-apiserver accepted it', () => {
     const { w, sim, startKey } = world({ maxAgeS: 60, lagsS: [0, 7], fetchOffsetsS: [0], rolloutLooks: 2 });
     w.annotations['jwtrotation.io/rotate'] = 'go';
