@@ -49,7 +49,7 @@ export class CachingVerifier {
   }
 }
 
-/** A verifier that fetches at start and on an unknown kid (at most once per cooldown), never on a timer. */
+/** A verifier that fetches at start and on an unknown kid (at most once per cooldown; kube-apiserver: max-age − 30 s), never on a timer. */
 export class OnDemandVerifier {
   private keys: string[] | undefined;
   private lastFetch = -Infinity;
