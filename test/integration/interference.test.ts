@@ -88,9 +88,30 @@ describe('someone else acts mid-rotation (real control plane)', function () {
     );
   }
 
+  /**
+   * The target rolled out and its controller caught up with its spec: a pre-rotation checklist finds it
+   * available. (Paused in the middle of its first rollout, as a loaded control plane may leave it, it
+   * would fail the checklist instead of holding the rotation.)
+   */
+  async function targetSettled(ns: string): Promise<void> {
+    await waitFor(`Deployment ${ns}/api rolled out and observed`, async () => {
+      const d = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+      const want = d.spec?.replicas ?? 1;
+      const s = d.status ?? {};
+      return (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        s.updatedReplicas === want &&
+        s.availableReplicas === want &&
+        (s.replicas ?? 0) === want
+        ? true
+        : undefined;
+    });
+  }
+
   /** Starts a rotation and waits for DualKey before the switch (the target is paused: its rollout never ends). */
   async function holdInDualKey(ns: string): Promise<Record<string, string>> {
+    await targetSettled(ns);
     await pauseTarget(ns, true);
+    await targetSettled(ns);
     await annotate(c, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
     await waitForPhase(c, ns, 'api', 'DualKey');
     // Held once the operator wrote the dual-key Secret and the backup and set the target's template to

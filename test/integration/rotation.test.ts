@@ -73,7 +73,13 @@ describe('the rotation engine on a real control plane', function () {
       },
     });
     await createConsumerDeployment(c, ns, 'api', 'api-jwt');
-    await createJwtRotation(c, ns, 'api', fastSpec('api-jwt'));
+    // Monitoring long enough to read the Deployment in it on a loaded machine (3s could be over first).
+    await createJwtRotation(
+      c,
+      ns,
+      'api',
+      fastSpec('api-jwt', { monitoring: { minDuration: '20s', maxDuration: '1m' } }),
+    );
     await waitForPhase(
       c,
       ns,

@@ -28,6 +28,9 @@ export function isKeyMaterialName(name: string): boolean {
 }
 
 /** The forms a value may take when it leaks, each at least 16 characters long. */
+/** The shortest form searched for (shorter strings are not telling). */
+const PREFIX = 16;
+
 export function leakForms(value: string): string[] {
   const forms = new Set<string>([value]);
   const bytes = Buffer.from(value, 'utf8');
@@ -48,7 +51,7 @@ export function leakForms(value: string): string[] {
     const body = pem[1].replace(/\s+/g, '');
     forms.add(body.slice(0, 64));
   }
-  return [...forms].filter((form) => form.length >= 16);
+  return [...forms].filter((form) => form.length >= PREFIX);
 }
 
 function fingerprint(value: string): string {
@@ -65,20 +68,33 @@ export function findLeaks(
   values: Iterable<string>,
   texts: Iterable<{ where: string; text: string }>,
 ): LeakFinding[] {
-  const needles: { form: string; fingerprint: string }[] = [];
+  // Every form is at least PREFIX long: index the needles by their first PREFIX characters, and look up
+  // each window of each text once (one pass per text, however many key values there are: a run ends
+  // with hundreds of values and megabytes of Events, which `includes` per needle took seconds over).
+  const byPrefix = new Map<string, { form: string; fingerprint: string }[]>();
   for (const value of values) {
-    for (const form of leakForms(value)) needles.push({ form, fingerprint: fingerprint(value) });
+    for (const form of leakForms(value)) {
+      const key = form.slice(0, PREFIX);
+      const list = byPrefix.get(key) ?? [];
+      list.push({ form, fingerprint: fingerprint(value) });
+      byPrefix.set(key, list);
+    }
   }
   const findings: LeakFinding[] = [];
+  if (byPrefix.size === 0) return findings;
   for (const { where, text } of texts) {
     // JSON-escaped output (a PEM's newlines as \n, a / as \/) must not hide a key.
     const unescaped = text.replace(/\\n/g, '\n').replace(/\\\//g, '/');
     const found = new Set<string>();
-    for (const { form, fingerprint } of needles) {
-      if (found.has(fingerprint)) continue;
-      if (text.includes(form) || unescaped.includes(form)) {
-        found.add(fingerprint);
-        findings.push({ where, fingerprint });
+    for (const haystack of unescaped === text ? [text] : [text, unescaped]) {
+      for (let i = 0; i + PREFIX <= haystack.length; i++) {
+        const candidates = byPrefix.get(haystack.slice(i, i + PREFIX));
+        if (candidates === undefined) continue;
+        for (const { form, fingerprint } of candidates) {
+          if (found.has(fingerprint) || !haystack.startsWith(form, i)) continue;
+          found.add(fingerprint);
+          findings.push({ where, fingerprint });
+        }
       }
     }
   }
