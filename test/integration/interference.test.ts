@@ -27,6 +27,7 @@ import {
   createJwtRotation,
   eventsOf,
   getJwtRotation,
+  isRolledOut,
   patchSpec,
   removeJwtRotations,
   secretValues,
@@ -94,17 +95,10 @@ describe('someone else acts mid-rotation (real control plane)', function () {
    * would fail the checklist instead of holding the rotation.)
    */
   async function targetSettled(ns: string): Promise<void> {
-    await waitFor(`Deployment ${ns}/api rolled out and observed`, async () => {
-      const d = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
-      const want = d.spec?.replicas ?? 1;
-      const s = d.status ?? {};
-      return (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-        s.updatedReplicas === want &&
-        s.availableReplicas === want &&
-        (s.replicas ?? 0) === want
-        ? true
-        : undefined;
-    });
+    await waitFor(
+      `Deployment ${ns}/api rolled out and observed`,
+      async () => (await isRolledOut(c, ns, 'api')) || undefined,
+    );
   }
 
   /** Starts a rotation and waits for DualKey before the switch (the target is paused: its rollout never ends). */
