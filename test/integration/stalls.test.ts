@@ -157,7 +157,16 @@ describe('targets that hang a rotation, on the real controller-manager', functio
       { namespace: ns, name: 'api', body: { spec: { paused: false } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
-    await waitForPhase(c, ns, 'api', 'Monitoring', undefined, 180_000);
+    // The rotation goes on to the end (Monitoring lasts 1 s here, too short to be sure to see it).
+    const done = await waitForPhase(
+      c,
+      ns,
+      'api',
+      'Idle',
+      (x) => x.status?.lastRotation?.request === 'rotate=go' && x.status.lastRotation.outcome === 'Completed',
+      180_000,
+    );
+    expect(done.status?.currentKeyFingerprint).to.equal(r.status?.newKeyFingerprint);
   });
 
   it('a StatefulSet with updateStrategy OnDelete: TargetUpdateOnDelete, delete the pods or opt in', async () => {
