@@ -88,24 +88,33 @@ function privateKeyOf(privatePem: string, algorithm: Algorithm): KeyObject {
 }
 
 /**
- * Why consumers could not load this value as the algorithm's private key, or undefined when they
- * can: node:crypto must parse it as a key of the algorithm, and it must be PKCS#8, the encoding the
- * operator writes and jose's importPKCS8 reads (PEM's label names the encoding, RFC 7468).
+ * What parsing a PEM private key gave: its public JWK, or why it is not a key of the algorithm.
+ * Parsing costs about a millisecond (more for RSA), and a pass looks at the same few keys several
+ * times (the Secret's view, its fingerprints, the published key set), so the answers are kept for
+ * the last PARSED_LIMIT keys. They are public keys and error texts; the map's keys are the PEM
+ * texts, which the watch cache holds anyway.
  */
-export function privateKeyProblem(value: string, algorithm: Algorithm): string | undefined {
+const parsed = new Map<string, PublicJwk | KeyMaterialError>();
+const PARSED_LIMIT = 512;
+
+function parse(privatePem: string, algorithm: Algorithm): PublicJwk | KeyMaterialError {
+  const id = `${algorithm}\n${privatePem}`;
+  const known = parsed.get(id);
+  if (known !== undefined) return known;
+  let answer: PublicJwk | KeyMaterialError;
   try {
-    privateKeyOf(value, algorithm);
+    answer = jwkOf(privateKeyOf(privatePem, algorithm), algorithm);
   } catch (error) {
-    return `it is ${(error as Error).message}`;
+    if (!(error instanceof KeyMaterialError)) throw error;
+    answer = error;
   }
-  return value.trimStart().startsWith('-----BEGIN PRIVATE KEY-----')
-    ? undefined
-    : 'it is not PKCS#8 (-----BEGIN PRIVATE KEY-----), the encoding consumers import';
+  if (parsed.size >= PARSED_LIMIT) parsed.delete(parsed.keys().next().value ?? '');
+  parsed.set(id, answer);
+  return answer;
 }
 
-/** The public JWK of a PKCS#8 (or PKCS#1/SEC1) PEM private key, checked against the algorithm. */
-export function publicJwk(privatePem: string, algorithm: Algorithm): PublicJwk {
-  const jwk = createPublicKey(privateKeyOf(privatePem, algorithm)).export({ format: 'jwk' });
+function jwkOf(key: KeyObject, algorithm: Algorithm): PublicJwk {
+  const jwk = createPublicKey(key).export({ format: 'jwk' });
   const members = Object.fromEntries(
     (['kty', 'n', 'e', 'crv', 'x', 'y'] as const)
       .filter((m) => typeof jwk[m] === 'string')
@@ -113,6 +122,26 @@ export function publicJwk(privatePem: string, algorithm: Algorithm): PublicJwk {
   );
   const kty = members.kty ?? '';
   return { kty, kid: jwkThumbprint(members), use: 'sig', alg: algorithm, ...members };
+}
+
+/**
+ * Why consumers could not load this value as the algorithm's private key, or undefined when they
+ * can: node:crypto must parse it as a key of the algorithm, and it must be PKCS#8, the encoding the
+ * operator writes and jose's importPKCS8 reads (PEM's label names the encoding, RFC 7468).
+ */
+export function privateKeyProblem(value: string, algorithm: Algorithm): string | undefined {
+  const answer = parse(value, algorithm);
+  if (answer instanceof KeyMaterialError) return `it is ${answer.message}`;
+  return value.trimStart().startsWith('-----BEGIN PRIVATE KEY-----')
+    ? undefined
+    : 'it is not PKCS#8 (-----BEGIN PRIVATE KEY-----), the encoding consumers import';
+}
+
+/** The public JWK of a PKCS#8 (or PKCS#1/SEC1) PEM private key, checked against the algorithm. */
+export function publicJwk(privatePem: string, algorithm: Algorithm): PublicJwk {
+  const answer = parse(privatePem, algorithm);
+  if (answer instanceof KeyMaterialError) throw answer;
+  return { ...answer };
 }
 
 /** The members RFC 7638 hashes, per key type, in lexicographic order. */

@@ -163,7 +163,9 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
   it('pauses with failurePolicy Pause, says why, and takes no further step', async () => {
     const { ns, env: e } = await setUp('gate-pause', { failurePolicy: 'Pause' });
     const newKey = await rotate(ns, e);
-    e.setNewShare(0.97);
+    // Half the traffic on the new key holds Monitoring (the gate's completion check) until the failures
+    // come, however long the rolls take on a loaded machine.
+    e.setNewShare(0.5);
     await waitForPhase(c, ns, 'api', 'Monitoring');
     await fetch(`${e.consumer.url}/debug/fail?rate=0.2&mode=error`, { method: 'POST' });
 
@@ -173,6 +175,7 @@ describe('metrics-gated rotation with a real Prometheus and the reference consum
     // Even with the failures gone and 97% on the new key, a paused rotation waits for a human:
     // the operator reads the gate again, finds it healthy, and stays Paused.
     const fixedAt = Date.now();
+    e.setNewShare(0.97);
     await fetch(`${e.consumer.url}/debug/fail?rate=0`, { method: 'POST' });
     const still = await waitFor(
       'a healthy gate reading taken after the failures stopped',

@@ -5,42 +5,26 @@
  * anyone touching it. The time from the component being healthy again to the operator's watch
  * running again is printed (a figure, not asserted).
  *
- * @exclusive: it stops the API server and etcd that every other test file uses, so the parallel
- * runner (tools/test/run.ts) runs it alone, after the others.
+ * On a control plane of its own (test/support/private-cluster.ts), so stopping its API server and
+ * etcd breaks no other file's watch and the file runs side by side with the others.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect } from 'chai';
 import type { JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
-import { clusterDir, repoRoot, waitFor } from '../support/cluster.ts';
+import { waitFor } from '../support/cluster.ts';
+import { installCrd } from '../support/crd.ts';
 import {
   annotate,
+  clients,
   createConsumerDeployment,
   createJwtRotation,
   isRolledOut,
   secretValues,
   waitForPhase,
+  type Clients,
 } from '../support/jwt-rotations.ts';
-import { operatorSuite } from '../support/operator-suite.ts';
-
-/** Runs tools/cluster/restart.sh; resolves when the component is healthy again, with the time it did. */
-async function restart(component: 'kube-apiserver' | 'etcd', downSeconds: number): Promise<number> {
-  const child = spawn(
-    'bash',
-    [path.join(repoRoot, 'tools/cluster/restart.sh'), component, String(downSeconds)],
-    {
-      env: { ...process.env, CLUSTER_DIR: clusterDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`restart.sh ${component} failed (${String(code)}):\n${out}`);
-  return Date.now();
-}
+import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
+import { startPrivateCluster, type PrivateCluster } from '../support/private-cluster.ts';
 
 const spec = (secretName: string): JwtRotationSpec => ({
   secretName,
@@ -54,12 +38,29 @@ const spec = (secretName: string): JwtRotationSpec => ({
 
 describe('the operator rides out control-plane restarts', function () {
   this.timeout(600_000);
-  const suite = operatorSuite();
+  let cluster: PrivateCluster | undefined;
+  let c: Clients;
+  let operator: OperatorProcess | undefined;
+
+  before(async function () {
+    this.timeout(300_000);
+    const own = await startPrivateCluster('restarts');
+    cluster = own;
+    await installCrd(own);
+    c = clients(own);
+    operator = await startOperatorProcess({ kubeconfigPath: own.kubeconfigPath });
+  });
+
+  after(async () => {
+    await operator?.stop();
+    expect(operator?.output() ?? '').to.not.match(/[A-Za-z0-9+/]{80,}={0,2}/);
+    await cluster?.stop();
+  });
 
   for (const component of ['kube-apiserver', 'etcd'] as const) {
     it(`finishes a rotation when ${component} restarts during DualKey, without restarting itself`, async () => {
-      const { cluster, c } = suite;
-      const operator = suite.operator;
+      if (cluster === undefined || operator === undefined) throw new Error('no control plane');
+      const started = operator;
       const ns = await cluster.newNamespace(`restart-${component === 'etcd' ? 'etcd' : 'api'}`);
       await c.core.createNamespacedSecret({
         namespace: ns,
@@ -78,8 +79,8 @@ describe('the operator rides out control-plane restarts', function () {
       const newKey = (await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET_NEW ?? '';
       expect(newKey).to.not.equal('');
 
-      const resumedBefore = operator.logs.filter((l) => l.message === 'watch resumed').length;
-      const healthyAt = await restart(component, 2);
+      const resumedBefore = started.logs.filter((l) => l.message === 'watch resumed').length;
+      const healthyAt = await cluster.restart(component, 2);
 
       // The operator comes back in-process: its next pass over the JwtRotation after the component
       // is healthy again. The API server's restart breaks the watch (then a 'watch resumed' line
@@ -89,7 +90,7 @@ describe('the operator rides out control-plane restarts', function () {
         'the operator to finish a pass after the restart',
         () =>
           Promise.resolve(
-            operator.logs.find(
+            started.logs.find(
               (l) =>
                 l.message === 'pass done' &&
                 l.namespace === ns &&
@@ -99,7 +100,7 @@ describe('the operator rides out control-plane restarts', function () {
         { timeoutMs: 120_000, intervalMs: 100 },
       );
       const resumedLines = (): Record<string, unknown>[] =>
-        operator.logs.filter((l) => l.message === 'watch resumed').slice(resumedBefore);
+        started.logs.filter((l) => l.message === 'watch resumed').slice(resumedBefore);
       if (component === 'kube-apiserver') {
         // Killing the API server breaks the watch; it must come back.
         await waitFor('the watch to resume', () => Promise.resolve(resumedLines()[0]), { timeoutMs: 60_000 });
@@ -112,7 +113,7 @@ describe('the operator rides out control-plane restarts', function () {
                 .map((r) => String(Date.parse(String(r.timestamp)) - healthyAt))
                 .join(', ')} ms after ${component} was healthy`
             : 'the watch never dropped') +
-          `; ${String(operator.logs.filter((l) => l.message === 'reconcile failed; retrying' && l.key === `${ns}/api`).length)} failed passes retried\n`,
+          `; ${String(started.logs.filter((l) => l.message === 'reconcile failed; retrying' && l.key === `${ns}/api`).length)} failed passes retried\n`,
       );
 
       // The rotation finishes by itself.
@@ -127,9 +128,9 @@ describe('the operator rides out control-plane restarts', function () {
       );
       expect(done.status?.lastRotation?.newKeyFingerprint).to.equal(fingerprint(newKey));
       expect((await secretValues(c, ns, 'api-jwt'))?.JWT_SECRET).to.equal(newKey);
-      // Still the same process: the suite's operator was never restarted, and it still works.
-      expect(suite.operator).to.equal(operator);
-      expect(operator.output()).to.not.match(/failed to start|exited/);
+      // Still the same process: the operator was never restarted, and it still works.
+      expect(operator).to.equal(started);
+      expect(started.output()).to.not.match(/failed to start|exited/);
     });
   }
 });
