@@ -590,7 +590,12 @@ describe('safe to hand to tenants: no confused deputy, who really asked, notices
         requestedByVerified: true,
       });
       expect(done.status?.lastRotation?.requestedByGroups).to.include('payments-oncall');
-      const events = await eventsOf(c, nsA, 'audited');
+      // Events go out through their own lane, after the status write that records the rotation.
+      const events = await waitFor('the EmergencyRotation and CompromisedKey Events', async () => {
+        const found = await eventsOf(c, nsA, 'audited');
+        const reasons = new Set(found.map((e) => e.reason));
+        return reasons.has('EmergencyRotation') && reasons.has('CompromisedKey') ? found : undefined;
+      });
       for (const reason of ['EmergencyRotation', 'CompromisedKey']) {
         const message = events.find((e) => e.reason === reason)?.message ?? '';
         expect(message, reason).to.include('requested by bob [groups ').and.include('payments-oncall');

@@ -11,9 +11,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-
+import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-
+import { GROUP, PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { waitFor, type TestCluster } from './cluster.ts';
 import { startGatedEnvironment } from './gated-env.ts';
@@ -66,10 +66,72 @@ interface Capturer {
   ): Promise<JwtRotation>;
 }
 
-async function kubectlGet(cluster: TestCluster, ns: string, name: string): Promise<JwtRotation> {
-  const out = await cluster.kubectl(['get', 'jwtrotation', name, '-o', 'json'], { namespace: ns });
-  if (out.code !== 0) throw new Error(out.stderr);
-  return JSON.parse(out.stdout) as JwtRotation;
+/**
+ * The first version of a JwtRotation that `accept` takes, from a list and then a watch from the list's
+ * resourceVersion: every version the API server stores passes by, so a state that lasts a moment
+ * (RollingBack on kwok pods) is not missed, as polling could miss it on a loaded machine. The object is
+ * what `kubectl get -o json` prints: the server's, without managedFields (kubectl hides them).
+ */
+async function firstVersion(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+  what: string,
+  accept: (r: JwtRotation) => boolean,
+  timeoutMs = 90_000,
+): Promise<JwtRotation> {
+  const custom = cluster.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const deadline = Date.now() + timeoutMs;
+  let last: JwtRotation | undefined;
+  const shown = (r: JwtRotation): JwtRotation => {
+    delete (r.metadata as { managedFields?: unknown }).managedFields;
+    return r;
+  };
+  while (Date.now() < deadline) {
+    const list = (await custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      fieldSelector: `metadata.name=${name}`,
+    })) as { items: JwtRotation[]; metadata?: { resourceVersion?: string } };
+    last = list.items[0] ?? last;
+    if (last !== undefined && list.items[0] !== undefined && accept(last)) return shown(last);
+    const found = await new Promise<JwtRotation | undefined>((resolve) => {
+      let request: { abort(): void } | undefined;
+      const timer = setTimeout(() => {
+        request?.abort();
+        resolve(undefined);
+      }, deadline - Date.now());
+      void new k8s.Watch(cluster.kubeConfig)
+        .watch(
+          `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion: list.metadata?.resourceVersion },
+          (type: string, r: JwtRotation) => {
+            if (type !== 'ADDED' && type !== 'MODIFIED') return;
+            last = r;
+            if (!accept(r)) return;
+            clearTimeout(timer);
+            request?.abort();
+            resolve(r);
+          },
+          () => {
+            // Closed or failed: list and watch again while there is time.
+            clearTimeout(timer);
+            resolve(undefined);
+          },
+        )
+        .then((r) => (request = r))
+        .catch(() => {
+          clearTimeout(timer);
+          resolve(undefined);
+        });
+    });
+    if (found !== undefined) return shown(found);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}; last seen phase ${last?.status?.phase ?? '(none)'}`,
+  );
 }
 
 const cond = (r: JwtRotation, type: string) => r.status?.conditions?.find((x) => x.type === type);
@@ -290,14 +352,7 @@ export async function captureStates(cluster: TestCluster, options: CaptureOption
     ns,
     operator: await start(),
     async capture(file, namespace, name, what, accept) {
-      const r = await waitFor(
-        `${what} (${file})`,
-        async () => {
-          const got = await kubectlGet(cluster, namespace, name);
-          return accept(got) ? got : undefined;
-        },
-        { timeoutMs: 90_000, intervalMs: 100 },
-      );
+      const r = await firstVersion(cluster, namespace, name, `${what} (${file})`, accept);
       const header = [
         `# ${what}.`,
         `# Captured from the real operator on the local control plane by test/support/capture-states.ts`,
