@@ -14,6 +14,7 @@ import { viewTarget } from '../rotation/rollout.ts';
 import { resolveSpec } from '../rotation/spec.ts';
 import { parseInstant } from '../rotation/time.ts';
 import type { MemberApi, ReconcilerDeps, SecretRecord, Workloads } from './ports.ts';
+import { refusedUrl } from '../platform/outbound.ts';
 import { readReference } from './references.ts';
 import { keyScheme, viewSecret } from './secret-data.ts';
 
@@ -56,7 +57,9 @@ async function connect(
       `Secret ${ref.name} has no key ${ref.key} with the kubeconfig of cluster ${cluster.name}`,
     );
   if (deps.members === undefined) throw new Error('this operator has no client for member clusters');
-  return deps.members.client(`${namespace}/${ref.name}`, record.resourceVersion, read.value);
+  // The member's API server is somewhere the operator sends requests, as Prometheus is: OUTBOUND_HOSTS.
+  const refused = (server: string): string | undefined => refusedUrl(deps.outbound, server, 'member', true);
+  return deps.members.client(`${namespace}/${ref.name}`, record.resourceVersion, read.value, refused);
 }
 
 /** One member, reached: its Secret and its targets with their pods, listed live. */

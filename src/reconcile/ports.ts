@@ -237,9 +237,14 @@ export interface MemberClusters {
   /**
    * The API of the member whose kubeconfig Secret is `secretKey` (namespace/name) at resourceVersion
    * `version`: made from `kubeconfig`, kept until that Secret changes. Throws, with a message free of
-   * credentials, when the kubeconfig cannot be used.
+   * credentials, when the kubeconfig cannot be used or `refused` says why its server may not be asked.
    */
-  client(secretKey: string, version: string, kubeconfig: string): MemberApi;
+  client(
+    secretKey: string,
+    version: string,
+    kubeconfig: string,
+    refused: (server: string) => string | undefined,
+  ): MemberApi;
   /** An error from a member's API reduced to a credential-free first line, fit for status. */
   describe(error: unknown): string;
 }

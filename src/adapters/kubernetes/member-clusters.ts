@@ -55,7 +55,7 @@ export function memberError(error: unknown): string {
 }
 
 export class KubernetesMemberClusters {
-  private readonly cache = new Map<string, { version: string; client: MemberClient }>();
+  private readonly cache = new Map<string, { version: string; server: string; client: MemberClient }>();
 
   constructor(
     private readonly fieldManager: string,
@@ -65,18 +65,30 @@ export class KubernetesMemberClusters {
   /**
    * The client for the kubeconfig of Secret `secretKey` (namespace/name) at `version` (its
    * resourceVersion); made again when the Secret changes. Throws, with a credential-free message,
-   * when the kubeconfig cannot be read.
+   * when the kubeconfig cannot be read or `refused` (the outbound allowlist) refuses its server.
    */
-  client(secretKey: string, version: string, kubeconfig: string): MemberClient {
+  client(
+    secretKey: string,
+    version: string,
+    kubeconfig: string,
+    refused: (server: string) => string | undefined,
+  ): MemberClient {
     const cached = this.cache.get(secretKey);
-    if (cached?.version === version) return cached.client;
+    if (cached?.version === version) {
+      const why = refused(cached.server);
+      if (why !== undefined) throw new Error(`the kubeconfig's server ${why}`);
+      return cached.client;
+    }
     const kc = new k8s.KubeConfig();
     try {
       kc.loadFromString(kubeconfig);
     } catch {
       throw new Error('the kubeconfig cannot be read (not valid YAML or JSON)');
     }
-    if (kc.getCurrentCluster() === null) throw new Error('the kubeconfig names no current cluster');
+    const server = kc.getCurrentCluster()?.server;
+    if (server === undefined) throw new Error('the kubeconfig names no current cluster');
+    const why = refused(server);
+    if (why !== undefined) throw new Error(`the kubeconfig's server ${why}`);
     const middleware = [timeoutMiddleware(this.timeoutMs)];
     const core = apiClient(kc, k8s.CoreV1Api, middleware);
     const objects = apiClient(kc, k8s.KubernetesObjectApi, middleware);
@@ -85,7 +97,7 @@ export class KubernetesMemberClusters {
       secrets: new KubernetesSecretStore(core, this.fieldManager, none),
       workloads: new KubernetesWorkloads(objects, core, this.fieldManager, none),
     };
-    this.cache.set(secretKey, { version, client });
+    this.cache.set(secretKey, { version, server, client });
     return client;
   }
 
