@@ -141,6 +141,12 @@ const OBJECT_NAMES: Record<string, ObjectName> = {
   'status.issuer.versions[]': { name: 'KeySetVersionStatus' },
   'status.issuer.relyingParties[]': { name: 'RelyingPartyStatus' },
   'status.issuer.compromisedKey': { name: 'CompromisedKeyStatus' },
+  // One key across clusters (issue 24).
+  'spec.clusters[]': { name: 'MemberCluster' },
+  'spec.clusters[].kubeconfigSecretRef': { name: 'KubeconfigSecretReference' },
+  'status.members[]': { name: 'MemberClusterStatus' },
+  'status.members[].targets[]': { name: 'TargetStatus' },
+  'status.members[].podsByKey[]': { name: 'MemberPodsByKey' },
 };
 
 interface EnumType {
@@ -181,6 +187,7 @@ const ENUM_TYPES: Record<string, EnumType> = {
   // Tenant safety (issue 25): the notices' outbox.
   NoticeState: { constant: 'NOTICE_STATES', doc: 'How the delivery of a notice stands.' },
   Severity: { constant: 'SEVERITIES', doc: 'The type of a Kubernetes Event.' },
+  MemberPhase: { constant: 'MEMBER_PHASES', doc: 'Where a member cluster stands (spec.clusters).' },
 };
 
 /** The enum type of each enum schema, by JSON path. Paths sharing a type must list the same values. */
@@ -198,6 +205,8 @@ const ENUM_PATHS: Record<string, string> = {
   'status.gate.health': 'GateVerdict',
   'status.gate.completion': 'GateVerdict',
   'status.targets[].kind': 'TargetKind',
+  'status.members[].targets[].kind': 'TargetKind',
+  'status.members[].phase': 'MemberPhase',
   'spec.unlistedConsumers': 'UnlistedConsumersPolicy',
   'spec.algorithm': 'Algorithm',
   'status.unlistedConsumers[].kind': 'TargetKind',

@@ -139,6 +139,11 @@ export const SEVERITIES = ['Normal', 'Warning'] as const;
 /** The type of a Kubernetes Event. */
 export type Severity = (typeof SEVERITIES)[number];
 
+/** Every MemberPhase, in schema order. */
+export const MEMBER_PHASES = ['Unreachable', 'Stalled', 'Rolling', 'Rolled'] as const;
+/** Where a member cluster stands (spec.clusters). */
+export type MemberPhase = (typeof MEMBER_PHASES)[number];
+
 /** A workload that reads the Secret. */
 export interface Target {
   /** Kind of the workload (apps/v1). */
@@ -721,6 +726,46 @@ export interface RollbackSpec {
 }
 
 /**
+ * The Secret in this namespace holding the member's kubeconfig. Defaults to Cluster API's
+ * <name>-kubeconfig with the key value. The hub uses it only if it allows this JwtRotation (annotation
+ * jwtrotation.io/allow-references), as every Secret a JwtRotation names. Use a kubeconfig limited to
+ * deploy/components/member's Role, not an admin one.
+ */
+export interface KubeconfigSecretReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * The data key holding the kubeconfig. Defaults to value.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"value"`
+   */
+  key?: string;
+}
+
+/** A member cluster and the Secret, in this namespace, that holds a kubeconfig for it. */
+export interface MemberCluster {
+  /**
+   * The member's name (a DNS label): in status.members, conditions and Events, and the default
+   * kubeconfig Secret <name>-kubeconfig (Cluster API's layout).
+   *
+   * Validation: minLength 1; maxLength 52; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`.
+   */
+  name: string;
+  /**
+   * The Secret in this namespace holding the member's kubeconfig. Defaults to Cluster API's
+   * <name>-kubeconfig with the key value. The hub uses it only if it allows this JwtRotation (annotation
+   * jwtrotation.io/allow-references), as every Secret a JwtRotation names. Use a kubeconfig limited to
+   * deploy/components/member's Role, not an admin one.
+   */
+  kubeconfigSecretRef?: KubeconfigSecretReference;
+}
+
+/**
  * Secret, in this namespace, holding the webhook URL (it is a credential). The Secret must allow this
  * JwtRotation to use it (annotation jwtrotation.io/allow-references), and the URL's host must be in
  * the operator's outbound allowlist; http:// only where the operator's administrator allows it.
@@ -953,6 +998,17 @@ export interface JwtRotationSpec {
    * @defaultValue `false`
    */
   suspend?: boolean;
+  /**
+   * Member clusters this JwtRotation drives from this one, the hub (docs/multi-cluster.md). With
+   * clusters, the hub keeps the keys in its Secret (secretName, here) and writes the same Secret, under
+   * the same name and in this namespace, into every member; spec.targets then names the workloads in
+   * each member, which are rolled there (the hub's own workloads are not rolled). The signing switch
+   * waits until every pod of every target in every member verifies the new key, and completion until
+   * every member has rolled; an unreachable member holds both. Absent: one cluster, this one.
+   *
+   * Validation: maxItems 16; unique by name; clusters must have unique names; two clusters name the same kubeconfig Secret.
+   */
+  clusters?: MemberCluster[];
   /**
    * How many finished operations status.history keeps, newest first (the runbook's change log and
    * "review rotation metrics"). Defaults to 10.
@@ -1347,6 +1403,48 @@ export interface TargetStatus {
   message?: string;
 }
 
+/** Pods of a member per key. */
+export interface MemberPodsByKey {
+  /** Fingerprint of the key. */
+  key: string;
+  /** Pods started from a revision that verifies this key. */
+  verifying: number;
+  /** Of those, pods that sign with it now. */
+  signing: number;
+}
+
+/** One member cluster. */
+export interface MemberClusterStatus {
+  /** The member's name (spec.clusters[].name). */
+  name: string;
+  /**
+   * Unreachable: its API server could not be reached. Stalled: its Secret or a target is missing, or a
+   * rollout stalled. Rolling: a target does not run the Secret as it is yet. Rolled: every target runs
+   * the member's Secret as it is.
+   */
+  phase: MemberPhase;
+  /**
+   * Since when the hub has not reached it (while Unreachable).
+   *
+   * Validation: format date-time.
+   */
+  unreachableSince?: string;
+  /** What it waits for, or the first line of the last error reaching it (never a credential). */
+  message?: string;
+  /** Fingerprints of the keys its Secret holds (as last read while Unreachable). */
+  keys?: string[];
+  /**
+   * Each target in the member, against the member's Secret.
+   *
+   * Validation: unique by kind + name.
+   */
+  targets?: TargetStatus[];
+  /** How many of its pods verify each key, and how many sign with it now. */
+  podsByKey?: MemberPodsByKey[];
+  /** Pods whose revision names no key (started before the operator rolled them, or by hand). */
+  podsWithoutKeys?: number;
+}
+
 /** What the operator observed and did. Written by the operator only. */
 export interface JwtRotationStatus {
   /**
@@ -1465,6 +1563,12 @@ export interface JwtRotationStatus {
    * Validation: unique by kind + name.
    */
   targets?: TargetStatus[];
+  /**
+   * With spec.clusters: where each member cluster stands, as the hub last read it. Fingerprints only.
+   *
+   * Validation: unique by name.
+   */
+  members?: MemberClusterStatus[];
 }
 
 /**
@@ -1482,7 +1586,7 @@ export interface JwtRotation {
   /**
    * What to rotate, when, how fast, and what must hold before the old key is dropped.
    *
-   * Validation: issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published; secretLength must be at least 48 for HS384 and 64 for HS512; monitoring.prometheus.bearerTokenSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; monitoring.prometheus.tls.caSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; a notification receiver's urlSecretRef or signingSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator.
+   * Validation: issuer needs an asymmetric algorithm (RS256, ES256 or EdDSA): an HMAC key is a shared secret and cannot be published; secretLength must be at least 48 for HS384 and 64 for HS512; monitoring.prometheus.bearerTokenSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; monitoring.prometheus.tls.caSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; a notification receiver's urlSecretRef or signingSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator; a cluster's kubeconfigSecretRef names a Secret of JWT keys (secretName or a backup); keys never leave the operator.
    */
   spec: JwtRotationSpec;
   /** What the operator observed and did. Written by the operator only. */
@@ -1950,6 +2054,41 @@ export interface ResolvedRollbackSpec {
   retention: string;
 }
 
+/** KubeconfigSecretReference after defaulting: every field with a schema default is present. */
+export interface ResolvedKubeconfigSecretReference {
+  /**
+   * Name of the Secret.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
+  name: string;
+  /**
+   * The data key holding the kubeconfig. Defaults to value.
+   *
+   * Validation: minLength 1; maxLength 253; pattern `^[-._a-zA-Z0-9]+$`.
+   * @defaultValue `"value"`
+   */
+  key: string;
+}
+
+/** MemberCluster after defaulting: every field with a schema default is present. */
+export interface ResolvedMemberCluster {
+  /**
+   * The member's name (a DNS label): in status.members, conditions and Events, and the default
+   * kubeconfig Secret <name>-kubeconfig (Cluster API's layout).
+   *
+   * Validation: minLength 1; maxLength 52; pattern `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`.
+   */
+  name: string;
+  /**
+   * The Secret in this namespace holding the member's kubeconfig. Defaults to Cluster API's
+   * <name>-kubeconfig with the key value. The hub uses it only if it allows this JwtRotation (annotation
+   * jwtrotation.io/allow-references), as every Secret a JwtRotation names. Use a kubeconfig limited to
+   * deploy/components/member's Role, not an admin one.
+   */
+  kubeconfigSecretRef?: ResolvedKubeconfigSecretReference;
+}
+
 /** UrlSecretReference after defaulting: every field with a schema default is present. */
 export interface ResolvedUrlSecretReference {
   /**
@@ -2170,6 +2309,17 @@ export interface ResolvedJwtRotationSpec {
    */
   suspend: boolean;
   /**
+   * Member clusters this JwtRotation drives from this one, the hub (docs/multi-cluster.md). With
+   * clusters, the hub keeps the keys in its Secret (secretName, here) and writes the same Secret, under
+   * the same name and in this namespace, into every member; spec.targets then names the workloads in
+   * each member, which are rolled there (the hub's own workloads are not rolled). The signing switch
+   * waits until every pod of every target in every member verifies the new key, and completion until
+   * every member has rolled; an unreachable member holds both. Absent: one cluster, this one.
+   *
+   * Validation: maxItems 16; unique by name; clusters must have unique names; two clusters name the same kubeconfig Secret.
+   */
+  clusters?: ResolvedMemberCluster[];
+  /**
    * How many finished operations status.history keeps, newest first (the runbook's change log and
    * "review rotation metrics"). Defaults to 10.
    *
@@ -2333,6 +2483,27 @@ export function resolveRollbackSpec(value: RollbackSpec): ResolvedRollbackSpec {
   };
 }
 
+/** KubeconfigSecretReference with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveKubeconfigSecretReference(
+  value: KubeconfigSecretReference,
+): ResolvedKubeconfigSecretReference {
+  return {
+    name: value.name,
+    key: value.key ?? 'value',
+  };
+}
+
+/** MemberCluster with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
+export function resolveMemberCluster(value: MemberCluster): ResolvedMemberCluster {
+  const resolved: ResolvedMemberCluster = {
+    name: value.name,
+  };
+  if (value.kubeconfigSecretRef !== undefined) {
+    resolved.kubeconfigSecretRef = resolveKubeconfigSecretReference(value.kubeconfigSecretRef);
+  }
+  return resolved;
+}
+
 /** UrlSecretReference with every schema default filled in, as the API server stores it. Shares unchanged values with its input. */
 export function resolveUrlSecretReference(value: UrlSecretReference): ResolvedUrlSecretReference {
   return {
@@ -2392,6 +2563,9 @@ export function resolveJwtRotationSpec(value: JwtRotationSpec): ResolvedJwtRotat
   };
   if (value.issuer !== undefined) {
     resolved.issuer = resolveIssuerSpec(value.issuer);
+  }
+  if (value.clusters !== undefined) {
+    resolved.clusters = value.clusters.map(resolveMemberCluster);
   }
   if (value.notifications !== undefined) {
     resolved.notifications = resolveNotificationsSpec(value.notifications);

@@ -23,7 +23,8 @@ export type ConditionType =
   | 'MetricsAvailable'
   | 'PreflightPassed'
   | 'NotificationsDelivered'
-  | 'IssuerCurrent';
+  | 'IssuerCurrent'
+  | 'MembersReady';
 
 /** True when `value` is one of `values`: narrows a string read from outside to an enum of the API. */
 export function isOneOf<const T extends string>(values: readonly T[], value: unknown): value is T {

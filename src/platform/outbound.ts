@@ -49,7 +49,7 @@ export function hostAllowed(patterns: readonly string[], hostname: string): bool
 export function refusedUrl(
   policy: OutboundPolicy,
   url: string,
-  use: 'prometheus' | 'receiver' | 'relying-party',
+  use: 'prometheus' | 'receiver' | 'relying-party' | 'member',
   showHost: boolean,
 ): string | undefined {
   const parsed = URL.canParse(url) ? new URL(url) : undefined;

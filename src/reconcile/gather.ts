@@ -16,6 +16,8 @@ import type {
 } from '../rotation/model.ts';
 import { issuerProbePlan, type ProbePlan } from '../rotation/issuer.ts';
 import { issuerObservation } from './issuer-data.ts';
+import { hubTargets } from '../rotation/hub.ts';
+import { gatherMembers, type MembersRead } from './members.ts';
 import { viewTarget, type WorkloadLike } from '../rotation/rollout.ts';
 import { scheduleBase } from '../rotation/schedule.ts';
 import type { PrometheusSettings } from '../rotation/spec.ts';
@@ -27,9 +29,11 @@ import { refusedUrl } from '../platform/outbound.ts';
 import { ReferenceReasons, readReference } from './references.ts';
 import { jwksConfigMapName, keyScheme, secretKeyName, viewBackup, viewSecret } from './secret-data.ts';
 
-interface Gathered {
+export interface Gathered {
   input: DecideInput;
   read: ReadSecrets;
+  /** With spec.clusters: the members as read on this pass (their targets are input.targets). */
+  members?: MembersRead | undefined;
 }
 
 /** A workload as read, with its pods (undefined when it does not exist). */
@@ -94,7 +98,9 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const name = resource.metadata.name ?? '';
   const spec = resource.spec;
   const now = deps.clock.now();
-  const listed = spec.targets ?? [];
+  const hub = (spec.clusters ?? []).length > 0;
+  // A hub rolls the targets in its members, not in its own cluster.
+  const listed = hub ? [] : (spec.targets ?? []);
   const observe = async (workload: WorkloadLike | undefined): Promise<ObservedWorkload> => ({
     workload,
     pods:
@@ -119,19 +125,23 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const read = { secret, backup, jwks, keySet };
   const delivery = deps.notifier?.outcome(namespace, name);
   const issuer = spec.issuer === undefined ? undefined : await observeIssuer(resource, read, now, deps);
-  return {
-    input: decideInput(
-      resource,
-      now,
-      read,
-      targets,
-      consumers,
-      gate,
-      delivery,
-      issuer,
-      deps.requesterIdentity,
-    ),
+  const input = decideInput(
+    resource,
+    now,
     read,
+    targets,
+    consumers,
+    gate,
+    delivery,
+    issuer,
+    deps.requesterIdentity,
+  );
+  if (!hub) return { input, read };
+  const members = await gatherMembers(resource, deps, now);
+  return {
+    input: { ...input, targets: hubTargets(spec.targets ?? [], members.input, input.secret) },
+    read,
+    members,
   };
 }
 

@@ -224,6 +224,31 @@ export type ProbeSigner = (
   claims: { issuer: string; subject: string; audience: string; extra: Readonly<Record<string, string>> },
 ) => Promise<string>;
 
+/**
+ * A member cluster's API server as the hub uses it (spec.clusters): the managed Secret and the targets,
+ * read live. Implemented by src/adapters/kubernetes/member-clusters.ts.
+ */
+export interface MemberApi {
+  secrets: Pick<SecretStore, 'get' | 'replace'>;
+  workloads: Pick<Workloads, 'get' | 'listPods' | 'setTemplateAnnotation'>;
+}
+
+export interface MemberClusters {
+  /**
+   * The API of the member whose kubeconfig Secret is `secretKey` (namespace/name) at resourceVersion
+   * `version`: made from `kubeconfig`, kept until that Secret changes. Throws, with a message free of
+   * credentials, when the kubeconfig cannot be used or `refused` says why its server may not be asked.
+   */
+  client(
+    secretKey: string,
+    version: string,
+    kubeconfig: string,
+    refused: (server: string) => string | undefined,
+  ): MemberApi;
+  /** An error from a member's API reduced to a credential-free first line, fit for status. */
+  describe(error: unknown): string;
+}
+
 export interface ReconcilerDeps {
   clock: Clock;
   logger: Logger;
@@ -274,6 +299,8 @@ export interface ReconcilerDeps {
    * it, always.
    */
   progressWriteAllowed?: ((rotating: boolean) => boolean) | undefined;
+  /** The member clusters of JwtRotations with spec.clusters; without it, such a JwtRotation's members are unreachable. */
+  members?: MemberClusters | undefined;
   /** The operator-wide rollout budget (./rollout-budget.ts); without it, no limit. */
   budget?: Pick<RolloutBudget, 'admit' | 'settle' | 'forget'> | undefined;
 }

@@ -11,8 +11,10 @@ import { ConditionReasons } from '../rotation/reasons.ts';
 import { parseInstant } from '../rotation/time.ts';
 import { refusedUrl } from '../platform/outbound.ts';
 import { canonical } from '../platform/canonical.ts';
+import { applyMembers } from '../rotation/hub.ts';
 import { execute } from './execute.ts';
-import { gather } from './gather.ts';
+import { gather, type Gathered } from './gather.ts';
+import { catchUpMembers, memberWorkloads } from './members.ts';
 import type {
   GateReader,
   NotificationTarget,
@@ -89,12 +91,13 @@ export class Reconciler {
 
     const key = `${namespace}/${name}`;
     const decided = await this.decideOn(resource, source, freshness);
-    const budgeted = this.withinBudget(key, decided.gathered.input, decided.decision);
+    const budgeted = this.withinBudget(key, decided.gathered, decided.decision);
     this.deps.metrics.decided((performance.now() - started) / 1000);
     const decision =
       budgeted.actions.length > 0
         ? await this.act(resource, budgeted, decided.gathered, source, freshness, log)
         : budgeted;
+    if (budgeted.actions.length === 0) await this.catchUp(resource, decided.gathered, log);
     this.deps.budget?.settle(key, decision.rolling === true, decision.rolloutClaim?.queued === true);
 
     const { statusChanged, progressDue } = await this.writeStatus(resource, decision, log);
@@ -163,9 +166,9 @@ export class Reconciler {
     resource: JwtRotation,
     source: ReconcilerDeps,
     freshness: Freshness,
-  ): Promise<{ gathered: Awaited<ReturnType<typeof gather>>; decision: Decision }> {
+  ): Promise<{ gathered: Gathered; decision: Decision }> {
     let gathered = await gather(resource, source);
-    let decision = decide(gathered.input);
+    let decision = decideGathered(gathered);
     const live = this.deps.live;
     if (decision.restsOnPods && freshness !== 'stale' && live !== undefined) {
       const pods: ReconcilerDeps = {
@@ -175,7 +178,7 @@ export class Reconciler {
         prober: replay(gathered.input.issuer?.probes, source.prober),
       };
       gathered = await gather(resource, pods);
-      decision = decide(gathered.input);
+      decision = decideGathered(gathered);
     }
     return { gathered, decision };
   }
@@ -185,19 +188,21 @@ export class Reconciler {
    * any await, so passes side by side cannot both take the last one), or decided again with the
    * budget's answer, which turns it into a wait in the queue.
    */
-  private withinBudget(key: string, input: DecideInput, decision: Decision): Decision {
+  private withinBudget(key: string, gathered: Gathered, decision: Decision): Decision {
     const { budget, clock } = this.deps;
     const claim = decision.rolloutClaim;
     if (budget === undefined || claim === undefined || claim.queued) return decision;
     const answer = budget.admit(key, claim, clock.now());
-    return answer === undefined ? decision : decide({ ...input, rolloutBudget: answer });
+    return answer === undefined
+      ? decision
+      : decideGathered({ ...gathered, input: { ...gathered.input, rolloutBudget: answer } });
   }
 
   /** Carries out the decision's actions, then takes the second look (see lookAgain). */
   private async act(
     resource: JwtRotation,
     decision: Decision,
-    gathered: Awaited<ReturnType<typeof gather>>,
+    gathered: Gathered,
     source: ReconcilerDeps,
     freshness: Freshness,
     log: Logger,
@@ -206,7 +211,13 @@ export class Reconciler {
       phase: decision.status.phase,
       actions: decision.actions.map((a) => a.type),
     });
-    await execute(decision.actions, resource, gathered.read, this.deps);
+    const deps = gathered.members
+      ? {
+          ...this.deps,
+          workloads: memberWorkloads(resource, this.deps.workloads, gathered.members, this.deps),
+        }
+      : this.deps;
+    await execute(decision.actions, resource, gathered.read, deps);
     const second = await this.lookAgain(resource, decision, source, freshness, gathered.input);
     log.debug('looked again at own writes', { merged: second !== undefined });
     if (second === undefined) return decision;
@@ -218,6 +229,13 @@ export class Reconciler {
       // The second look is the look again the first decision asked for; when to look next is its call.
       requeueAfterMs: second.requeueAfterMs,
     };
+  }
+
+  /** A quiet pass of a hub in Idle writes the hub's Secret into members behind it (./members.ts). */
+  private async catchUp(resource: JwtRotation, gathered: Gathered, log: Logger): Promise<void> {
+    if (gathered.members === undefined) return;
+    const written = await catchUpMembers(resource, gathered.input.secret, gathered.members, this.deps);
+    if (written.length > 0) log.info('members caught up with the hub', { members: written });
   }
 
   /**
@@ -309,12 +327,12 @@ export class Reconciler {
     const assumed: JwtRotation = { ...resource, status: first.status };
     let second: Decision;
     try {
-      const { input } = await gather(assumed, {
+      const gathered = await gather(assumed, {
         ...source,
         gate: reuse(firstInput.gate, source.gate),
         prober: replay(firstInput.issuer?.probes, source.prober),
       });
-      second = decide(input);
+      second = decideGathered(gathered);
     } catch (error) {
       // The writes are done: a failed read must not cost the first decision's status and Events.
       this.deps.logger.debug('second look failed; writing the first decision', {
@@ -409,6 +427,15 @@ export class Reconciler {
       readings: status.gate?.readings,
     });
   }
+}
+
+/** The core's decision on what a pass gathered; a hub's under its members' gates (../rotation/hub.ts). */
+function decideGathered(gathered: Gathered): Decision {
+  const decision = decide(gathered.input);
+  const { members } = gathered;
+  return members === undefined
+    ? decision
+    : applyMembers(decision, gathered.input, members.input, members.pollIntervalMs);
 }
 
 /** The dependencies with every read made from the API server. */

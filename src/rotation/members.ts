@@ -1,11 +1,9 @@
 /**
  * One key across clusters (issue 24, docs/multi-cluster.md): the staged rotation's rule over the
- * member clusters a hub drives. A hub's shell would read each member (its Secret reduced to
- * fingerprints, its targets and their pods, in the shapes the single-cluster core reads) and ask
- * these functions whether a step may happen, which members hold it, and what status says about
- * each member. Pure, like the rest of the core.
- *
- * Not wired: no CRD field names members and no shell calls this yet; only its tests do.
+ * member clusters a hub drives. The hub's shell (src/reconcile/members.ts) reads each member (its
+ * Secret reduced to fingerprints, its targets and their pods, in the shapes the single-cluster core
+ * reads), and ./hub.ts asks these functions whether a step may happen, which members hold it, and what
+ * status says about each member. Pure, like the rest of the core.
  */
 import type { TargetStatus } from '../api/types.ts';
 import type { ConditionSpec } from './conditions.ts';
@@ -44,7 +42,7 @@ export interface MembersInput {
   members: readonly MemberView[];
 }
 
-/** The condition type the hub would set; not in ConditionType until the operator sets it. */
+/** The condition type the hub sets (spec.clusters). */
 export const MEMBERS_READY = 'MembersReady';
 
 export type MembersCondition = Omit<ConditionSpec, 'type'> & { type: typeof MEMBERS_READY };

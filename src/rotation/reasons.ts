@@ -219,6 +219,10 @@ export const EventReasons = {
   CompromisedKey: 'CompromisedKey',
   /** After an emergency rotation: every relying party holds a set without the compromised key, and max-age has passed. */
   CompromisedKeyDropped: 'CompromisedKeyDropped',
+  /** spec.clusters: a member holds the step in flight (unreachable, or not where the step needs it); names it. */
+  MembersHeld: 'MembersHeld',
+  /** spec.clusters: every member is reachable and where the step in flight needs it again. */
+  MembersCaughtUp: 'MembersCaughtUp',
 } as const;
 
 export type EventReason = (typeof EventReasons)[keyof typeof EventReasons];

@@ -9,6 +9,7 @@ import { KubernetesConfigMapStore } from '../adapters/kubernetes/configmaps.ts';
 import { EventLane } from '../adapters/kubernetes/event-lane.ts';
 import { KubernetesEventRecorder } from '../adapters/kubernetes/events.ts';
 import { KubernetesJwtRotationStore } from '../adapters/kubernetes/jwt-rotations.ts';
+import { KubernetesMemberClusters } from '../adapters/kubernetes/member-clusters.ts';
 import { progressAllowance } from '../adapters/kubernetes/rate-limit.ts';
 import { KubernetesSecretStore } from '../adapters/kubernetes/secrets.ts';
 import { KubernetesWorkloads } from '../adapters/kubernetes/workloads.ts';
@@ -116,6 +117,8 @@ export function makeReconciler(deps: ReconcilerDeps, events: EventLane): Reconci
     keySets: watches.keySets,
     prober: new RelyingPartyProber(clients.authentication),
     probeSigner: signProbeToken,
+    // spec.clusters: a client per member kubeconfig Secret, remade when that Secret changes.
+    members: new KubernetesMemberClusters(config.fieldManager),
     budget,
   });
 }

@@ -83,6 +83,7 @@ export function describe(r: JwtRotation, p: Painter): string {
     ...keyLines(s),
     '',
     ...targetLines(s, p),
+    ...memberLines(s, p),
     ...gateLines(r, s, p),
     ...issuerLines(r, s, p),
     '',
@@ -154,6 +155,31 @@ function targetLines(s: JwtRotationStatus, p: Painter): string[] {
         t.ready === true ? p.green('yes') : p.yellow('no'),
         t.revision ?? '-',
         t.message ?? '',
+      ]),
+    ]),
+  ];
+}
+
+/** spec.clusters: each member's phase, the keys its Secret holds and its pods by key. */
+function memberLines(s: JwtRotationStatus, p: Painter): string[] {
+  const members = s.members ?? [];
+  if (members.length === 0) return [];
+  const phase = (m: (typeof members)[number]): string =>
+    m.phase === 'Rolled' ? p.green(m.phase) : m.phase === 'Rolling' ? p.yellow(m.phase) : p.red(m.phase);
+  const pods = (m: (typeof members)[number]): string =>
+    (m.podsByKey ?? []).map((k) => `${k.key}: ${k.verifying} verify, ${k.signing} sign`).join('; ') || '-';
+  return [
+    'Members:',
+    indentedTable([
+      ['NAME', 'PHASE', 'KEYS', 'PODS BY KEY', 'MESSAGE'],
+      ...members.map((m) => [
+        m.name,
+        phase(m),
+        (m.keys ?? []).join(',') || '-',
+        pods(m),
+        m.phase === 'Unreachable'
+          ? `since ${m.unreachableSince ?? '?'}: ${m.message ?? ''}`
+          : (m.message ?? ''),
       ]),
     ]),
   ];

@@ -1,0 +1,492 @@
+/**
+ * One key across clusters (issue 24, docs/multi-cluster.md) on three control planes: the hub is the
+ * shared test cluster, and each of two members is a control plane of its own on loopback, started from
+ * the same cached binaries (test/support/member-cluster.ts). The hub reaches a member only with the
+ * token of deploy/components/member's ServiceAccount, never an admin kubeconfig. A member's
+ * kube-apiserver is stopped before and after the signing switch, and during an emergency rotation.
+ * Prints the time each member took to reach each shape of the Secret and to roll to it, and the
+ * partition timings.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import * as k8s from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { stringify } from 'yaml';
+
+import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
+import { fingerprint } from '../../src/platform/fingerprint.ts';
+import { NOT_SCHEDULED } from '../../src/rotation/revision.ts';
+import { repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { installCrd } from '../support/crd.ts';
+import {
+  annotate,
+  clients,
+  createConsumerDeployment,
+  createJwtRotation,
+  eventsOf,
+  getJwtRotation,
+  secretValues,
+  waitForPhase,
+  type Clients,
+} from '../support/jwt-rotations.ts';
+import {
+  startMemberControlPlane,
+  stopMemberControlPlane,
+  type MemberControlPlane,
+} from '../support/member-cluster.ts';
+import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
+
+const REVISION = 'jwtrotation.io/secret-revision';
+const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
+const SCENARIOS = ['complete', 'before', 'after', 'rollback', 'emergency', 'refused'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const spec: JwtRotationSpec = {
+  secretName: 'api-jwt',
+  targets: [{ kind: 'Deployment', name: 'api' }],
+  clusters: [{ name: 'east' }, { name: 'west' }],
+  rollout: { signingDelay: '4s', pollInterval: '500ms' },
+  monitoring: { minDuration: '4s', maxDuration: '2m', requireOldTokenExpiry: false },
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A Secret's shape, as the phases write it. */
+function shapeOf(values: Record<string, string> | undefined, original: string): string {
+  if (values?.JWT_SECRET === undefined) return 'empty';
+  if (values.JWT_SECRET_NEW !== undefined)
+    return values.JWT_SECRET_ROTATION_DATE === NOT_SCHEDULED ? 'published' : 'switched';
+  return values.JWT_SECRET === original ? 'original' : 'new-key-alone';
+}
+
+/**
+ * Records, every 250 ms, when each member's Secret first showed each shape and when its Deployment
+ * first ran that Secret's revision everywhere; a member that does not answer is skipped that round.
+ */
+class Timeline {
+  readonly seen = new Map<string, { secretAt: number; rolledAt?: number }>();
+  private stopped = false;
+  private readonly t0 = Date.now();
+  constructor(
+    private readonly members: MemberControlPlane[],
+    private readonly ns: string,
+    private readonly original: string,
+  ) {
+    void this.loop();
+  }
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      await Promise.all(this.members.map((m) => this.look(m).catch(() => undefined)));
+      await sleep(250);
+    }
+  }
+  private readonly current = new Map<string, string>();
+  private async look(m: MemberControlPlane): Promise<void> {
+    const shape = shapeOf(await secretValues(m.c, this.ns, 'api-jwt'), this.original);
+    const at = Date.now() - this.t0;
+    let key = this.current.get(m.name);
+    if (key === undefined || !key.startsWith(`${m.name} ${shape}`)) {
+      // A shape seen again (the original key after a rollback) gets an entry of its own.
+      const again = [...this.seen.keys()].filter((k) => k.startsWith(`${m.name} ${shape}`)).length;
+      key = again === 0 ? `${m.name} ${shape}` : `${m.name} ${shape} #${String(again + 1)}`;
+      this.seen.set(key, { secretAt: at });
+      this.current.set(m.name, key);
+    }
+    const entry = this.seen.get(key);
+    if (entry !== undefined && entry.rolledAt === undefined && (await rolled(m.c, this.ns)))
+      entry.rolledAt = at;
+  }
+  stop(title: string): void {
+    this.stopped = true;
+    console.log(
+      `      ${title} (ms since the request; Secret shape seen in the member, then its Deployment rolled to it):`,
+    );
+    for (const [key, { secretAt, rolledAt }] of this.seen)
+      console.log(
+        `        ${key.padEnd(22)} secret ${String(secretAt).padStart(6)}  rolled ${rolledAt === undefined ? '     -' : String(rolledAt).padStart(6)}`,
+      );
+  }
+}
+
+/** Every pod of the member's Deployment runs the template's revision, and the rollout is done. */
+async function rolled(c: Clients, ns: string): Promise<boolean> {
+  const d = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+  const revision = d.spec?.template.metadata?.annotations?.[REVISION];
+  if (revision === undefined) return false;
+  const s = d.status ?? {};
+  const want = d.spec?.replicas ?? 1;
+  if ((s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) || s.updatedReplicas !== want) return false;
+  if (s.availableReplicas !== want || s.replicas !== want) return false;
+  const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=api' });
+  return pods.items.every((p) => p.metadata?.annotations?.[REVISION] === revision);
+}
+
+describe('one key across clusters: a hub and two member control planes', function () {
+  this.timeout(900_000);
+  let cluster: TestCluster;
+  let hub: Clients;
+  let operator: OperatorProcess | undefined;
+  let members: MemberControlPlane[] = [];
+  const namespaces = new Map<Scenario, string>();
+  const tokens: string[] = [];
+
+  before(async function () {
+    this.timeout(1_800_000);
+    cluster = await useCluster();
+    await installCrd(cluster);
+    hub = clients(cluster);
+    const started = Date.now();
+    members = await Promise.all(['east', 'west'].map((name) => startMemberControlPlane(name)));
+    console.log(`      two member control planes started in ${String(Date.now() - started)} ms`);
+    for (const scenario of SCENARIOS) namespaces.set(scenario, await cluster.newNamespace(`hub-${scenario}`));
+    operator = await startOperatorProcess({
+      kubeconfigPath: cluster.kubeconfigPath,
+      // WATCH_NAMESPACE takes one name; the list goes in WATCH_NAMESPACES.
+      env: { WATCH_NAMESPACES: [...namespaces.values()].join(',') },
+    });
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    await operator?.stop();
+    const output = operator?.output() ?? '';
+    for (const m of members) await stopMemberControlPlane(m);
+    // The hub never logs a member's credentials.
+    for (const token of tokens) expect(output).to.not.include(token);
+    expect(output).to.not.match(/[A-Za-z0-9+/]{80,}={0,2}/);
+  });
+
+  /** In the member: the namespace, deploy/components/member for it, the empty managed Secret, the consumer. */
+  async function prepareMember(m: MemberControlPlane, ns: string): Promise<string> {
+    await m.c.core.createNamespace({ body: { metadata: { name: ns } } });
+    const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-member-overlay-'));
+    const component = path.relative(overlay, path.join(repoRoot, 'deploy/components/member'));
+    writeFileSync(
+      path.join(overlay, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        namespace: ns,
+        components: [component],
+        patches: [
+          {
+            target: { kind: 'Role', name: 'jwt-rotation-hub' },
+            patch: stringify([
+              { op: 'replace', path: '/rules/0/resourceNames', value: ['api-jwt'] },
+              { op: 'replace', path: '/rules/1/resourceNames', value: ['api'] },
+            ]),
+          },
+        ],
+      }),
+    );
+    const applied = await m.kubectl(['apply', '-k', overlay]);
+    if (applied.code !== 0) throw new Error(`kubectl apply -k in ${m.name}: ${applied.stderr}`);
+    await m.c.core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'api-jwt' }, type: 'Opaque' },
+    });
+    await m.c.core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'unrelated' }, type: 'Opaque', stringData: { password: 'not-for-the-hub' } },
+    });
+    await createConsumerDeployment(m.c, ns, 'api', 'api-jwt', 2);
+    const token = await waitFor(`the hub's token in ${m.name}`, async () => {
+      const s = await m.c.core.readNamespacedSecret({ namespace: ns, name: 'jwt-rotation-hub-token' });
+      return s.data?.token === undefined ? undefined : { token: s.data.token, ca: s.data['ca.crt'] ?? '' };
+    });
+    const bearer = Buffer.from(token.token, 'base64').toString('utf8');
+    tokens.push(bearer);
+    return stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: m.name, cluster: { server: m.server, 'certificate-authority-data': token.ca } }],
+      users: [{ name: 'jwt-rotation-hub', user: { token: bearer } }],
+      contexts: [{ name: m.name, context: { cluster: m.name, user: 'jwt-rotation-hub', namespace: ns } }],
+      'current-context': m.name,
+    });
+  }
+
+  /** A hub namespace with both members prepared and their kubeconfig Secrets (Cluster API's layout). */
+  async function setUp(scenario: Scenario): Promise<{ ns: string; original: string }> {
+    const ns = namespaces.get(scenario) ?? '';
+    for (const m of members) {
+      const kubeconfig = await prepareMember(m, ns);
+      await hub.core.createNamespacedSecret({
+        namespace: ns,
+        body: {
+          metadata: {
+            name: `${m.name}-kubeconfig`,
+            labels: { 'cluster.x-k8s.io/cluster-name': m.name },
+            annotations: { 'jwtrotation.io/allow-references': 'api' },
+          },
+          type: 'cluster.x-k8s.io/secret',
+          stringData: { value: kubeconfig },
+        },
+      });
+    }
+    await createJwtRotation(hub, ns, 'api', spec);
+    const idle = await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => membersReady(r)?.status === 'True',
+      120_000,
+    );
+    const original = (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '';
+    expect(idle.status?.currentKeyFingerprint).to.equal(fingerprint(original));
+    await expectMembersHold(ns, original);
+    return { ns, original };
+  }
+
+  const membersReady = (r: JwtRotation) => r.status?.conditions?.find((c) => c.type === 'MembersReady');
+
+  /** Both members' Secrets hold exactly `key` alone, and each member's Deployment runs it. */
+  async function expectMembersHold(ns: string, key: string): Promise<void> {
+    for (const m of members) {
+      const values = (await secretValues(m.c, ns, 'api-jwt')) ?? {};
+      expect(values.JWT_SECRET, `${m.name}'s JWT_SECRET`).to.equal(key);
+      for (const slot of ROTATION_KEYS) expect(values, m.name).to.not.have.property(slot);
+      const d = await m.c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+      expect(d.spec?.template.metadata?.annotations?.[REVISION], m.name).to.match(
+        new RegExp(`^${fingerprint(key)}/`),
+      );
+      await waitFor(`${m.name}'s Deployment to run it`, () => rolled(m.c, ns));
+    }
+  }
+
+  it('completes a rotation with the same key in both members, each rolled, with status per member', async () => {
+    const { ns, original } = await setUp('complete');
+    const timeline = new Timeline(members, ns, original);
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
+    const done = await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'Completed',
+      180_000,
+    );
+    timeline.stop('rotation');
+    const key = (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '';
+    expect(key).to.not.equal(original);
+    await expectMembersHold(ns, key);
+    expect(done.status?.members?.map((m) => [m.name, m.phase])).to.deep.equal([
+      ['east', 'Rolled'],
+      ['west', 'Rolled'],
+    ]);
+    expect(done.status?.members?.[0]?.keys).to.deep.equal([fingerprint(key)]);
+    expect(done.status?.members?.[0]?.podsByKey).to.deep.equal([
+      { key: fingerprint(key), verifying: 2, signing: 2 },
+    ]);
+    expect(done.status?.targets?.map((t) => t.name)).to.deep.equal(['east/api', 'west/api']);
+    // Every member went through the staged shapes, in order, before completion.
+    for (const m of members)
+      for (const shape of ['published', 'switched', 'new-key-alone'])
+        expect([...timeline.seen.keys()], `${m.name} ${shape}`).to.include(`${m.name} ${shape}`);
+  });
+
+  it('holds the rotation in DualKey while a member is down before the switch, names it, and completes on its return', async () => {
+    const { ns, original } = await setUp('before');
+    // Slow rollouts, so the publish roll outlasts the stop below.
+    for (const m of members)
+      await m.c.apps.patchNamespacedDeployment(
+        { namespace: ns, name: 'api', body: { spec: { minReadySeconds: 4 } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+    await waitFor('members settled after the patch', async () =>
+      (await Promise.all(members.map((m) => rolled(m.c, ns)))).every(Boolean),
+    );
+    const west = members[1] as MemberControlPlane;
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
+    await waitForPhase(hub, ns, 'api', 'DualKey', () => true, 60_000);
+    const stoppedAt = Date.now();
+    const restart = await west.stopApiServer();
+    const hubValues = await secretValues(hub, ns, 'api-jwt');
+    expect(hubValues?.JWT_SECRET_ROTATION_DATE, 'the switch came before the stop').to.equal(NOT_SCHEDULED);
+    const held = await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'DualKey',
+      (r) => membersReady(r)?.reason === 'MemberUnreachable',
+      60_000,
+    );
+    const namedAt = Date.now();
+    expect(membersReady(held)?.message).to.match(/west \(unreachable since [^)]*\)/);
+    expect(held.status?.members?.find((m) => m.name === 'west')?.phase).to.equal('Unreachable');
+    // East verifies the new key by now; the switch still waits: the operator looks again and does nothing.
+    await waitFor(
+      'east to verify the new key',
+      async () =>
+        shapeOf(await secretValues(members[0]!.c, ns, 'api-jwt'), original) === 'published' &&
+        (await rolled(members[0]!.c, ns)),
+    );
+    const rv = (await getJwtRotation(hub, ns, 'api')).metadata.resourceVersion ?? '';
+    await operator!.lookedAt(ns, 'api', rv, { wroteNothing: true, timeoutMs: 30_000 });
+    expect((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET_ROTATION_DATE).to.equal(NOT_SCHEDULED);
+    expect(
+      (await eventsOf(hub, ns)).some((e) => e.reason === 'MembersHeld' && e.message?.includes('west')),
+    ).to.equal(true);
+    const downFor = Date.now() - stoppedAt;
+    await restart();
+    const backAt = Date.now();
+    await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'Completed',
+      180_000,
+    );
+    const doneAt = Date.now();
+    await expectMembersHold(ns, (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '');
+    console.log(
+      `      partition before the switch: west stopped → MembersReady names it ${String(namedAt - stoppedAt)} ms; down ${String(downFor)} ms; ready again → rotation completed ${String(doneAt - backAt)} ms`,
+    );
+  });
+
+  it('holds completion while a member is down after the switch, and completes on its return', async () => {
+    const { ns, original } = await setUp('after');
+    const east = members[0] as MemberControlPlane;
+    const timeline = new Timeline(members, ns, original);
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
+    await waitFor(
+      'the signing switch in the hub',
+      async () => shapeOf(await secretValues(hub, ns, 'api-jwt'), original) === 'switched',
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    const stoppedAt = Date.now();
+    const restart = await east.stopApiServer();
+    const held = await waitFor(
+      'MembersReady to name east',
+      async () => {
+        const r = await getJwtRotation(hub, ns, 'api');
+        return membersReady(r)?.reason === 'MemberUnreachable' &&
+          membersReady(r)?.message.includes('east (unreachable')
+          ? r
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const namedAt = Date.now();
+    expect(held.status?.phase).to.be.oneOf(['DualKey', 'Monitoring']);
+    // Once the signing date plus monitoring.minDuration (4 s) has passed, with east down, the old key is
+    // still there: completion waits for east. The date is the hub's, in its Secret.
+    const date = Date.parse((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET_ROTATION_DATE ?? '');
+    await waitFor(
+      'the signing date plus minDuration to pass',
+      () => Promise.resolve(Date.now() > date + 5000),
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const rv = (await getJwtRotation(hub, ns, 'api')).metadata.resourceVersion ?? '';
+    await operator!.lookedAt(ns, 'api', rv, { wroteNothing: true, timeoutMs: 30_000 });
+    const still = await getJwtRotation(hub, ns, 'api');
+    expect(still.status?.phase).to.be.oneOf(['DualKey', 'Monitoring']);
+    expect((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET_CURRENT).to.equal(original);
+    const downFor = Date.now() - stoppedAt;
+    await restart();
+    const backAt = Date.now();
+    await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'Completed',
+      180_000,
+    );
+    const doneAt = Date.now();
+    timeline.stop('rotation with east down after the switch');
+    await expectMembersHold(ns, (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '');
+    console.log(
+      `      partition after the switch: east stopped → MembersReady names it ${String(namedAt - stoppedAt)} ms; down ${String(downFor)} ms; ready again → rotation completed ${String(doneAt - backAt)} ms`,
+    );
+  });
+
+  it('restores the original key in both members on a rollback', async () => {
+    const { ns, original } = await setUp('rollback');
+    const timeline = new Timeline(members, ns, original);
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
+    await waitForPhase(hub, ns, 'api', 'Monitoring', () => true, 120_000);
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rollback': 'from-monitoring' });
+    await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'RolledBack' && membersReady(r)?.status === 'True',
+      180_000,
+    );
+    timeline.stop('rotation, then rollback from Monitoring');
+    expect((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET).to.equal(original);
+    await expectMembersHold(ns, original);
+  });
+
+  it('rotates at once in the member it reaches on an emergency, names the other, and catches it up on its return', async () => {
+    const { ns, original } = await setUp('emergency');
+    const west = members[1] as MemberControlPlane;
+    const east = members[0] as MemberControlPlane;
+    const stoppedAt = Date.now();
+    const restart = await west.stopApiServer();
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/emergency-rotate': 'leak-1' });
+    const key = await waitFor(
+      'the emergency key in east',
+      async () => {
+        const hubKey = (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET;
+        const eastKey = (await secretValues(east.c, ns, 'api-jwt'))?.JWT_SECRET;
+        return hubKey !== original && hubKey === eastKey ? hubKey : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const eastAt = Date.now();
+    const held = await waitFor('MembersReady to name west', async () => {
+      const r = await getJwtRotation(hub, ns, 'api');
+      return membersReady(r)?.reason === 'MemberUnreachable' &&
+        membersReady(r)?.message.includes('west (unreachable')
+        ? r
+        : undefined;
+    });
+    expect(membersReady(held)?.message).to.include('The emergency rotation to key');
+    expect(held.status?.lastRotation?.outcome).to.not.equal('Completed');
+    await restart();
+    const backAt = Date.now();
+    await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.trigger === 'Emergency' && membersReady(r)?.status === 'True',
+      180_000,
+    );
+    const doneAt = Date.now();
+    await expectMembersHold(ns, key);
+    console.log(
+      `      emergency with west down: east has the new key ${String(eastAt - stoppedAt)} ms after the stop; west ready again → caught up and completed ${String(doneAt - backAt)} ms`,
+    );
+  });
+
+  it("refuses the member ServiceAccount any Secret but the managed one (a 403 from the member's API server)", async () => {
+    const ns = namespaces.get('refused') ?? '';
+    const m = members[0] as MemberControlPlane;
+    const kubeconfig = await prepareMember(m, ns);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const code = (e: unknown): number | undefined => (e as { code?: number }).code;
+    const other = await core.readNamespacedSecret({ namespace: ns, name: 'unrelated' }).then(() => 200, code);
+    const list = await core.listNamespacedSecret({ namespace: ns }).then(() => 200, code);
+    const own = await core.readNamespacedSecret({ namespace: ns, name: 'api-jwt' }).then(() => 200, code);
+    const create = await core
+      .createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'made-by-hub' } } })
+      .then(() => 200, code);
+    console.log(
+      `      member ServiceAccount: get unrelated ${String(other)}, list ${String(list)}, create ${String(create)}, get api-jwt ${String(own)}`,
+    );
+    expect([other, list, create]).to.deep.equal([403, 403, 403]);
+    expect(own).to.equal(200);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Member clusters for the multi-cluster tests (docs/multi-cluster.md): each is a control plane of its
+ * own, started by tools/cluster/up.sh from the same cached binaries in a directory of its own
+ * (CLUSTER_DIR, free loopback ports, kwok only), and stopped by tools/cluster/down.sh. Only these
+ * processes are ever stopped here, found by the pid files of that directory, never the shared cluster's.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import * as k8s from '@kubernetes/client-node';
+
+import { repoRoot, waitFor, type KubectlResult } from './cluster.ts';
+import type { Clients } from './jwt-rotations.ts';
+
+export interface MemberControlPlane {
+  name: string;
+  dir: string;
+  /** Its admin kubeconfig: for the tests' own set-up and checks, never given to the hub. */
+  admin: k8s.KubeConfig;
+  server: string;
+  c: Clients;
+  kubectl(args: string[], input?: string): Promise<KubectlResult>;
+  /** Stops its kube-apiserver; resolves with a function that starts it again and resolves once it is ready. */
+  stopApiServer(): Promise<() => Promise<void>>;
+}
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: repoRoot, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      resolve({ stdout, stderr, code: code ?? 1 });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+const clusterEnv = (dir: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  CLUSTER_DIR: dir,
+  CLUSTER_REAL_NODE: '0',
+});
+
+/** Starts a member control plane in a fresh directory under the system's temp dir. */
+export async function startMemberControlPlane(name: string): Promise<MemberControlPlane> {
+  const dir = mkdtempSync(path.join(tmpdir(), `jwtr-member-${name}-`));
+  const up = await run('bash', [path.join(repoRoot, 'tools/cluster/up.sh')], clusterEnv(dir));
+  if (up.code !== 0) throw new Error(`up.sh for member ${name} failed:\n${up.stderr.slice(-2000)}`);
+  const admin = new k8s.KubeConfig();
+  admin.loadFromFile(path.join(dir, 'kubeconfig'));
+  const server = admin.getCurrentCluster()?.server ?? '';
+  const kubectlPath = path.join(dir, 'bin', 'kubectl');
+  return {
+    name,
+    dir,
+    admin,
+    server,
+    c: {
+      core: admin.makeApiClient(k8s.CoreV1Api),
+      apps: admin.makeApiClient(k8s.AppsV1Api),
+      custom: admin.makeApiClient(k8s.CustomObjectsApi),
+    },
+    kubectl: (args, input) =>
+      run(kubectlPath, ['--kubeconfig', path.join(dir, 'kubeconfig'), ...args], process.env, input),
+    stopApiServer: () => stopApiServer(dir, kubectlPath),
+  };
+}
+
+/** Stops the member's control plane (tools/cluster/down.sh with its CLUSTER_DIR). */
+export async function stopMemberControlPlane(member: MemberControlPlane): Promise<void> {
+  const down = await run('bash', [path.join(repoRoot, 'tools/cluster/down.sh')], {
+    ...clusterEnv(member.dir),
+    CLUSTER_PURGE: '1',
+  });
+  if (down.code !== 0)
+    throw new Error(`down.sh for member ${member.name} failed:\n${down.stderr.slice(-2000)}`);
+}
+
+/** NUL-separated /proc entries (cmdline, environ) as a list. */
+function procList(pid: number, file: 'cmdline' | 'environ'): string[] {
+  return readFileSync(`/proc/${String(pid)}/${file}`, 'utf8')
+    .split('\0')
+    .filter((s) => s !== '');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * As tools/cluster/restart.sh, in two halves: stop the member's kube-apiserver (its pid from the
+ * member's own pid file), and later start it with the same command line and environment.
+ */
+async function stopApiServer(dir: string, kubectlPath: string): Promise<() => Promise<void>> {
+  const pidFile = path.join(dir, 'pids', 'kube-apiserver.pid');
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  const exe = path.basename(readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0')[0] ?? '');
+  if (exe !== 'kube-apiserver')
+    throw new Error(`pid ${String(pid)} in ${pidFile} is ${exe}, not kube-apiserver`);
+  const argv = procList(pid, 'cmdline');
+  const envv = procList(pid, 'environ');
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`member kube-apiserver ${String(pid)} to exit`, () => Promise.resolve(!alive(pid)), {
+    intervalMs: 50,
+  });
+  return async () => {
+    const log = openSync(path.join(dir, 'logs', 'kube-apiserver.log'), 'a');
+    writeFileSync(pidFile, '');
+    const child = spawn(
+      'setsid',
+      ['env', '-i', ...envv, 'bash', '-c', 'echo $$ >"$0"; exec "$@"', pidFile, ...argv],
+      { detached: true, stdio: ['ignore', log, log] },
+    );
+    child.unref();
+    await waitFor(
+      'the member kube-apiserver to be ready again',
+      async () => {
+        const r = await run(
+          kubectlPath,
+          ['--kubeconfig', path.join(dir, 'kubeconfig'), 'get', '--raw', '/readyz'],
+          process.env,
+        );
+        return r.code === 0 && r.stdout.trim() === 'ok';
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+  };
+}
