@@ -259,9 +259,16 @@ describe('properties of the decision core (fast-check)', function () {
           const w = run.world;
           const before = w.status?.phase;
           if (step.kind === 'request' && step.annotation === 'emergency-rotate') emergency = true;
+          const savedBefore = w.backupOriginal();
           apply(run, step);
+          const saved = w.backupOriginal();
           if (before === 'Idle' && w.status?.phase === 'DualKey') {
             original = w.secret?.values.JWT_SECRET_CURRENT;
+            retainedUntil = undefined;
+          } else if (before === 'Idle' && saved !== undefined && saved !== savedBefore) {
+            // A new rotation begins with a pass in Idle that saves the key in use as its original: from then
+            // on a rollback goes back to that key, and the last rotation's original is superseded.
+            original = saved;
             retainedUntil = undefined;
           }
           // Status drops the field once the retention ended (and the backup is deleted): remember it.
