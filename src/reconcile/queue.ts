@@ -7,6 +7,13 @@
  * pause, a new spec) goes before every key that waits for a watch event on the objects it manages or a
  * timer. Under a wave of rollouts, an emergency rotation starts when a worker frees, not behind the
  * wave; controller-runtime's priority queue likewise serves real changes before resyncs.
+ *
+ * A pass that asks to run again at once (`requeueAfterMs: 0`: it wrote one step of an operation and
+ * the next step is ready) continues ahead of every waiting key, urgent ones included, for at most
+ * CONTINUE_AHEAD passes in a row. Work already begun then finishes before new work starts: when
+ * 10,000 rotations are requested at once, the first ones reach their rollouts (and free the budget)
+ * instead of every rotation saving its original key before any Deployment is patched. The limit keeps
+ * a key that always asks again from holding a worker against the others.
  */
 import { backoffDelay } from '../platform/backoff.ts';
 import type { Clock, Timer } from '../platform/clock.ts';
@@ -16,6 +23,8 @@ import { ConflictError } from '../platform/conflict.ts';
 const CONFLICT_FAST_RETRIES = 5;
 /** The wait before such a retry (at most retryBaseMs), jittered by ±50%. */
 const CONFLICT_RETRY_MS = 100;
+/** Passes in a row a key that asks to run again at once may run ahead of the waiting keys. */
+export const CONTINUE_AHEAD = 8;
 
 /** What a pass asks for: look again after this many milliseconds, or forget the key. */
 export type PassResult = { requeueAfterMs: number } | 'forget';
@@ -44,6 +53,10 @@ interface Entry {
   failures: number;
   /** Enqueued as urgent since its last pass started: waits ahead of the others. */
   urgent: boolean;
+  /** Its last pass asked to run again at once: waits ahead of every other key. */
+  continuing: boolean;
+  /** Passes in a row that ran as continuations (at most CONTINUE_AHEAD). */
+  chain: number;
 }
 
 export class WorkQueue {
@@ -52,8 +65,10 @@ export class WorkQueue {
   private running = 0;
   /** Keys that came due while every worker was busy, in order. */
   private readonly ready = new Set<string>();
-  /** The same for urgent keys, served first. */
+  /** The same for urgent keys, served before those. */
   private readonly urgentReady = new Set<string>();
+  /** The same for keys continuing an operation their last pass began, served first of all. */
+  private readonly continuingReady = new Set<string>();
   /** When each waiting key (urgent or not) came due (performance.now(), for the metrics). */
   private readonly readySince = new Map<string, number>();
   private readonly idleWaiters: (() => void)[] = [];
@@ -98,6 +113,7 @@ export class WorkQueue {
     entry.dueAt = undefined;
     this.ready.delete(key);
     this.urgentReady.delete(key);
+    this.continuingReady.delete(key);
     this.readySince.delete(key);
     // A running pass keeps its entry, so a new enqueue cannot start a second pass beside it.
     if (entry.running) entry.forgotten = true;
@@ -108,6 +124,7 @@ export class WorkQueue {
     this.stopped = true;
     this.ready.clear();
     this.urgentReady.clear();
+    this.continuingReady.clear();
     this.readySince.clear();
     for (const entry of this.entries.values()) entry.timer?.cancel();
   }
@@ -129,7 +146,15 @@ export class WorkQueue {
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { running: false, dirty: false, forgotten: false, failures: 0, urgent: false };
+      entry = {
+        running: false,
+        dirty: false,
+        forgotten: false,
+        failures: 0,
+        urgent: false,
+        continuing: false,
+        chain: 0,
+      };
       this.entries.set(key, entry);
     }
     return entry;
@@ -137,7 +162,7 @@ export class WorkQueue {
 
   /** Passes waiting for a free worker. */
   get waiting(): number {
-    return this.ready.size + this.urgentReady.size;
+    return this.ready.size + this.urgentReady.size + this.continuingReady.size;
   }
 
   private async run(key: string): Promise<void> {
@@ -148,7 +173,7 @@ export class WorkQueue {
       return;
     }
     if (this.running >= (this.options.workers ?? Number.POSITIVE_INFINITY)) {
-      (entry.urgent ? this.urgentReady : this.ready).add(key);
+      (entry.continuing ? this.continuingReady : entry.urgent ? this.urgentReady : this.ready).add(key);
       if (!this.readySince.has(key)) this.readySince.set(key, performance.now());
       return;
     }
@@ -159,6 +184,8 @@ export class WorkQueue {
     entry.running = true;
     entry.dirty = false;
     entry.urgent = false;
+    entry.chain = entry.continuing ? entry.chain + 1 : 0;
+    entry.continuing = false;
     let next: number | 'forget';
     try {
       const result = await this.worker(key);
@@ -188,10 +215,18 @@ export class WorkQueue {
       this.entries.delete(key);
       if (this.wasForgotten(entry)) this.options.onDropped?.(key);
     } else {
+      // Its own "again at once" continues ahead (a rerun asked for by a watch event does not).
+      if (next === 0 && !rerun && entry.chain < CONTINUE_AHEAD) entry.continuing = true;
       this.enqueue(key, rerun || next === 'forget' ? 0 : next);
     }
-    // A worker is free: the urgent key that has waited longest goes next, else the key that has.
-    const from = this.urgentReady.size > 0 ? this.urgentReady : this.ready;
+    // A worker is free: a continuing key goes next, else the urgent key that has waited longest,
+    // else the key that has.
+    const from =
+      this.continuingReady.size > 0
+        ? this.continuingReady
+        : this.urgentReady.size > 0
+          ? this.urgentReady
+          : this.ready;
     const waited = from.values().next();
     if (!waited.done) {
       from.delete(waited.value);

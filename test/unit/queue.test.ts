@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ManualClock } from '../support/test-clocks.ts';
-import { WorkQueue, type PassResult } from '../../src/reconcile/queue.ts';
+import { CONTINUE_AHEAD, WorkQueue, type PassResult } from '../../src/reconcile/queue.ts';
 
 /** Lets every promise continuation that is ready run (the queue's code after `await worker()`). */
 function flush(): Promise<void> {
@@ -126,10 +126,50 @@ describe('WorkQueue', () => {
       clock.advance(0);
       await worker.succeed({ requeueAfterMs: 0 });
       clock.advance(0);
-      // a's own requeue is not urgent: b, which waited first, goes first.
+      // a's own requeue is not urgent, and the worker it frees takes b, which waited; a continues next.
       await worker.succeed();
       clock.advance(0);
       expect(worker.calls).to.deep.equal(['ns/a', 'ns/b', 'ns/a']);
+    });
+
+    it('runs a key that asked to run again at once ahead of the keys waiting, urgent ones included', async () => {
+      const { clock, worker, queue } = setup({ workers: 1 });
+      queue.enqueue('ns/a');
+      queue.enqueue('ns/b');
+      clock.advance(0);
+      queue.enqueue('ns/u', 0, true);
+      queue.enqueue('ns/c');
+      clock.advance(0);
+      // a wrote one step and asks for the next at once; the worker it frees takes u (urgent), and a's
+      // next step waits ahead of u's followers: b and c, and any urgent key that comes after.
+      await worker.succeed({ requeueAfterMs: 0 });
+      clock.advance(0);
+      queue.enqueue('ns/v', 0, true);
+      clock.advance(0);
+      for (let i = 0; i < 4; i++) await worker.succeed();
+      expect(worker.calls).to.deep.equal(['ns/a', 'ns/u', 'ns/a', 'ns/v', 'ns/b', 'ns/c']);
+      expect(queue.waiting).to.equal(0);
+    });
+
+    it(`lets a key that always asks again run ahead at most ${CONTINUE_AHEAD} passes in a row`, async () => {
+      const { clock, worker, queue } = setup({ workers: 1 });
+      const waiting = Array.from({ length: CONTINUE_AHEAD + 4 }, (_, i) => `ns/w${i}`);
+      queue.enqueue('ns/a');
+      for (const key of waiting) queue.enqueue(key);
+      clock.advance(0);
+      // a asks for another pass at once every time; each w is done for an hour.
+      while (worker.passes.length < 1 + waiting.length + CONTINUE_AHEAD + 1) {
+        const running = worker.passes[worker.passes.length - 1];
+        await worker.succeed(running?.key === 'ns/a' ? { requeueAfterMs: 0 } : undefined);
+        clock.advance(0);
+      }
+      const aPasses = worker.calls.flatMap((key, i) => (key === 'ns/a' ? [i] : []));
+      // a's first pass, CONTINUE_AHEAD continuations each right after one w, then behind all the rest.
+      expect(aPasses).to.deep.equal([
+        0,
+        ...Array.from({ length: CONTINUE_AHEAD }, (_, i) => 2 * (i + 1)),
+        1 + waiting.length + CONTINUE_AHEAD,
+      ]);
     });
 
     it('never runs one key twice at once, whatever the number of workers', async () => {
