@@ -301,12 +301,12 @@ describe('a rotation on real pods, installed with Helm, under session load', fun
     const values = await waitFor('the Secret', () => secretValues(c, ns, 'api-jwt'), { timeoutMs: 120_000 });
     original = fingerprint(values.JWT_SECRET ?? '');
 
-    // 4. The consumers: api-a (3 replicas), api-b (2, each new pod ready only after 25 s: slower than
+    // 4. The consumers: api-a (3 replicas), api-b (2, each new pod ready only after 10 s: slower than
     //    signingDelay), and worker, which reads JWT_SECRET but is not in spec.targets.
     await c.apps.createNamespacedDeployment({ namespace: ns, body: consumerDeployment('api-a', 3) });
     await c.apps.createNamespacedDeployment({
       namespace: ns,
-      body: consumerDeployment('api-b', 2, { minReadySeconds: 25 }),
+      body: consumerDeployment('api-b', 2, { minReadySeconds: 10 }),
     });
     await c.apps.createNamespacedDeployment({
       namespace: ns,
