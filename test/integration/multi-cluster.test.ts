@@ -31,6 +31,7 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
+import { REVISION, rolled, shapeOf, Timeline } from '../support/member-timeline.ts';
 import {
   startMemberControlPlane,
   stopMemberControlPlane,
@@ -38,7 +39,6 @@ import {
 } from '../support/member-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 
-const REVISION = 'jwtrotation.io/secret-revision';
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
 const SCENARIOS = ['complete', 'before', 'after', 'rollback', 'emergency', 'refused'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -50,78 +50,6 @@ const spec: JwtRotationSpec = {
   rollout: { signingDelay: '4s', pollInterval: '500ms' },
   monitoring: { minDuration: '4s', maxDuration: '2m', requireOldTokenExpiry: false },
 };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A Secret's shape, as the phases write it. */
-function shapeOf(values: Record<string, string> | undefined, original: string): string {
-  if (values?.JWT_SECRET === undefined) return 'empty';
-  if (values.JWT_SECRET_NEW !== undefined)
-    return values.JWT_SECRET_ROTATION_DATE === NOT_SCHEDULED ? 'published' : 'switched';
-  return values.JWT_SECRET === original ? 'original' : 'new-key-alone';
-}
-
-/**
- * Records, every 250 ms, when each member's Secret first showed each shape and when its Deployment
- * first ran that Secret's revision everywhere; a member that does not answer is skipped that round.
- */
-class Timeline {
-  readonly seen = new Map<string, { secretAt: number; rolledAt?: number }>();
-  private stopped = false;
-  private readonly t0 = Date.now();
-  constructor(
-    private readonly members: MemberControlPlane[],
-    private readonly ns: string,
-    private readonly original: string,
-  ) {
-    void this.loop();
-  }
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      await Promise.all(this.members.map((m) => this.look(m).catch(() => undefined)));
-      await sleep(250);
-    }
-  }
-  private readonly current = new Map<string, string>();
-  private async look(m: MemberControlPlane): Promise<void> {
-    const shape = shapeOf(await secretValues(m.c, this.ns, 'api-jwt'), this.original);
-    const at = Date.now() - this.t0;
-    let key = this.current.get(m.name);
-    if (key === undefined || !key.startsWith(`${m.name} ${shape}`)) {
-      // A shape seen again (the original key after a rollback) gets an entry of its own.
-      const again = [...this.seen.keys()].filter((k) => k.startsWith(`${m.name} ${shape}`)).length;
-      key = again === 0 ? `${m.name} ${shape}` : `${m.name} ${shape} #${String(again + 1)}`;
-      this.seen.set(key, { secretAt: at });
-      this.current.set(m.name, key);
-    }
-    const entry = this.seen.get(key);
-    if (entry !== undefined && entry.rolledAt === undefined && (await rolled(m.c, this.ns)))
-      entry.rolledAt = at;
-  }
-  stop(title: string): void {
-    this.stopped = true;
-    console.log(
-      `      ${title} (ms since the request; Secret shape seen in the member, then its Deployment rolled to it):`,
-    );
-    for (const [key, { secretAt, rolledAt }] of this.seen)
-      console.log(
-        `        ${key.padEnd(22)} secret ${String(secretAt).padStart(6)}  rolled ${rolledAt === undefined ? '     -' : String(rolledAt).padStart(6)}`,
-      );
-  }
-}
-
-/** Every pod of the member's Deployment runs the template's revision, and the rollout is done. */
-async function rolled(c: Clients, ns: string): Promise<boolean> {
-  const d = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
-  const revision = d.spec?.template.metadata?.annotations?.[REVISION];
-  if (revision === undefined) return false;
-  const s = d.status ?? {};
-  const want = d.spec?.replicas ?? 1;
-  if ((s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) || s.updatedReplicas !== want) return false;
-  if (s.availableReplicas !== want || s.replicas !== want) return false;
-  const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=api' });
-  return pods.items.every((p) => p.metadata?.annotations?.[REVISION] === revision);
-}
 
 describe('one key across clusters: a hub and two member control planes', function () {
   this.timeout(900_000);
