@@ -7,7 +7,7 @@
  * Prints the time each member took to reach each shape of the Secret and to roll to it, and the
  * partition timings.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -110,6 +110,7 @@ describe('one key across clusters: a hub and two member control planes', functio
       }),
     );
     const applied = await m.kubectl(['apply', '-k', overlay]);
+    rmSync(overlay, { recursive: true, force: true });
     if (applied.code !== 0) throw new Error(`kubectl apply -k in ${m.name}: ${applied.stderr}`);
     await m.c.core.createNamespacedSecret({
       namespace: ns,
