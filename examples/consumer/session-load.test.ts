@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 
 import { startConsumer, writeEnvFile, type RunningConsumer } from '../../test/support/consumer.ts';
-import { checkTargets, runSessionLoad } from './session-load.ts';
+import { checkTargets, runSessionLoad, type TokenEvent } from './session-load.ts';
 
 const A = randomBytes(64).toString('base64');
 const B = randomBytes(64).toString('base64');
@@ -70,6 +70,32 @@ describe('session load generator', function () {
     });
     expect(s.rejectedValid).to.be.greaterThan(0);
     expect(Object.keys(s.rejectionReasons)).to.not.be.empty;
+  });
+
+  it('reports every token it receives and presents to onToken, counted as in the summary', async () => {
+    const one = await consumer('events-one', { JWT_SECRET: A });
+    const other = await consumer('events-other', { JWT_SECRET: B });
+    const events: TokenEvent[] = [];
+    const s = await runSessionLoad({
+      login: [one],
+      verify: [one, other],
+      users: 3,
+      rps: 30,
+      durationMs: 2000,
+      maxRequests: 500,
+      refreshAt: 0.5,
+      reportEveryMs: 1000,
+      onToken: (e) => events.push(e),
+    });
+    const count = (what: TokenEvent['what'], use?: TokenEvent['use']): number =>
+      events.filter((e) => e.what === what && (use === undefined || e.use === use)).length;
+    expect(count('issued', 'access')).to.equal(s.issued);
+    expect(count('issued', 'refresh')).to.equal(s.issued);
+    expect(count('verified', 'access')).to.equal(s.verified);
+    expect(count('rejected-valid')).to.equal(s.rejectedValid).and.to.be.greaterThan(0);
+    expect(count('rejected-valid', 'refresh')).to.equal(s.endedSessions);
+    expect(count('rejected-expired')).to.equal(s.rejectedExpired);
+    for (const e of events) expect(e.token.split('.')).to.have.length(3);
   });
 
   it('refuses a host name, so it never resolves a name', () => {

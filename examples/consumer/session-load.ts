@@ -22,6 +22,10 @@ import { parseArgs } from 'node:util';
 import { parseGoDuration } from '@jwt-rotation-operator/consumer-kit';
 
 export interface SessionLoadOptions {
+  /**
+   * Base URLs. Each request picks one at random from the list as it is then, so a caller may change a
+   * list while the load runs (the ready pods behind a rollout, say); it must never leave one empty.
+   */
   login: string[];
   verify: string[];
   users: number;
@@ -32,7 +36,23 @@ export interface SessionLoadOptions {
   refreshAt: number;
   reportEveryMs: number;
   onProgress?: (summary: SessionLoadSummary) => void;
+  /**
+   * Every token the load receives (`issued`: each token of a pair from /login or /refresh) and every
+   * token it presents (an access token to /me, a refresh token to /refresh) with what came of it,
+   * counted by the same rules as the summary: e.g. to present it to another verifier as well, or to
+   * count by the key that signed it. In-process only; the load never prints a token.
+   */
+  onToken?: (event: TokenEvent) => void;
   signal?: AbortSignal;
+}
+
+export interface TokenEvent {
+  /** `rejected-valid` counts in rejectedValid (and, for a refresh token, in endedSessions). */
+  what: 'issued' | 'verified' | 'rejected-valid' | 'rejected-expired';
+  use: 'access' | 'refresh';
+  token: string;
+  /** The token's `exp`, epoch ms. */
+  expiresAt: number;
 }
 
 export interface SessionLoadSummary {
@@ -67,7 +87,12 @@ interface Session {
 }
 
 /** Clock skew between the load generator and the replicas that we forgive when calling a token expired. */
-const SKEW_MS = 2000;
+export const SKEW_MS = 2000;
+
+/** Whether a token refused at `now` still counts as valid (rejectedValid): SKEW_MS before its `exp`. */
+export function stillValid(expiresAt: number, now: number): boolean {
+  return now + SKEW_MS < expiresAt;
+}
 export const MAX_REQUESTS = 200_000;
 
 export function checkTargets(urls: readonly string[]): void {
@@ -149,6 +174,8 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
     const ttl = typeof body.expires_in === 'number' ? body.expires_in * 1000 : 60_000;
     session.access = { token: access, exp: exp(access), ttl };
     session.refresh = { token: refresh, exp: exp(refresh) };
+    options.onToken?.({ what: 'issued', use: 'access', token: access, expiresAt: session.access.exp });
+    options.onToken?.({ what: 'issued', use: 'refresh', token: refresh, expiresAt: session.refresh.exp });
     summary.issued++;
     bump(summary.issuedByKeyVersion, keyVersion(body));
   };
@@ -162,8 +189,19 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
     if (res?.status === 200) takePair(session, res.body);
   };
 
-  const rejected = (reason: unknown, validUntil: number): boolean => {
-    if (Date.now() + SKEW_MS < validUntil) {
+  const rejected = (
+    reason: unknown,
+    presented: { token: string; exp: number },
+    use: 'access' | 'refresh',
+  ): boolean => {
+    const valid = stillValid(presented.exp, Date.now());
+    options.onToken?.({
+      what: valid ? 'rejected-valid' : 'rejected-expired',
+      use,
+      token: presented.token,
+      expiresAt: presented.exp,
+    });
+    if (valid) {
       summary.rejectedValid++;
       bump(summary.rejectionReasons, typeof reason === 'string' ? reason : 'unknown');
       return true;
@@ -181,11 +219,12 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
       body: JSON.stringify({ refresh_token: current.token }),
     });
     if (res?.status === 200) {
+      options.onToken?.({ what: 'verified', use: 'refresh', token: current.token, expiresAt: current.exp });
       takePair(session, res.body);
       return;
     }
     if (res?.status === 401) {
-      if (rejected(res.body.reason, current.exp)) summary.endedSessions++;
+      if (rejected(res.body.reason, current, 'refresh')) summary.endedSessions++;
       session.access = undefined;
       session.refresh = undefined;
       return login(session);
@@ -202,8 +241,9 @@ export async function runSessionLoad(options: SessionLoadOptions): Promise<Sessi
     if (res?.status === 200) {
       summary.verified++;
       bump(summary.byKeyVersion, keyVersion(res.body));
+      options.onToken?.({ what: 'verified', use: 'access', token: access.token, expiresAt: access.exp });
     } else if (res?.status === 401) {
-      rejected(res.body.reason, access.exp);
+      rejected(res.body.reason, access, 'access');
       session.access = undefined;
     }
   };

@@ -7,7 +7,7 @@
  * Prints the time each member took to reach each shape of the Secret and to roll to it, and the
  * partition timings.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -31,6 +31,7 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
+import { REVISION, rolled, shapeOf, Timeline } from '../support/member-timeline.ts';
 import {
   startMemberControlPlane,
   stopMemberControlPlane,
@@ -38,7 +39,6 @@ import {
 } from '../support/member-cluster.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 
-const REVISION = 'jwtrotation.io/secret-revision';
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
 const SCENARIOS = ['complete', 'before', 'after', 'rollback', 'emergency', 'refused'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -50,78 +50,6 @@ const spec: JwtRotationSpec = {
   rollout: { signingDelay: '4s', pollInterval: '500ms' },
   monitoring: { minDuration: '4s', maxDuration: '2m', requireOldTokenExpiry: false },
 };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A Secret's shape, as the phases write it. */
-function shapeOf(values: Record<string, string> | undefined, original: string): string {
-  if (values?.JWT_SECRET === undefined) return 'empty';
-  if (values.JWT_SECRET_NEW !== undefined)
-    return values.JWT_SECRET_ROTATION_DATE === NOT_SCHEDULED ? 'published' : 'switched';
-  return values.JWT_SECRET === original ? 'original' : 'new-key-alone';
-}
-
-/**
- * Records, every 250 ms, when each member's Secret first showed each shape and when its Deployment
- * first ran that Secret's revision everywhere; a member that does not answer is skipped that round.
- */
-class Timeline {
-  readonly seen = new Map<string, { secretAt: number; rolledAt?: number }>();
-  private stopped = false;
-  private readonly t0 = Date.now();
-  constructor(
-    private readonly members: MemberControlPlane[],
-    private readonly ns: string,
-    private readonly original: string,
-  ) {
-    void this.loop();
-  }
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      await Promise.all(this.members.map((m) => this.look(m).catch(() => undefined)));
-      await sleep(250);
-    }
-  }
-  private readonly current = new Map<string, string>();
-  private async look(m: MemberControlPlane): Promise<void> {
-    const shape = shapeOf(await secretValues(m.c, this.ns, 'api-jwt'), this.original);
-    const at = Date.now() - this.t0;
-    let key = this.current.get(m.name);
-    if (key === undefined || !key.startsWith(`${m.name} ${shape}`)) {
-      // A shape seen again (the original key after a rollback) gets an entry of its own.
-      const again = [...this.seen.keys()].filter((k) => k.startsWith(`${m.name} ${shape}`)).length;
-      key = again === 0 ? `${m.name} ${shape}` : `${m.name} ${shape} #${String(again + 1)}`;
-      this.seen.set(key, { secretAt: at });
-      this.current.set(m.name, key);
-    }
-    const entry = this.seen.get(key);
-    if (entry !== undefined && entry.rolledAt === undefined && (await rolled(m.c, this.ns)))
-      entry.rolledAt = at;
-  }
-  stop(title: string): void {
-    this.stopped = true;
-    console.log(
-      `      ${title} (ms since the request; Secret shape seen in the member, then its Deployment rolled to it):`,
-    );
-    for (const [key, { secretAt, rolledAt }] of this.seen)
-      console.log(
-        `        ${key.padEnd(22)} secret ${String(secretAt).padStart(6)}  rolled ${rolledAt === undefined ? '     -' : String(rolledAt).padStart(6)}`,
-      );
-  }
-}
-
-/** Every pod of the member's Deployment runs the template's revision, and the rollout is done. */
-async function rolled(c: Clients, ns: string): Promise<boolean> {
-  const d = await c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
-  const revision = d.spec?.template.metadata?.annotations?.[REVISION];
-  if (revision === undefined) return false;
-  const s = d.status ?? {};
-  const want = d.spec?.replicas ?? 1;
-  if ((s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) || s.updatedReplicas !== want) return false;
-  if (s.availableReplicas !== want || s.replicas !== want) return false;
-  const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=api' });
-  return pods.items.every((p) => p.metadata?.annotations?.[REVISION] === revision);
-}
 
 describe('one key across clusters: a hub and two member control planes', function () {
   this.timeout(900_000);
@@ -182,6 +110,7 @@ describe('one key across clusters: a hub and two member control planes', functio
       }),
     );
     const applied = await m.kubectl(['apply', '-k', overlay]);
+    rmSync(overlay, { recursive: true, force: true });
     if (applied.code !== 0) throw new Error(`kubectl apply -k in ${m.name}: ${applied.stderr}`);
     await m.c.core.createNamespacedSecret({
       namespace: ns,
@@ -209,7 +138,10 @@ describe('one key across clusters: a hub and two member control planes', functio
   }
 
   /** A hub namespace with both members prepared and their kubeconfig Secrets (Cluster API's layout). */
-  async function setUp(scenario: Scenario): Promise<{ ns: string; original: string }> {
+  async function setUp(
+    scenario: Scenario,
+    overrides: Partial<JwtRotationSpec> = {},
+  ): Promise<{ ns: string; original: string }> {
     const ns = namespaces.get(scenario) ?? '';
     for (const m of members) {
       const kubeconfig = await prepareMember(m, ns);
@@ -226,7 +158,7 @@ describe('one key across clusters: a hub and two member control planes', functio
         },
       });
     }
-    await createJwtRotation(hub, ns, 'api', spec);
+    await createJwtRotation(hub, ns, 'api', { ...spec, ...overrides });
     const idle = await waitForPhase(
       hub,
       ns,
@@ -349,15 +281,20 @@ describe('one key across clusters: a hub and two member control planes', functio
   });
 
   it('holds completion while a member is down after the switch, and completes on its return', async () => {
-    const { ns, original } = await setUp('after');
+    // Monitoring lasts 12 s here: east is stopped in it, well before completion could begin.
+    const minDurationMs = 12_000;
+    const { ns, original } = await setUp('after', {
+      monitoring: { ...spec.monitoring, minDuration: `${String(minDurationMs / 1000)}s` },
+    });
     const east = members[0] as MemberControlPlane;
     const timeline = new Timeline(members, ns, original);
     await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
-    await waitFor(
-      'the signing switch in the hub',
-      async () => shapeOf(await secretValues(hub, ns, 'api-jwt'), original) === 'switched',
-      { timeoutMs: 120_000, intervalMs: 100 },
-    );
+    // The state this test means by "after the switch": the signing date is set in every member, every pod
+    // of both members runs it, and it has come (Monitoring): every pod may sign with the new key, so
+    // dropping the old key must wait for every member, and only minDuration and the members hold completion.
+    await waitForPhase(hub, ns, 'api', 'Monitoring', () => true, 120_000);
+    for (const m of members)
+      expect(shapeOf(await secretValues(m.c, ns, 'api-jwt'), original), m.name).to.equal('switched');
     const stoppedAt = Date.now();
     const restart = await east.stopApiServer();
     const held = await waitFor(
@@ -372,21 +309,19 @@ describe('one key across clusters: a hub and two member control planes', functio
       { timeoutMs: 60_000 },
     );
     const namedAt = Date.now();
-    expect(held.status?.phase).to.be.oneOf(['DualKey', 'Monitoring']);
-    // Once the signing date plus monitoring.minDuration (4 s) has passed, with east down, the old key is
-    // still there: completion waits for east. The date is the hub's, in its Secret.
+    expect(held.status?.phase, 'east stopped in Monitoring, before completion began').to.equal('Monitoring');
+    // Once the signing date plus monitoring.minDuration has passed, with east down, the old key is still
+    // there: completion waits for east. The date is the hub's, in its Secret.
     const date = Date.parse((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET_ROTATION_DATE ?? '');
     await waitFor(
       'the signing date plus minDuration to pass',
-      () => Promise.resolve(Date.now() > date + 5000),
-      {
-        timeoutMs: 60_000,
-      },
+      () => Promise.resolve(Date.now() > date + minDurationMs + 1000),
+      { timeoutMs: 60_000 },
     );
     const rv = (await getJwtRotation(hub, ns, 'api')).metadata.resourceVersion ?? '';
     await operator!.lookedAt(ns, 'api', rv, { wroteNothing: true, timeoutMs: 30_000 });
     const still = await getJwtRotation(hub, ns, 'api');
-    expect(still.status?.phase).to.be.oneOf(['DualKey', 'Monitoring']);
+    expect(still.status?.phase).to.equal('Monitoring');
     expect((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET_CURRENT).to.equal(original);
     const downFor = Date.now() - stoppedAt;
     await restart();
@@ -403,7 +338,7 @@ describe('one key across clusters: a hub and two member control planes', functio
     timeline.stop('rotation with east down after the switch');
     await expectMembersHold(ns, (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '');
     console.log(
-      `      partition after the switch: east stopped → MembersReady names it ${String(namedAt - stoppedAt)} ms; down ${String(downFor)} ms; ready again → rotation completed ${String(doneAt - backAt)} ms`,
+      `      partition after the switch (in Monitoring): east stopped → MembersReady names it ${String(namedAt - stoppedAt)} ms; down ${String(downFor)} ms; ready again → rotation completed ${String(doneAt - backAt)} ms`,
     );
   });
 

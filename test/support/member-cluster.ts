@@ -5,14 +5,14 @@
  * processes are ever stopped here, found by the pid files of that directory, never the shared cluster's.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import * as k8s from '@kubernetes/client-node';
 
 import { repoRoot, waitFor, type KubectlResult } from './cluster.ts';
 import type { Clients } from './jwt-rotations.ts';
+import { startPrivateCluster } from './private-cluster.ts';
 
 export interface MemberControlPlane {
   name: string;
@@ -24,6 +24,8 @@ export interface MemberControlPlane {
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
   /** Stops its kube-apiserver; resolves with a function that starts it again and resolves once it is ready. */
   stopApiServer(): Promise<() => Promise<void>>;
+  /** Stops every process of this control plane and deletes its directory. Idempotent. */
+  stop(): Promise<void>;
 }
 
 function run(
@@ -45,45 +47,32 @@ function run(
   });
 }
 
-const clusterEnv = (dir: string): NodeJS.ProcessEnv => ({
-  ...process.env,
-  CLUSTER_DIR: dir,
-  CLUSTER_REAL_NODE: '0',
-});
-
-/** Starts a member control plane in a fresh directory under the system's temp dir. */
+/**
+ * Starts a member control plane: a control plane of the test file's own (./private-cluster.ts:
+ * tools/cluster/up.sh in a fresh CLUSTER_DIR, kwok only), with what the multi-cluster tests use.
+ */
 export async function startMemberControlPlane(name: string): Promise<MemberControlPlane> {
-  const dir = mkdtempSync(path.join(tmpdir(), `jwtr-member-${name}-`));
-  const up = await run('bash', [path.join(repoRoot, 'tools/cluster/up.sh')], clusterEnv(dir));
-  if (up.code !== 0) throw new Error(`up.sh for member ${name} failed:\n${up.stderr.slice(-2000)}`);
-  const admin = new k8s.KubeConfig();
-  admin.loadFromFile(path.join(dir, 'kubeconfig'));
-  const server = admin.getCurrentCluster()?.server ?? '';
-  const kubectlPath = path.join(dir, 'bin', 'kubectl');
+  const cluster = await startPrivateCluster(`member-${name}`);
+  const admin = cluster.kubeConfig;
   return {
     name,
-    dir,
+    dir: cluster.dir,
     admin,
-    server,
+    server: admin.getCurrentCluster()?.server ?? '',
     c: {
       core: admin.makeApiClient(k8s.CoreV1Api),
       apps: admin.makeApiClient(k8s.AppsV1Api),
       custom: admin.makeApiClient(k8s.CustomObjectsApi),
     },
-    kubectl: (args, input) =>
-      run(kubectlPath, ['--kubeconfig', path.join(dir, 'kubeconfig'), ...args], process.env, input),
-    stopApiServer: () => stopApiServer(dir, kubectlPath),
+    kubectl: (args, input) => cluster.kubectl(args, input === undefined ? {} : { input }),
+    stopApiServer: () => stopApiServer(cluster.dir, cluster.kubectlPath),
+    stop: () => cluster.stop(),
   };
 }
 
-/** Stops the member's control plane (tools/cluster/down.sh with its CLUSTER_DIR). */
+/** Stops the member's control plane (tools/cluster/down.sh with its CLUSTER_DIR) and deletes its directory. */
 export async function stopMemberControlPlane(member: MemberControlPlane): Promise<void> {
-  const down = await run('bash', [path.join(repoRoot, 'tools/cluster/down.sh')], {
-    ...clusterEnv(member.dir),
-    CLUSTER_PURGE: '1',
-  });
-  if (down.code !== 0)
-    throw new Error(`down.sh for member ${member.name} failed:\n${down.stderr.slice(-2000)}`);
+  await member.stop();
 }
 
 /** NUL-separated /proc entries (cmdline, environ) as a list. */
