@@ -9,10 +9,10 @@
  *   ServiceAccount's token. West's Deployment `api` runs real pods of the reference consumer image
  *   (localhost/jwt-consumer:dev), reading the Secret through envFrom, as test/e2e/rotation.test.ts does.
  * - Member `east` is a second control plane of this file's own, kwok only: its pods run no code. East's
- *   pods are kwok; east's verifier is the consumer's verification code (examples/consumer/tokens.ts
- *   verifyToken over config.ts parseJwtConfig) holding the keys east's latest rolled template would
- *   give its pods: each time east's Deployment gets a new template, east's Secret is read and becomes
- *   the verifier's key ring.
+ *   pods are kwok; east's verifier (test/support/member-tokens.ts MemberVerifier) is the consumer's
+ *   verification code (examples/consumer/tokens.ts verifyToken over config.ts parseJwtConfig) holding
+ *   the keys east's latest rolled template would give its pods: each time east's Deployment gets a new
+ *   template, east's Secret is read and becomes the verifier's key ring.
  *
  * The session load (examples/consumer/session-load.ts, in this process) logs in, refreshes and calls /me
  * at west's ready pods (their pod IPs, on this machine's pod network), and every token it presents to
@@ -33,14 +33,12 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
 
-import { parseJwtConfig, type JwtConfig } from '../../examples/consumer/config.ts';
 import {
   runSessionLoad,
   stillValid,
   type SessionLoadSummary,
   type TokenEvent,
 } from '../../examples/consumer/session-load.ts';
-import { verifyToken } from '../../examples/consumer/tokens.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
 import { isSigningScheduled } from '../../src/rotation/revision.ts';
@@ -56,7 +54,8 @@ import {
   waitForPhase,
   type Clients,
 } from '../support/jwt-rotations.ts';
-import { REVISION, rolled, shapeOf, Timeline, type MemberView } from '../support/member-timeline.ts';
+import { rolled, shapeOf, Timeline, type MemberView } from '../support/member-timeline.ts';
+import { MemberVerifier } from '../support/member-tokens.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 import { startPrivateCluster, type PrivateCluster } from '../support/private-cluster.ts';
 import { images, realNodeEnabled } from '../support/real-node.ts';
@@ -129,66 +128,6 @@ function refusedOtherThan(side: Side, except: string): { rejectedValid: number; 
   return { rejectedValid: sum(side.rejectedValidByKid), ended: sum(side.endedByKid) };
 }
 
-/**
- * East's verifier: the consumer's verification code with the keys east's latest rolled template would
- * give its pods. Looks at east's Deployment every 100 ms; when its template carries a new revision, reads
- * east's Secret then (as a pod started from that template would) and verifies with exactly those keys.
- */
-class EastVerifier {
-  ring: JwtConfig | undefined;
-  revision: string | undefined;
-  /** Each template seen: when (ms since start), and whether the Secret read then is the revision's. */
-  readonly loads: { at: number; revision: string; secretMatches: boolean }[] = [];
-  private stopped = false;
-  private readonly t0 = Date.now();
-  constructor(
-    private readonly c: Clients,
-    private readonly ns: string,
-  ) {}
-
-  async start(): Promise<void> {
-    await waitFor('east verifier keys', async () => {
-      await this.look();
-      return this.ring !== undefined;
-    });
-    void this.loop();
-  }
-
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      await sleep(100);
-      await this.look().catch(() => undefined);
-    }
-  }
-
-  private async look(): Promise<void> {
-    const d = await this.c.apps.readNamespacedDeployment({ namespace: this.ns, name: 'api' });
-    const revision = d.spec?.template.metadata?.annotations?.[REVISION];
-    if (revision === undefined || revision === this.revision) return;
-    const values = (await secretValues(this.c, this.ns, 'api-jwt')) ?? {};
-    this.ring = parseJwtConfig(values);
-    this.revision = revision;
-    // The revision names the fingerprints and the date (src/rotation/revision.ts secretRevision).
-    const current = values.JWT_SECRET === undefined ? 'none' : fingerprint(values.JWT_SECRET);
-    const next = values.JWT_SECRET_NEW;
-    const date = Date.parse(values.JWT_SECRET_ROTATION_DATE ?? '');
-    const expected =
-      next === undefined
-        ? `${current}/`
-        : `${current}+${fingerprint(next)}@${Number.isNaN(date) ? '' : String(Math.floor(date / 1000))}/`;
-    this.loads.push({ at: Date.now() - this.t0, revision, secretMatches: revision.startsWith(expected) });
-  }
-
-  verify(token: string, use: TokenEvent['use']): ReturnType<typeof verifyToken> {
-    if (this.ring === undefined) throw new Error('east verifier has no keys');
-    return verifyToken(this.ring, token, use, new Date());
-  }
-}
-
 /** A Deployment of the reference consumer on the real node (no node selector), as rotation.test.ts runs it. */
 function westDeployment(): k8s.V1Deployment {
   return {
@@ -230,7 +169,7 @@ describe('one key across clusters with real pods: west on the real node, east on
   let members: MemberView[] = [];
   let ns = '';
   let operator: OperatorProcess | undefined;
-  let verifier: EastVerifier | undefined;
+  let verifier: MemberVerifier | undefined;
   const tokens: string[] = [];
   const overlays: string[] = [];
 
@@ -483,7 +422,7 @@ describe('one key across clusters with real pods: west on the real node, east on
       `      set up (three control planes, member RBAC, real pods rolled) in ${Date.now() - started} ms`,
     );
 
-    verifier = new EastVerifier(east, ns);
+    verifier = new MemberVerifier(east, ns, 'east');
     await verifier.start();
     await watchWestPods();
     abortLoad = new AbortController();

@@ -5,7 +5,9 @@
  * token of deploy/components/member's ServiceAccount, never an admin kubeconfig. A member's
  * kube-apiserver is stopped before and after the signing switch, and during an emergency rotation.
  * Prints the time each member took to reach each shape of the Secret and to roll to it, and the
- * partition timings.
+ * partition timings. In the two partitions around the switch, a model of each member's pods (the
+ * consumer's code with the keys of the member's latest rolled template, test/support/member-tokens.ts)
+ * signs access tokens in turn and verifies every member's: none may be refused.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +39,7 @@ import {
   stopMemberControlPlane,
   type MemberControlPlane,
 } from '../support/member-cluster.ts';
+import { TokenStream } from '../support/member-tokens.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
@@ -59,6 +62,8 @@ describe('one key across clusters: a hub and two member control planes', functio
   let members: MemberControlPlane[] = [];
   const namespaces = new Map<Scenario, string>();
   const tokens: string[] = [];
+  /** The token stream of the running test, stopped after it whatever its outcome. */
+  let stream: TokenStream | undefined;
 
   before(async function () {
     this.timeout(1_800_000);
@@ -74,6 +79,11 @@ describe('one key across clusters: a hub and two member control planes', functio
       // WATCH_NAMESPACE takes one name; the list goes in WATCH_NAMESPACES.
       env: { WATCH_NAMESPACES: [...namespaces.values()].join(',') },
     });
+  });
+
+  afterEach(async () => {
+    await stream?.stop('stopped after the test');
+    stream = undefined;
   });
 
   after(async function () {
@@ -173,6 +183,18 @@ describe('one key across clusters: a hub and two member control planes', functio
     return { ns, original };
   }
 
+  /** The stream's claims: no valid token refused, the new key signed in every member, the down period covered. */
+  async function expectStream(s: TokenStream, title: string, down: string): Promise<void> {
+    stream = undefined;
+    await s.stop(title);
+    for (const [name, c] of s.counts) {
+      expect(c.rejected, `valid tokens ${name}'s pods refused: ${JSON.stringify(c.rejections)}`).to.equal(0);
+      expect(c.verified, name).to.equal(s.issued);
+      expect(c.signedWithNew, `tokens ${name}'s pods signed with the new key`).to.be.greaterThan(0);
+    }
+    expect(s.counts.get(down)?.issuedWhileDown, `tokens issued while ${down} was down`).to.be.greaterThan(0);
+  }
+
   const membersReady = (r: JwtRotation) => r.status?.conditions?.find((c) => c.type === 'MembersReady');
 
   /** Both members' Secrets hold exactly `key` alone, and each member's Deployment runs it. */
@@ -232,9 +254,12 @@ describe('one key across clusters: a hub and two member control planes', functio
       (await Promise.all(members.map((m) => rolled(m.c, ns)))).every(Boolean),
     );
     const west = members[1] as MemberControlPlane;
+    const s = (stream = new TokenStream(members, ns));
+    await s.start();
     await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
     await waitForPhase(hub, ns, 'api', 'DualKey', () => true, 60_000);
     const stoppedAt = Date.now();
+    s.setDown('west', true);
     const restart = await west.stopApiServer();
     const hubValues = await secretValues(hub, ns, 'api-jwt');
     expect(hubValues?.JWT_SECRET_ROTATION_DATE, 'the switch came before the stop').to.equal(NOT_SCHEDULED);
@@ -264,6 +289,7 @@ describe('one key across clusters: a hub and two member control planes', functio
     ).to.equal(true);
     const downFor = Date.now() - stoppedAt;
     await restart();
+    s.setDown('west', false);
     const backAt = Date.now();
     await waitForPhase(
       hub,
@@ -274,6 +300,7 @@ describe('one key across clusters: a hub and two member control planes', functio
       180_000,
     );
     const doneAt = Date.now();
+    await expectStream(s, 'west down before the switch', 'west');
     await expectMembersHold(ns, (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '');
     console.log(
       `      partition before the switch: west stopped → MembersReady names it ${String(namedAt - stoppedAt)} ms; down ${String(downFor)} ms; ready again → rotation completed ${String(doneAt - backAt)} ms`,
@@ -288,6 +315,8 @@ describe('one key across clusters: a hub and two member control planes', functio
     });
     const east = members[0] as MemberControlPlane;
     const timeline = new Timeline(members, ns, original);
+    const s = (stream = new TokenStream(members, ns));
+    await s.start();
     await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
     // The state this test means by "after the switch": the signing date is set in every member, every pod
     // of both members runs it, and it has come (Monitoring): every pod may sign with the new key, so
@@ -296,6 +325,7 @@ describe('one key across clusters: a hub and two member control planes', functio
     for (const m of members)
       expect(shapeOf(await secretValues(m.c, ns, 'api-jwt'), original), m.name).to.equal('switched');
     const stoppedAt = Date.now();
+    s.setDown('east', true);
     const restart = await east.stopApiServer();
     const held = await waitFor(
       'MembersReady to name east',
@@ -325,6 +355,7 @@ describe('one key across clusters: a hub and two member control planes', functio
     expect((await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET_CURRENT).to.equal(original);
     const downFor = Date.now() - stoppedAt;
     await restart();
+    s.setDown('east', false);
     const backAt = Date.now();
     await waitForPhase(
       hub,
@@ -336,6 +367,7 @@ describe('one key across clusters: a hub and two member control planes', functio
     );
     const doneAt = Date.now();
     timeline.stop('rotation with east down after the switch');
+    await expectStream(s, 'east down after the switch', 'east');
     await expectMembersHold(ns, (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '');
     console.log(
       `      partition after the switch (in Monitoring): east stopped → MembersReady names it ${String(namedAt - stoppedAt)} ms; down ${String(downFor)} ms; ready again → rotation completed ${String(doneAt - backAt)} ms`,
