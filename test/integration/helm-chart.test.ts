@@ -307,6 +307,33 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
     expect(JSON.stringify(test?.spec)).to.include(`/healthz`);
   });
 
+  it('binds its admission policies to the watched namespaces when set, and to every namespace otherwise', async () => {
+    const BINDINGS = ['ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicyBinding'];
+    const bindings = (objects: K8sObject[]): K8sObject[] => objects.filter((o) => BINDINGS.includes(o.kind));
+    const everywhere = bindings(await renderOk({ admissionPolicy: { requesterIdentity: true } }));
+    expect(everywhere).to.have.length(3);
+    for (const b of everywhere) expect(b.spec?.matchResources, b.metadata.name).to.equal(undefined);
+    const objects = await renderOk({
+      watchNamespace: 'team-a',
+      watchNamespaces: ['team-b', 'team-a'],
+      admissionPolicy: { requesterIdentity: true },
+    });
+    const scoped = bindings(objects);
+    expect(scoped).to.have.length(3);
+    for (const b of scoped)
+      expect(b.spec?.matchResources, b.metadata.name).to.deep.equal({
+        namespaceSelector: {
+          matchExpressions: [
+            { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a', 'team-b'] },
+          ],
+        },
+      });
+    const applied = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: objects.map((o) => stringify(o)).join('---\n'),
+    });
+    expect(applied.code, applied.stderr).to.equal(0);
+  });
+
   it('installs for real, with NOTES that say what to do next, and uninstalls', async () => {
     const release = `jwtr-${ns.slice(-6)}`;
     const fullname = `${release}-jwt-rotation-operator`; // the chart's fullname: release name + chart name
@@ -326,6 +353,10 @@ describe('the Helm chart (helm from its Go module, the real API server)', functi
       ns,
       '--set',
       'prometheusRule.enabled=true',
+      // Its admission policies then bind in this namespace only: files running beside this one make
+      // JwtRotations the policies would refuse or stamp, on purpose.
+      '--set',
+      `watchNamespace=${ns}`,
     ]);
     expect(installed.code, installed.stderr).to.equal(0);
     const deployment = await waitFor('the operator Deployment', async () => {

@@ -47,6 +47,22 @@ app.kubernetes.io/part-of: jwt-rotation-operator
 {{- prepend .Values.watchNamespaces .Values.watchNamespace | compact | uniq | toJson }}
 {{- end }}
 
+{{/*
+The admission policies' bindings: with watched namespaces set, they apply in those only, where this
+release acts (and another release, or a test, may keep its own rules elsewhere); otherwise everywhere.
+*/}}
+{{- define "jwt-rotation-operator.admissionScope" -}}
+{{- $namespaces := include "jwt-rotation-operator.watchNamespaces" . | fromJsonArray }}
+{{- if $namespaces -}}
+matchResources:
+  namespaceSelector:
+    matchExpressions:
+      - key: kubernetes.io/metadata.name
+        operator: In
+        values: {{ toJson $namespaces }}
+{{- end }}
+{{- end }}
+
 {{/* The issuer server: its name, and labels that never match the operator's selector (another app name). */}}
 {{- define "jwt-rotation-operator.issuerFullname" -}}
 {{- printf "%s-issuer" (include "jwt-rotation-operator.fullname" . | trunc 56 | trimSuffix "-") }}
