@@ -25,13 +25,8 @@
  * so the emergency's own window is reported, not asserted, and what follows it must refuse every
  * compromised-key token and no other valid one.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
 
 import {
   runSessionLoad,
@@ -42,7 +37,7 @@ import {
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
 import { isSigningScheduled } from '../../src/rotation/revision.ts';
-import { repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { installCrd } from '../support/crd.ts';
 import {
   annotate,
@@ -58,7 +53,8 @@ import { rolled, shapeOf, Timeline, type MemberView } from '../support/member-ti
 import { MemberVerifier } from '../support/member-tokens.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 import { startPrivateCluster, type PrivateCluster } from '../support/private-cluster.ts';
-import { images, realNodeEnabled } from '../support/real-node.ts';
+import { consumerDeployment, realNodeEnabled } from '../support/real-node.ts';
+import { prepareMemberNamespace } from '../support/member-cluster.ts';
 
 const PHASES = ['warm-up', 'rotation', 'rollback', 'emergency', 'after-emergency'] as const;
 type Phase = (typeof PHASES)[number];
@@ -128,36 +124,6 @@ function refusedOtherThan(side: Side, except: string): { rejectedValid: number; 
   return { rejectedValid: sum(side.rejectedValidByKid), ended: sum(side.endedByKid) };
 }
 
-/** A Deployment of the reference consumer on the real node (no node selector), as rotation.test.ts runs it. */
-function westDeployment(): k8s.V1Deployment {
-  return {
-    metadata: { name: 'api' },
-    spec: {
-      replicas: 2,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      selector: { matchLabels: { app: 'api' } },
-      template: {
-        metadata: { labels: { app: 'api', role: 'consumer' } },
-        spec: {
-          terminationGracePeriodSeconds: 5,
-          containers: [
-            {
-              name: 'consumer',
-              image: images.consumer,
-              imagePullPolicy: 'Never',
-              ports: [{ name: 'http', containerPort: 8080 }],
-              env: [{ name: 'PORT', value: '8080' }],
-              envFrom: [{ secretRef: { name: 'api-jwt' } }],
-              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
-              resources: { requests: { cpu: '10m', memory: '48Mi' } },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
-
 describe('one key across clusters with real pods: west on the real node, east on kwok, under session load', function () {
   this.timeout(10 * 60_000);
   let westCluster: TestCluster;
@@ -171,7 +137,6 @@ describe('one key across clusters with real pods: west on the real node, east on
   let operator: OperatorProcess | undefined;
   let verifier: MemberVerifier | undefined;
   const tokens: string[] = [];
-  const overlays: string[] = [];
 
   // The load, its targets and what it counted.
   let phase: Phase = 'warm-up';
@@ -299,47 +264,15 @@ describe('one key across clusters with real pods: west on the real node, east on
     c: Clients,
     server: string,
   ): Promise<string> {
-    const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-member-overlay-'));
-    overlays.push(overlay);
-    const component = path.relative(overlay, path.join(repoRoot, 'deploy/components/member'));
-    writeFileSync(
-      path.join(overlay, 'kustomization.yaml'),
-      stringify({
-        apiVersion: 'kustomize.config.k8s.io/v1beta1',
-        kind: 'Kustomization',
-        namespace: ns,
-        components: [component],
-        patches: [
-          {
-            target: { kind: 'Role', name: 'jwt-rotation-hub' },
-            patch: stringify([
-              { op: 'replace', path: '/rules/0/resourceNames', value: ['api-jwt'] },
-              { op: 'replace', path: '/rules/1/resourceNames', value: ['api'] },
-            ]),
-          },
-        ],
-      }),
-    );
-    const applied = await cluster.kubectl(['apply', '-k', overlay]);
-    if (applied.code !== 0) throw new Error(`kubectl apply -k in ${name}: ${applied.stderr}`);
-    await c.core.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name: 'api-jwt' }, type: 'Opaque' },
+    const { kubeconfig, bearer } = await prepareMemberNamespace({
+      name,
+      server,
+      c,
+      kubectl: (args) => cluster.kubectl(args),
+      ns,
     });
-    const token = await waitFor(`the hub's token in ${name}`, async () => {
-      const s = await c.core.readNamespacedSecret({ namespace: ns, name: 'jwt-rotation-hub-token' });
-      return s.data?.token === undefined ? undefined : { token: s.data.token, ca: s.data['ca.crt'] ?? '' };
-    });
-    const bearer = Buffer.from(token.token, 'base64').toString('utf8');
     tokens.push(bearer);
-    return stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name, cluster: { server, 'certificate-authority-data': token.ca } }],
-      users: [{ name: 'jwt-rotation-hub', user: { token: bearer } }],
-      contexts: [{ name, context: { cluster: name, user: 'jwt-rotation-hub', namespace: ns } }],
-      'current-context': name,
-    });
+    return kubeconfig;
   }
 
   /** Both members' Secrets hold `key` alone and each member's Deployment runs it everywhere. */
@@ -415,7 +348,7 @@ describe('one key across clusters with real pods: west on the real node, east on
       },
       { timeoutMs: 120_000 },
     );
-    await west.apps.createNamespacedDeployment({ namespace: ns, body: westDeployment() });
+    await west.apps.createNamespacedDeployment({ namespace: ns, body: consumerDeployment('api', 2) });
     await waitForPhase(hub, ns, 'api', 'Idle', (r) => membersReady(r)?.status === 'True', 180_000);
     await membersHold(key);
     console.log(
@@ -471,7 +404,6 @@ describe('one key across clusters with real pods: west on the real node, east on
     if (ns !== '') await west.core.deleteNamespace({ name: ns }).catch(() => undefined);
     await hubCluster?.stop();
     await eastCluster?.stop();
-    for (const dir of overlays) rmSync(dir, { recursive: true, force: true });
     // The hub never logs a member's credentials.
     for (const token of tokens) expect(output).to.not.include(token);
   });

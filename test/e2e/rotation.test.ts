@@ -11,7 +11,6 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 
 import type { SessionLoadSummary } from '../../examples/consumer/session-load.ts';
@@ -30,7 +29,7 @@ import {
 } from '../support/jwt-rotations.ts';
 import { leakScan } from '../support/leak-scan.ts';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.ts';
-import { bridge, images, realNodeEnabled } from '../support/real-node.ts';
+import { bridge, consumerDeployment, images, realNodeEnabled } from '../support/real-node.ts';
 
 const execFileAsync = promisify(execFile);
 const REVISION = 'jwtrotation.io/secret-revision';
@@ -51,52 +50,6 @@ async function helm(args: string[]): Promise<string> {
     },
   );
   return stdout;
-}
-
-/** A Deployment of the reference consumer reading the Secret, on the real node (no selector). */
-function consumerDeployment(
-  name: string,
-  replicas: number,
-  opts: { minReadySeconds?: number; envFromSecret?: boolean } = {},
-): k8s.V1Deployment {
-  const fromSecret = opts.envFromSecret ?? true;
-  return {
-    metadata: { name },
-    spec: {
-      replicas,
-      minReadySeconds: opts.minReadySeconds ?? 0,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name, role: 'consumer' } },
-        spec: {
-          terminationGracePeriodSeconds: 5,
-          containers: [
-            {
-              name: 'consumer',
-              image: images.consumer,
-              imagePullPolicy: 'Never',
-              ports: [{ name: 'http', containerPort: 8080 }],
-              env: [
-                { name: 'PORT', value: '8080' },
-                ...(fromSecret
-                  ? []
-                  : [
-                      {
-                        name: 'JWT_SECRET',
-                        valueFrom: { secretKeyRef: { name: 'api-jwt', key: 'JWT_SECRET' } },
-                      },
-                    ]),
-              ],
-              envFrom: fromSecret ? [{ secretRef: { name: 'api-jwt' } }] : [],
-              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
-              resources: { requests: { cpu: '10m', memory: '48Mi' } },
-            },
-          ],
-        },
-      },
-    },
-  };
 }
 
 describe('a rotation on real pods, installed with Helm, under session load', function () {

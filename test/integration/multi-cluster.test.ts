@@ -9,18 +9,13 @@
  * consumer's code with the keys of the member's latest rolled template, test/support/member-tokens.ts)
  * signs access tokens in turn and verifies every member's: none may be refused.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
 
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
 import { NOT_SCHEDULED } from '../../src/rotation/revision.ts';
-import { repoRoot, useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
+import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { installCrd } from '../support/crd.ts';
 import {
   annotate,
@@ -35,6 +30,7 @@ import {
 } from '../support/jwt-rotations.ts';
 import { REVISION, rolled, shapeOf, Timeline } from '../support/member-timeline.ts';
 import {
+  prepareMemberNamespace,
   startMemberControlPlane,
   stopMemberControlPlane,
   type MemberControlPlane,
@@ -99,52 +95,29 @@ describe('one key across clusters: a hub and two member control planes', functio
   /** In the member: the namespace, deploy/components/member for it, the empty managed Secret, the consumer. */
   async function prepareMember(m: MemberControlPlane, ns: string): Promise<string> {
     await m.c.core.createNamespace({ body: { metadata: { name: ns } } });
-    const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-member-overlay-'));
-    const component = path.relative(overlay, path.join(repoRoot, 'deploy/components/member'));
-    writeFileSync(
-      path.join(overlay, 'kustomization.yaml'),
-      stringify({
-        apiVersion: 'kustomize.config.k8s.io/v1beta1',
-        kind: 'Kustomization',
-        namespace: ns,
-        components: [component],
-        patches: [
-          {
-            target: { kind: 'Role', name: 'jwt-rotation-hub' },
-            patch: stringify([
-              { op: 'replace', path: '/rules/0/resourceNames', value: ['api-jwt'] },
-              { op: 'replace', path: '/rules/1/resourceNames', value: ['api'] },
-            ]),
-          },
-        ],
-      }),
-    );
-    const applied = await m.kubectl(['apply', '-k', overlay]);
-    rmSync(overlay, { recursive: true, force: true });
-    if (applied.code !== 0) throw new Error(`kubectl apply -k in ${m.name}: ${applied.stderr}`);
-    await m.c.core.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name: 'api-jwt' }, type: 'Opaque' },
-    });
+    const { kubeconfig, bearer } = await prepareMemberNamespace({ ...m, ns });
+    tokens.push(bearer);
     await m.c.core.createNamespacedSecret({
       namespace: ns,
       body: { metadata: { name: 'unrelated' }, type: 'Opaque', stringData: { password: 'not-for-the-hub' } },
     });
     await createConsumerDeployment(m.c, ns, 'api', 'api-jwt', 2);
-    const token = await waitFor(`the hub's token in ${m.name}`, async () => {
-      const s = await m.c.core.readNamespacedSecret({ namespace: ns, name: 'jwt-rotation-hub-token' });
-      return s.data?.token === undefined ? undefined : { token: s.data.token, ca: s.data['ca.crt'] ?? '' };
-    });
-    const bearer = Buffer.from(token.token, 'base64').toString('utf8');
-    tokens.push(bearer);
-    return stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: m.name, cluster: { server: m.server, 'certificate-authority-data': token.ca } }],
-      users: [{ name: 'jwt-rotation-hub', user: { token: bearer } }],
-      contexts: [{ name: m.name, context: { cluster: m.name, user: 'jwt-rotation-hub', namespace: ns } }],
-      'current-context': m.name,
-    });
+    return kubeconfig;
+  }
+
+  /** Waits until the hub's MembersReady says `member` is unreachable; resolves with the JwtRotation then. */
+  function namedUnreachable(ns: string, member: string, timeoutMs?: number): Promise<JwtRotation> {
+    return waitFor(
+      `MembersReady to name ${member}`,
+      async () => {
+        const r = await getJwtRotation(hub, ns, 'api');
+        const ready = membersReady(r);
+        return ready?.reason === 'MemberUnreachable' && ready.message.includes(`${member} (unreachable`)
+          ? r
+          : undefined;
+      },
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
   }
 
   /** A hub namespace with both members prepared and their kubeconfig Secrets (Cluster API's layout). */
@@ -327,17 +300,7 @@ describe('one key across clusters: a hub and two member control planes', functio
     const stoppedAt = Date.now();
     s.setDown('east', true);
     const restart = await east.stopApiServer();
-    const held = await waitFor(
-      'MembersReady to name east',
-      async () => {
-        const r = await getJwtRotation(hub, ns, 'api');
-        return membersReady(r)?.reason === 'MemberUnreachable' &&
-          membersReady(r)?.message.includes('east (unreachable')
-          ? r
-          : undefined;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const held = await namedUnreachable(ns, 'east', 60_000);
     const namedAt = Date.now();
     expect(held.status?.phase, 'east stopped in Monitoring, before completion began').to.equal('Monitoring');
     // Once the signing date plus monitoring.minDuration has passed, with east down, the old key is still
@@ -410,13 +373,7 @@ describe('one key across clusters: a hub and two member control planes', functio
       { timeoutMs: 60_000 },
     );
     const eastAt = Date.now();
-    const held = await waitFor('MembersReady to name west', async () => {
-      const r = await getJwtRotation(hub, ns, 'api');
-      return membersReady(r)?.reason === 'MemberUnreachable' &&
-        membersReady(r)?.message.includes('west (unreachable')
-        ? r
-        : undefined;
-    });
+    const held = await namedUnreachable(ns, 'west');
     expect(membersReady(held)?.message).to.include('The emergency rotation to key');
     expect(held.status?.lastRotation?.outcome).to.not.equal('Completed');
     await restart();

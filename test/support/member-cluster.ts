@@ -5,10 +5,12 @@
  * processes are ever stopped here, found by the pid files of that directory, never the shared cluster's.
  */
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 
 import { repoRoot, waitFor, type KubectlResult } from './cluster.ts';
 import type { Clients } from './jwt-rotations.ts';
@@ -129,4 +131,60 @@ async function stopApiServer(dir: string, kubectlPath: string): Promise<() => Pr
       { timeoutMs: 90_000, intervalMs: 200 },
     );
   };
+}
+
+/**
+ * In a member's namespace `ns` (which exists): deploy/components/member, its Role narrowed to the Secret
+ * api-jwt and the Deployment api, and the empty managed Secret. Resolves with a kubeconfig for the hub
+ * that carries the member ServiceAccount's token (never admin), and that token (for the leak checks).
+ */
+export async function prepareMemberNamespace(member: {
+  name: string;
+  server: string;
+  c: Clients;
+  kubectl(args: string[]): Promise<KubectlResult>;
+  ns: string;
+}): Promise<{ kubeconfig: string; bearer: string }> {
+  const { name, server, c, ns } = member;
+  const overlay = mkdtempSync(path.join(tmpdir(), 'jwtr-member-overlay-'));
+  const component = path.relative(overlay, path.join(repoRoot, 'deploy/components/member'));
+  writeFileSync(
+    path.join(overlay, 'kustomization.yaml'),
+    stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      namespace: ns,
+      components: [component],
+      patches: [
+        {
+          target: { kind: 'Role', name: 'jwt-rotation-hub' },
+          patch: stringify([
+            { op: 'replace', path: '/rules/0/resourceNames', value: ['api-jwt'] },
+            { op: 'replace', path: '/rules/1/resourceNames', value: ['api'] },
+          ]),
+        },
+      ],
+    }),
+  );
+  const applied = await member.kubectl(['apply', '-k', overlay]);
+  rmSync(overlay, { recursive: true, force: true });
+  if (applied.code !== 0) throw new Error(`kubectl apply -k in ${name}: ${applied.stderr}`);
+  await c.core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'api-jwt' }, type: 'Opaque' },
+  });
+  const token = await waitFor(`the hub's token in ${name}`, async () => {
+    const s = await c.core.readNamespacedSecret({ namespace: ns, name: 'jwt-rotation-hub-token' });
+    return s.data?.token === undefined ? undefined : { token: s.data.token, ca: s.data['ca.crt'] ?? '' };
+  });
+  const bearer = Buffer.from(token.token, 'base64').toString('utf8');
+  const kubeconfig = stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { server, 'certificate-authority-data': token.ca } }],
+    users: [{ name: 'jwt-rotation-hub', user: { token: bearer } }],
+    contexts: [{ name, context: { cluster: name, user: 'jwt-rotation-hub', namespace: ns } }],
+    'current-context': name,
+  });
+  return { kubeconfig, bearer };
 }

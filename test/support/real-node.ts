@@ -102,3 +102,49 @@ export function execIn(
 ): ReturnType<TestCluster['kubectl']> {
   return cluster.kubectl(['exec', pod, '--', ...command], { namespace });
 }
+
+/** A Deployment of the reference consumer reading the Secret, on the real node (no selector). */
+export function consumerDeployment(
+  name: string,
+  replicas: number,
+  opts: { minReadySeconds?: number; envFromSecret?: boolean } = {},
+): k8s.V1Deployment {
+  const fromSecret = opts.envFromSecret ?? true;
+  return {
+    metadata: { name },
+    spec: {
+      replicas,
+      minReadySeconds: opts.minReadySeconds ?? 0,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, role: 'consumer' } },
+        spec: {
+          terminationGracePeriodSeconds: 5,
+          containers: [
+            {
+              name: 'consumer',
+              image: images.consumer,
+              imagePullPolicy: 'Never',
+              ports: [{ name: 'http', containerPort: 8080 }],
+              env: [
+                { name: 'PORT', value: '8080' },
+                ...(fromSecret
+                  ? []
+                  : [
+                      {
+                        name: 'JWT_SECRET',
+                        valueFrom: { secretKeyRef: { name: 'api-jwt', key: 'JWT_SECRET' } },
+                      },
+                    ]),
+              ],
+              envFrom: fromSecret ? [{ secretRef: { name: 'api-jwt' } }] : [],
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+              resources: { requests: { cpu: '10m', memory: '48Mi' } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
