@@ -19,7 +19,20 @@ import { CLAIM_KINDS, type RolloutBudgetObservation, type RolloutClaim } from '.
 interface Waiter {
   rank: number;
   dueAt: number;
+  /** The place last answered (and so shown in status), kept until the place halves or doubles. */
+  shown?: Shown | undefined;
 }
+
+type Shown = Pick<RolloutBudgetObservation, 'position' | 'waiting' | 'rolling' | 'countedAt'>;
+
+/**
+ * A waiter's place in status is counted again only when it has moved by this factor (halved or
+ * doubled) since it was last shown. Every other place change would be a status write: at 10,000
+ * queued JwtRotations, looked at every 5 minutes, that was 30,462 status writes in 10 minutes
+ * against 600 template patches (bench/README.md). Shown this way, a place goes from N to 1 in at most
+ * log2(N) + 1 writes, and the message says when it was counted.
+ */
+export const PLACE_RECOUNT_FACTOR = 2;
 
 export class RolloutBudget {
   private readonly rolling = new Set<string>();
@@ -47,7 +60,10 @@ export class RolloutBudget {
   admit(key: string, claim: RolloutClaim, now: number): RolloutBudgetObservation | undefined {
     if (this.limit <= 0 || this.rolling.has(key)) return undefined;
     const known = this.waiting.get(key);
-    const waiter = { rank: CLAIM_KINDS.indexOf(claim.kind), dueAt: claim.dueAt ?? known?.dueAt ?? now };
+    const rank = CLAIM_KINDS.indexOf(claim.kind);
+    const waiter: Waiter = { rank, dueAt: claim.dueAt ?? known?.dueAt ?? now };
+    // A claim of another kind is another wait: its place is counted afresh.
+    if (known?.rank === rank) waiter.shown = known.shown;
     this.waiting.set(key, waiter);
     const position = 1 + this.countAhead(key, waiter);
     if (this.seeded && this.rolling.size + position <= this.limit) {
@@ -55,13 +71,16 @@ export class RolloutBudget {
       this.rolling.add(key);
       return undefined;
     }
-    return {
-      admitted: false,
-      position,
-      waiting: this.waiting.size,
-      rolling: this.rolling.size,
-      limit: this.limit,
-    };
+    let shown = waiter.shown;
+    if (
+      shown === undefined ||
+      position * PLACE_RECOUNT_FACTOR <= shown.position ||
+      position >= shown.position * PLACE_RECOUNT_FACTOR
+    ) {
+      shown = { position, waiting: this.waiting.size, rolling: this.rolling.size, countedAt: now };
+      waiter.shown = shown;
+    }
+    return { admitted: false, ...shown, limit: this.limit };
   }
 
   /** After a pass: whether it holds a place (rolling) or waits (queued) from now on. */

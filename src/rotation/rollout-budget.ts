@@ -18,6 +18,7 @@ import type { Context } from './context.ts';
 import { normal } from './events.ts';
 import type { PhaseResult, StatusDraft } from './phase-result.ts';
 import { ConditionReasons, EventReasons } from './reasons.ts';
+import { toRfc3339 } from './time.ts';
 
 /**
  * What the claim is for, in the order the queue serves them: the next roll of a rotation in flight
@@ -36,13 +37,18 @@ export interface RolloutClaim {
 /** The shell's answer when the budget has no room for this JwtRotation's claim now. */
 export interface RolloutBudgetObservation {
   admitted: false;
-  /** Its place in the queue, from 1. */
+  /** Its place in the queue, from 1, as counted at `countedAt`. */
   position: number;
-  /** How many wait. */
+  /** How many waited then. */
   waiting: number;
-  /** Rotations in a rolling step now, and the limit. */
+  /** Rotations in a rolling step then, and the limit. */
   rolling: number;
   limit: number;
+  /**
+   * When the place was counted (epoch ms): the shell counts it again only when it has halved or
+   * doubled since (src/reconcile/rollout-budget.ts), so a long queue costs few status writes.
+   */
+  countedAt: number;
 }
 
 /**
@@ -62,7 +68,7 @@ export function waitForBudget(
   ];
   const message =
     `The ${what === 'next roll' ? `${what} of the rotation in flight` : what} waits for the rollout budget: place ${budget.position} of ${budget.waiting} in the queue ` +
-    `(${budget.rolling} of at most ${budget.limit} rotations are rolling their targets)`;
+    `(${budget.rolling} of at most ${budget.limit} rotations are rolling their targets; counted at ${toRfc3339(budget.countedAt)}, again when the place halves)`;
   const waitedBefore = ctx.prev.conditions?.some(
     (c) => c.type === 'Reconciling' && c.reason === ConditionReasons.WaitingForRolloutBudget,
   );

@@ -16,7 +16,7 @@ import { rollingInCluster } from '../../src/wiring/rollout-budget.ts';
 import { aJwtRotation, anInput, aSecret, aTarget, HOUR, T0 } from '../support/builders.ts';
 
 const due = T0 + 2160 * HOUR;
-const full = { admitted: false as const, position: 2, waiting: 3, rolling: 20, limit: 20 };
+const full = { admitted: false as const, position: 2, waiting: 3, rolling: 20, limit: 20, countedAt: T0 };
 
 function condition(status: JwtRotationStatus, type: string) {
   return status.conditions?.find((c) => c.type === type);
@@ -144,6 +144,48 @@ describe('the rollout budget', () => {
       expect(budget.admit('c', claim('Scheduled', 5), 0)).to.deep.include({ position: 3 });
       expect(budget.admit('e', claim('InFlight'), 0)).to.equal(undefined);
       expect(budget.counts).to.deep.equal({ rolling: 2, waiting: 2 });
+    });
+
+    it('counts a waiting place again only once it has halved or doubled, and says when it was counted', () => {
+      const budget = new RolloutBudget(1, () => undefined);
+      budget.seed(['rolling']);
+      const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+      keys.forEach((k, i) => budget.admit(k, claim('Scheduled', i), i));
+      const last = 'k39';
+      expect(budget.admit(last, claim('Scheduled', 39), 100)).to.deep.include({
+        position: 40,
+        waiting: 40,
+        countedAt: 39,
+      });
+      // The 19 ahead leave the queue: the place is 21, shown as counted (40 of 40, at 39).
+      for (const k of keys.slice(0, 19)) budget.forget(k);
+      expect(budget.admit(last, claim('Scheduled', 39), 200)).to.deep.include({
+        position: 40,
+        waiting: 40,
+        countedAt: 39,
+      });
+      // One more leaves: 20 is half of 40, counted again now.
+      budget.forget(keys[19] ?? '');
+      expect(budget.admit(last, claim('Scheduled', 39), 300)).to.deep.include({
+        position: 20,
+        waiting: 20,
+        countedAt: 300,
+      });
+      // 21 new claims that go first double it: counted again.
+      for (let i = 0; i < 21; i++) budget.admit(`r${i}`, claim('Request'), 400);
+      expect(budget.admit(last, claim('Scheduled', 39), 500)).to.deep.include({
+        position: 41,
+        countedAt: 500,
+      });
+      // The core's message carries the count's time, so an unchanged place is an unchanged status.
+      const decision = decide(
+        anInput({
+          backup: aRollbackCopy(),
+          now: due,
+          rolloutBudget: { ...full, countedAt: T0 + 5 * SECOND },
+        }),
+      );
+      expect(condition(decision.status, 'Ready')?.message).to.contain('counted at 2026-01-01T00:00:05Z');
     });
 
     it('keeps a place for the next step of a JwtRotation that holds one, and frees it when the rollouts end', () => {
