@@ -477,7 +477,8 @@ function reuse(reading: GateObservation | undefined, reader: GateReader): GateRe
 
 /**
  * Whether two statuses differ only in what reports progress and no decision reads back: the
- * per-target pod counts (status.targets) and the conditions' messages.
+ * per-target pod counts (status.targets), the conditions' messages, and per member cluster its
+ * targets, pods by key and message (a member's phase, keys and unreachableSince are written at once).
  */
 export function onlyProgressDiffers(a: JwtRotationStatus, b: JwtRotationStatus): boolean {
   const strip = (s: JwtRotationStatus): unknown => ({
@@ -486,6 +487,13 @@ export function onlyProgressDiffers(a: JwtRotationStatus, b: JwtRotationStatus):
     conditions: s.conditions?.map((c) =>
       Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'message')),
     ),
+    members: s.members?.map((m) => ({
+      ...m,
+      targets: undefined,
+      podsByKey: undefined,
+      podsWithoutKeys: undefined,
+      message: undefined,
+    })),
   });
   return canonical(strip(a)) === canonical(strip(b));
 }

@@ -638,5 +638,40 @@ describe('the reconciler over in-memory ports', () => {
       expect(onlyProgressDiffers(base, reason)).to.equal(false);
       expect(onlyProgressDiffers(base, { ...base, phase: 'DualKey' })).to.equal(false);
     });
+
+    it("counts as progress a member cluster's pods and message, not its phase or keys", () => {
+      const member = {
+        name: 'west',
+        phase: 'Rolling',
+        message: 'Deployment api: 1 of 2 updated',
+        keys: ['aaaa'],
+        podsByKey: [{ key: 'aaaa', verifying: 1, signing: 1 }],
+      };
+      const base = { phase: 'DualKey', members: [member] } as JwtRotationStatus;
+      const pods = {
+        ...base,
+        members: [
+          {
+            ...member,
+            message: 'Deployment api: 2 of 2 updated',
+            podsByKey: [{ key: 'aaaa', verifying: 2, signing: 2 }],
+          },
+        ],
+      } as JwtRotationStatus;
+      expect(onlyProgressDiffers(base, pods)).to.equal(true);
+      expect(
+        onlyProgressDiffers(base, {
+          ...base,
+          members: [{ ...member, phase: 'Rolled' }],
+        }),
+      ).to.equal(false);
+      expect(
+        onlyProgressDiffers(base, {
+          ...base,
+          members: [{ ...member, keys: ['aaaa', 'bbbb'] }],
+        } as JwtRotationStatus),
+      ).to.equal(false);
+      expect(onlyProgressDiffers(base, { ...base, members: [] })).to.equal(false);
+    });
   });
 });
