@@ -10,6 +10,7 @@
 import { JWKS_DATA_KEY, POD_TEMPLATE_REVISION_ANNOTATION, backupSecretName } from '../api/constants.ts';
 import type { JwtRotation, TargetKind } from '../api/types.ts';
 import { isAsymmetric } from '../platform/keys.ts';
+import type { MembersInput } from '../rotation/members.ts';
 import { SECRET_AS_WRITTEN, type Action } from '../rotation/model.ts';
 import { EventReasons } from '../rotation/reasons.ts';
 import { secretRevision } from '../rotation/revision.ts';
@@ -21,7 +22,9 @@ import {
   jwksText,
   jwksUnion,
   keyScheme,
+  memberKeys,
   parseJwks,
+  type MemberKeys,
   type KeyScheme,
   viewSecret,
 } from './secret-data.ts';
@@ -76,6 +79,11 @@ export interface ReadSecrets {
   jwks?: ConfigMapRecord | undefined;
   /** With spec.issuer: the PublishedKeySet. */
   keySet?: KeySetRecord | undefined;
+  /**
+   * With spec.clusters: the members as read on this pass (an unreachable one's Secret as last read),
+   * fingerprints only; the published keys keep what they hold (./secret-data.ts, MemberKeys).
+   */
+  members?: MembersInput | undefined;
 }
 
 /**
@@ -86,7 +94,9 @@ export interface ReadSecrets {
  * - before a Secret write, the JWKS lists the keys it already lists plus the keys the Secret is
  *   about to hold (a new key is published before anything can read it from the Secret);
  * - after the Secret write, exactly the Secret's keys (a replaced key, e.g. a compromised one on an
- *   emergency rotation, leaves at once).
+ *   emergency rotation, leaves at once), and, for a hub (spec.clusters), the keys it served that a
+ *   member's Secret still holds (MemberKeys: a member's pods may still sign with them), less an
+ *   emergency's compromised key.
  * Targets are rolled after that, so a pod started from a new revision reads a JWKS that has its keys.
  */
 class JwksPublisher {
@@ -98,13 +108,22 @@ class JwksPublisher {
     private readonly name: string,
     private readonly owner: string,
     read: ConfigMapRecord | undefined,
+    private readonly forMembers: MemberKeys,
   ) {
     this.published = read?.data[JWKS_DATA_KEY];
   }
 
-  /** The write that makes the JWKS list exactly the keys of these Secret values, if it does not. */
-  exactly(values: Readonly<Record<string, string>>): Write | undefined {
-    return this.publish(jwksText(jwksOf(values, this.scheme)));
+  /**
+   * The write that makes the JWKS list exactly the keys of these Secret values (and those kept for
+   * the members), if it does not.
+   */
+  exactly(
+    values: Readonly<Record<string, string>>,
+    annotations: Readonly<Record<string, string>>,
+  ): Write | undefined {
+    const held = jwksOf(values, this.scheme).keys;
+    const served = parseJwks(this.published).keys.filter((k) => !held.some((h) => h.kid === k.kid));
+    return this.publish(jwksText({ keys: [...held, ...this.forMembers(served, annotations)] }));
   }
 
   /** The write that adds the keys of these Secret values to the JWKS, if it lacks any. */
@@ -145,17 +164,27 @@ export function* plannedWrites(
   };
   let backup: Readonly<Record<string, string>> = read.backup?.values ?? {};
   const scheme = keyScheme(resource.spec);
+  const forMembers = memberKeys(read.members);
   const jwks = isAsymmetric(scheme.algorithm)
-    ? new JwksPublisher(scheme, namespace, jwksConfigMapName(resource.spec), name, read.jwks)
+    ? new JwksPublisher(scheme, namespace, jwksConfigMapName(resource.spec), name, read.jwks, forMembers)
     : undefined;
   const issuer = resource.spec.issuer;
   const keySet =
     issuer !== undefined && isAsymmetric(scheme.algorithm)
-      ? new KeySetPublisher(resource, scheme, issuer.url, maxAgeSeconds(issuer.maxAge), now, read.keySet)
+      ? new KeySetPublisher(
+          resource,
+          scheme,
+          issuer.url,
+          maxAgeSeconds(issuer.maxAge),
+          now,
+          read.keySet,
+          forMembers,
+        )
       : undefined;
   /** The JWKS and key set writes around a Secret write of `content`: `before` it, or `after` it. */
   function* publish(when: 'before' | 'after', content: SecretContent): Generator<Write> {
-    const write = when === 'before' ? jwks?.adding(content.values) : jwks?.exactly(content.values);
+    const write =
+      when === 'before' ? jwks?.adding(content.values) : jwks?.exactly(content.values, content.annotations);
     if (write !== undefined) yield write;
     const set =
       when === 'before'

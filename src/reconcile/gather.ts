@@ -140,7 +140,8 @@ export async function gather(resource: JwtRotation, deps: ReconcilerDeps): Promi
   const members = await gatherMembers(resource, deps, now);
   return {
     input: { ...input, targets: hubTargets(spec.targets ?? [], members.input, input.secret) },
-    read,
+    // The published keys keep the keys the members hold (./execute.ts).
+    read: { ...read, members: members.input },
     members,
   };
 }

@@ -10,7 +10,11 @@
  * - an emergency rotation serves the new key alone, at once, even before the Secret holds it: the
  *   compromised key leaves, and so does every retiring key (the runbook forces everyone to sign in
  *   again). Any set that holds the new key then lacks the compromised one, which is what lets a
- *   relying party's acceptance of the new key prove it dropped the compromised one.
+ *   relying party's acceptance of the new key prove it dropped the compromised one;
+ * - for a hub (spec.clusters, docs/multi-cluster.md): a served key that a member's Secret still holds
+ *   (an unreachable member's as last read) stays, as held, not retiring, after it left the hub's
+ *   Secret, even after an emergency, unless it is the compromised key; it starts retiring when no
+ *   member holds it any more (MemberKeys, ./secret-data.ts).
  */
 import { createHash } from 'node:crypto';
 import { SecretAnnotations } from '../api/constants.ts';
@@ -20,7 +24,7 @@ import { parseDuration } from '../rotation/duration.ts';
 import type { IssuerObservation } from '../rotation/model.ts';
 import { parseInstant, toRfc3339 } from '../rotation/time.ts';
 import type { KeySetRecord, KeySetSpec } from './ports.ts';
-import { jwksOf, jwksText, parseJwks, type Jwks, type KeyScheme } from './secret-data.ts';
+import { jwksOf, jwksText, parseJwks, type Jwks, type KeyScheme, type MemberKeys } from './secret-data.ts';
 
 /** A key set's version: names its keys (the ETag the server sends), whatever order they come in. */
 export function keySetVersion(jwks: Jwks): string {
@@ -60,6 +64,8 @@ export class KeySetPublisher {
     private readonly maxAgeSeconds: number,
     private readonly now: number,
     read: KeySetRecord | undefined,
+    /** For a hub, the served keys kept for its members; none for one cluster. */
+    private readonly forMembers: MemberKeys = () => [],
   ) {
     this.published = read?.spec;
   }
@@ -75,14 +81,19 @@ export class KeySetPublisher {
     return this.publish([...served.keys, ...coming], this.published?.retiring ?? []);
   }
 
-  /** After a Secret write of `values` (or as read): its keys, and the keys still retiring. */
+  /**
+   * After a Secret write of `values` (or as read): its keys, those kept for the members (a hub's), and
+   * the keys still retiring.
+   */
   exactly(
     values: Readonly<Record<string, string>>,
     annotations: Readonly<Record<string, string>>,
   ): KeySetSpec | undefined {
-    const held = jwksOf(values, this.scheme).keys;
-    if (isEmergency(annotations)) return this.publish(held, []);
     const served = parseJwks(this.published?.jwks).keys;
+    const own = jwksOf(values, this.scheme).keys;
+    const others = served.filter((k) => !own.some((h) => h.kid === k.kid));
+    const held = [...own, ...this.forMembers(others, annotations)];
+    if (isEmergency(annotations)) return this.publish(held, []);
     const until = toRfc3339(this.now + retentionMs(this.resource));
     const retiring = served
       .filter((k) => !held.some((h) => h.kid === k.kid))

@@ -231,9 +231,16 @@ export class Reconciler {
     };
   }
 
-  /** A quiet pass of a hub in Idle writes the hub's Secret into members behind it (./members.ts). */
+  /**
+   * A quiet pass of a hub makes the published keys (JWKS ConfigMap, PublishedKeySet) what the hub's
+   * Secret and the members' Secrets hold now, as a pass that acts does first (./execute.ts): a key kept
+   * for a member leaves (or starts retiring) once no member holds it, without waiting for the next
+   * pass that acts, which may be the next rotation. Then, in Idle, it writes the hub's Secret into
+   * members behind it (./members.ts).
+   */
   private async catchUp(resource: JwtRotation, gathered: Gathered, log: Logger): Promise<void> {
     if (gathered.members === undefined) return;
+    await execute([], resource, gathered.read, this.deps);
     const written = await catchUpMembers(resource, gathered.input.secret, gathered.members, this.deps);
     if (written.length > 0) log.info('members caught up with the hub', { members: written });
   }

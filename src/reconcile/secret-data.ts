@@ -15,11 +15,13 @@ import {
   HMAC_SCHEME,
   isAsymmetric,
   keyFingerprint,
+  kidFingerprint,
   privateKeyProblem,
   publicJwk,
   type KeyScheme,
   type PublicJwk,
 } from '../platform/keys.ts';
+import { keptForMembers, type MembersInput } from '../rotation/members.ts';
 import type { Action, BackupView, KeyShape, KeySlot, SecretView, ValueSource } from '../rotation/model.ts';
 import type { KeyFactory, SecretContent, SecretRecord } from './ports.ts';
 
@@ -241,6 +243,26 @@ export function jwksOf(values: Readonly<Record<string, string>>, scheme: KeySche
     if (!keys.some((k) => k.kid === jwk.kid)) keys.push(jwk);
   }
   return { keys };
+}
+
+/**
+ * Of the keys served (the JWKS ConfigMap's or the PublishedKeySet's), those kept for the members
+ * beside the keys of the hub's Secret, whose annotations are given (the emergency's compromised key
+ * leaves): ../rotation/members.ts, keptForMembers, which says why the served set is their source.
+ */
+export type MemberKeys = (
+  served: readonly PublicJwk[],
+  hubAnnotations: Readonly<Record<string, string>>,
+) => PublicJwk[];
+
+/** MemberKeys for the members as read; none without members (one cluster). */
+export function memberKeys(members: MembersInput | undefined): MemberKeys {
+  return (served, hubAnnotations) => {
+    if (members === undefined) return [];
+    const fingerprints = served.map((k) => kidFingerprint(k.kid));
+    const kept = new Set(keptForMembers(members, fingerprints, hubAnnotations));
+    return served.filter((k) => kept.has(kidFingerprint(k.kid)));
+  };
 }
 
 /** Every key of `published` and then every key of `next` not in it: what may verify while `next` is written. */

@@ -5,6 +5,7 @@
  * reads), and ./hub.ts asks these functions whether a step may happen, which members hold it, and what
  * status says about each member. Pure, like the rest of the core.
  */
+import { SecretAnnotations } from '../api/constants.ts';
 import type { TargetStatus } from '../api/types.ts';
 import type { ConditionSpec } from './conditions.ts';
 import type { SecretView, TargetView } from './model.ts';
@@ -285,6 +286,40 @@ export function keysToPublish(
   }
   for (const key of excluding) keys.delete(key);
   return [...keys].sort();
+}
+
+/**
+ * keysToPublish's `excluding` for the hub's Secret with these annotations: the key an emergency
+ * rotation replaced, while the Secret still records that operation (as ./issuer.ts reads it); none
+ * otherwise. A key compromised by an earlier emergency needs no listing here: it left the published
+ * set then, and keptForMembers only keeps keys still served.
+ */
+export function compromisedKeys(hubAnnotations: Readonly<Record<string, string>>): string[] {
+  if (hubAnnotations[SecretAnnotations.operation] !== 'Emergency') return [];
+  const key = hubAnnotations[SecretAnnotations.previousKey];
+  return key === undefined || key === '' ? [] : [key];
+}
+
+/**
+ * Of the keys the hub's published set (the JWKS ConfigMap, the PublishedKeySet) serves now, given by
+ * fingerprint, those it keeps for the members beside the hub Secret's own keys: each one keysToPublish
+ * lists for the members (some member's Secret holds it, an unreachable one's as last read), less the
+ * compromised key after an emergency (compromisedKeys), which leaves at once whoever still holds it.
+ *
+ * Only a key already served can be kept, never one added: every key the hub writes into a member is
+ * its own Secret's, published before that write (src/reconcile/execute.ts), and stays served while a
+ * member holds it; so the served set is where its public key is found (the hub's backup Secret holds
+ * the original key alone, not the new key a rollback withdraws, and the hub reads no member's private
+ * key). A key a member holds that the hub never wrote there (a hand edit) is not published, and a
+ * compromised key, once left, never comes back. Returned in the order of `served`.
+ */
+export function keptForMembers(
+  input: MembersInput,
+  served: readonly string[],
+  hubAnnotations: Readonly<Record<string, string>>,
+): string[] {
+  const listed = new Set(keysToPublish(input, [], compromisedKeys(hubAnnotations)));
+  return served.filter((key) => listed.has(key));
 }
 
 /** Pods of a member per key: how many verify it and how many sign with it now. */
