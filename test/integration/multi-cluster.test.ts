@@ -7,13 +7,18 @@
  * Prints the time each member took to reach each shape of the Secret and to roll to it, and the
  * partition timings. In the two partitions around the switch, a model of each member's pods (the
  * consumer's code with the keys of the member's latest rolled template, test/support/member-tokens.ts)
- * signs access tokens in turn and verifies every member's: none may be refused.
+ * signs access tokens in turn and verifies every member's: none may be refused. With ES256, a rollback
+ * while a member is down keeps the new key in the hub's JWKS ConfigMap until that member is caught up
+ * (docs/multi-cluster.md, "The keys published").
  */
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 
+import { JWKS_DATA_KEY } from '../../src/api/constants.ts';
 import type { JwtRotation, JwtRotationSpec } from '../../src/api/types.ts';
 import { fingerprint } from '../../src/platform/fingerprint.ts';
+import { HMAC_SCHEME, keyFingerprint, publicJwk, type KeyScheme } from '../../src/platform/keys.ts';
+import { jwksConfigMapName, keyScheme, parseJwks, secretKeyName } from '../../src/reconcile/secret-data.ts';
 import { NOT_SCHEDULED } from '../../src/rotation/revision.ts';
 import { useCluster, waitFor, type TestCluster } from '../support/cluster.ts';
 import { installCrd } from '../support/crd.ts';
@@ -39,7 +44,7 @@ import { TokenStream } from '../support/member-tokens.ts';
 import { startOperatorProcess, type OperatorProcess } from '../support/operator.ts';
 
 const ROTATION_KEYS = ['JWT_SECRET_CURRENT', 'JWT_SECRET_NEW', 'JWT_SECRET_ROTATION_DATE'];
-const SCENARIOS = ['complete', 'before', 'after', 'rollback', 'emergency', 'refused'] as const;
+const SCENARIOS = ['complete', 'before', 'after', 'rollback', 'emergency', 'union', 'refused'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const spec: JwtRotationSpec = {
@@ -124,7 +129,7 @@ describe('one key across clusters: a hub and two member control planes', functio
   async function setUp(
     scenario: Scenario,
     overrides: Partial<JwtRotationSpec> = {},
-  ): Promise<{ ns: string; original: string }> {
+  ): Promise<{ ns: string; original: string; scheme: KeyScheme }> {
     const ns = namespaces.get(scenario) ?? '';
     for (const m of members) {
       const kubeconfig = await prepareMember(m, ns);
@@ -150,10 +155,12 @@ describe('one key across clusters: a hub and two member control planes', functio
       (r) => membersReady(r)?.status === 'True',
       120_000,
     );
-    const original = (await secretValues(hub, ns, 'api-jwt'))?.JWT_SECRET ?? '';
-    expect(idle.status?.currentKeyFingerprint).to.equal(fingerprint(original));
-    await expectMembersHold(ns, original);
-    return { ns, original };
+    // The key's slot and fingerprint follow the algorithm (JWT_PRIVATE_KEY for an asymmetric one).
+    const scheme = keyScheme({ ...spec, ...overrides });
+    const original = (await secretValues(hub, ns, 'api-jwt'))?.[secretKeyName(scheme, 'JWT_SECRET')] ?? '';
+    expect(idle.status?.currentKeyFingerprint).to.equal(keyFingerprint(original, scheme));
+    await expectMembersHold(ns, original, scheme);
+    return { ns, original, scheme };
   }
 
   /** The stream's claims: no valid token refused, the new key signed in every member, the down period covered. */
@@ -171,14 +178,15 @@ describe('one key across clusters: a hub and two member control planes', functio
   const membersReady = (r: JwtRotation) => r.status?.conditions?.find((c) => c.type === 'MembersReady');
 
   /** Both members' Secrets hold exactly `key` alone, and each member's Deployment runs it. */
-  async function expectMembersHold(ns: string, key: string): Promise<void> {
+  async function expectMembersHold(ns: string, key: string, scheme = HMAC_SCHEME): Promise<void> {
+    const slot = (name: string): string => secretKeyName(scheme, name);
     for (const m of members) {
       const values = (await secretValues(m.c, ns, 'api-jwt')) ?? {};
-      expect(values.JWT_SECRET, `${m.name}'s JWT_SECRET`).to.equal(key);
-      for (const slot of ROTATION_KEYS) expect(values, m.name).to.not.have.property(slot);
+      expect(values[slot('JWT_SECRET')], `${m.name}'s ${slot('JWT_SECRET')}`).to.equal(key);
+      for (const name of ROTATION_KEYS) expect(values, m.name).to.not.have.property(slot(name));
       const d = await m.c.apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
       expect(d.spec?.template.metadata?.annotations?.[REVISION], m.name).to.match(
-        new RegExp(`^${fingerprint(key)}/`),
+        new RegExp(`^${keyFingerprint(key, scheme)}/`),
       );
       await waitFor(`${m.name}'s Deployment to run it`, () => rolled(m.c, ns));
     }
@@ -390,6 +398,104 @@ describe('one key across clusters: a hub and two member control planes', functio
     await expectMembersHold(ns, key);
     console.log(
       `      emergency with west down: east has the new key ${String(eastAt - stoppedAt)} ms after the stop; west ready again → caught up and completed ${String(doneAt - backAt)} ms`,
+    );
+  });
+
+  it("keeps the new key in the hub's JWKS while a member cut off during a rollback holds it, and drops it once that member is caught up (ES256)", async () => {
+    // Monitoring lasts 12 s here, as in the partition after the switch: east is stopped in it, before
+    // completion could begin.
+    const overrides: Partial<JwtRotationSpec> = {
+      algorithm: 'ES256',
+      monitoring: { ...spec.monitoring, minDuration: '12s' },
+    };
+    const { ns, original, scheme } = await setUp('union', overrides);
+    const east = members[0] as MemberControlPlane;
+    const fp = (pem: string): string => keyFingerprint(pem, scheme);
+    const kid = (pem: string): string => publicJwk(pem, scheme.algorithm).kid;
+    /** The kids the hub's JWKS ConfigMap lists, sorted. */
+    const servedKids = async (): Promise<string[]> => {
+      const name = jwksConfigMapName({ ...spec, ...overrides });
+      const map = await hub.core.readNamespacedConfigMap({ namespace: ns, name });
+      return parseJwks(map.data?.[JWKS_DATA_KEY])
+        .keys.map((k) => k.kid)
+        .sort();
+    };
+    expect(await servedKids()).to.deep.equal([kid(original)]);
+
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rotate': 'go' });
+    await waitForPhase(hub, ns, 'api', 'Monitoring', () => true, 120_000);
+    const next = (await secretValues(hub, ns, 'api-jwt'))?.JWT_PRIVATE_KEY_NEW ?? '';
+    expect(next).to.match(/^-----BEGIN PRIVATE KEY-----\n/);
+    // Every member holds both keys and the signing date, and every pod runs it: east's pods may sign
+    // with the new key from here on.
+    for (const m of members) {
+      const values = (await secretValues(m.c, ns, 'api-jwt')) ?? {};
+      expect(values.JWT_PRIVATE_KEY_CURRENT, m.name).to.equal(original);
+      expect(values.JWT_PRIVATE_KEY_NEW, m.name).to.equal(next);
+      expect(values.JWT_SECRET_ROTATION_DATE, m.name).to.be.a('string').and.not.equal(NOT_SCHEDULED);
+      await waitFor(`${m.name}'s Deployment to run the signing date`, () => rolled(m.c, ns));
+    }
+    expect(await servedKids()).to.have.members([kid(original), kid(next)]);
+
+    const stoppedAt = Date.now();
+    const restart = await east.stopApiServer();
+    const away = await namedUnreachable(ns, 'east', 60_000);
+    expect(away.status?.phase, 'east stopped in Monitoring, before completion began').to.equal('Monitoring');
+    await annotate(hub, ns, 'api', { 'jwtrotation.io/rollback': 'east-away' });
+    // The rollback is done in the hub's Secret and in west; recording its end waits for east
+    // (rollbackCatchUp), so the hub stays in RollingBack. Waiting for west's status as read after its
+    // roll means a pass that made the published keys exact came after the rollback's Secret write.
+    const held = await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'RollingBack',
+      (r) => {
+        const west = r.status?.members?.find((m) => m.name === 'west');
+        return (
+          west?.phase === 'Rolled' &&
+          JSON.stringify(west.keys) === JSON.stringify([fp(original)]) &&
+          r.status?.members?.find((m) => m.name === 'east')?.phase === 'Unreachable'
+        );
+      },
+      120_000,
+    );
+    const heldAt = Date.now();
+    const hubValues = (await secretValues(hub, ns, 'api-jwt')) ?? {};
+    expect(hubValues.JWT_PRIVATE_KEY, "the hub's Secret is back on the original").to.equal(original);
+    expect(hubValues).to.not.have.property('JWT_PRIVATE_KEY_NEW');
+    expect(membersReady(held)?.message)
+      .to.include('The rollback to key')
+      .and.include('east (unreachable')
+      .and.not.include('west (');
+    expect(
+      held.status?.members?.find((m) => m.name === 'east')?.keys,
+      "east's keys as last read",
+    ).to.have.members([fp(original), fp(next)]);
+    // East's pods may still sign with the new key: the hub keeps serving it beside the original.
+    expect(await servedKids(), 'while east is cut off').to.have.members([kid(original), kid(next)]);
+
+    await restart();
+    const backAt = Date.now();
+    await waitForPhase(
+      hub,
+      ns,
+      'api',
+      'Idle',
+      (r) => r.status?.lastRotation?.outcome === 'RolledBack' && membersReady(r)?.status === 'True',
+      180_000,
+    );
+    const caughtUpAt = Date.now();
+    expect((await secretValues(hub, ns, 'api-jwt'))?.JWT_PRIVATE_KEY).to.equal(original);
+    await expectMembersHold(ns, original, scheme);
+    // No member holds the new key any more: it leaves the JWKS.
+    await waitFor(
+      "the new key to leave the hub's JWKS",
+      async () => JSON.stringify(await servedKids()) === JSON.stringify([kid(original)]),
+      { timeoutMs: 60_000 },
+    );
+    console.log(
+      `      rollback with east down (ES256): east stopped → rollback held in the hub, the new key still served ${String(heldAt - stoppedAt)} ms; east ready again → caught up and rollback recorded ${String(caughtUpAt - backAt)} ms, the new key out of the JWKS ${String(Date.now() - backAt)} ms`,
     );
   });
 
