@@ -84,6 +84,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKERS: '0' })).to.throw(Error, /WORKERS/);
   });
 
+  it('scales the default WORKERS with KUBE_API_QPS: 8 up to 80/s, then one per 10/s; a set WORKERS wins', () => {
+    expect(loadConfig({}).workers).to.equal(8);
+    expect(loadConfig({ KUBE_API_QPS: '80' }).workers).to.equal(8);
+    expect(loadConfig({ KUBE_API_QPS: '300' }).workers).to.equal(30);
+    expect(loadConfig({ KUBE_API_QPS: '0' }).workers).to.equal(8);
+    expect(loadConfig({ KUBE_API_QPS: '300', WORKERS: '12' }).workers).to.equal(12);
+  });
+
   it('accepts each of the log levels error, warn, info and debug', () => {
     for (const level of ['error', 'warn', 'info', 'debug']) {
       expect(loadConfig({ LOG_LEVEL: level }).logLevel).to.equal(level);
