@@ -684,7 +684,13 @@ async function main(): Promise<void> {
     });
     if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed`);
   };
-  kubectl('apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds'));
+  // Another build's operator (BENCH_OPERATOR_MAIN, <tree>/dist/main.js) gets its own tree's CRDs: a
+  // status schema that changed since would refuse its writes.
+  const crds =
+    OPERATOR_MAIN === undefined
+      ? path.join(root, 'crds')
+      : path.resolve(path.dirname(OPERATOR_MAIN), '..', 'crds');
+  kubectl('apply', '--server-side', '--force-conflicts', '-f', crds);
   kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/jwtrotations.jwtrotation.io');
   const who = await identities();
   const floorCore = who.floor.kc.makeApiClient(k8s.CoreV1Api);
