@@ -20,6 +20,7 @@ import {
   jwksConfigMapName,
   jwksOf,
   jwksText,
+  heldKeys,
   jwksUnion,
   keyScheme,
   memberKeys,
@@ -121,9 +122,9 @@ class JwksPublisher {
     values: Readonly<Record<string, string>>,
     annotations: Readonly<Record<string, string>>,
   ): Write | undefined {
-    const held = jwksOf(values, this.scheme).keys;
-    const served = parseJwks(this.published).keys.filter((k) => !held.some((h) => h.kid === k.kid));
-    return this.publish(jwksText({ keys: [...held, ...this.forMembers(served, annotations)] }));
+    const own = jwksOf(values, this.scheme).keys;
+    const held = heldKeys(own, parseJwks(this.published).keys, this.forMembers, annotations);
+    return this.publish(jwksText({ keys: held }));
   }
 
   /** The write that adds the keys of these Secret values to the JWKS, if it lacks any. */

@@ -24,7 +24,15 @@ import { parseDuration } from '../rotation/duration.ts';
 import type { IssuerObservation } from '../rotation/model.ts';
 import { parseInstant, toRfc3339 } from '../rotation/time.ts';
 import type { KeySetRecord, KeySetSpec } from './ports.ts';
-import { jwksOf, jwksText, parseJwks, type Jwks, type KeyScheme, type MemberKeys } from './secret-data.ts';
+import {
+  heldKeys,
+  jwksOf,
+  jwksText,
+  parseJwks,
+  type Jwks,
+  type KeyScheme,
+  type MemberKeys,
+} from './secret-data.ts';
 
 /** A key set's version: names its keys (the ETag the server sends), whatever order they come in. */
 export function keySetVersion(jwks: Jwks): string {
@@ -90,9 +98,7 @@ export class KeySetPublisher {
     annotations: Readonly<Record<string, string>>,
   ): KeySetSpec | undefined {
     const served = parseJwks(this.published?.jwks).keys;
-    const own = jwksOf(values, this.scheme).keys;
-    const others = served.filter((k) => !own.some((h) => h.kid === k.kid));
-    const held = [...own, ...this.forMembers(others, annotations)];
+    const held = heldKeys(jwksOf(values, this.scheme).keys, served, this.forMembers, annotations);
     if (isEmergency(annotations)) return this.publish(held, []);
     const until = toRfc3339(this.now + retentionMs(this.resource));
     const retiring = served

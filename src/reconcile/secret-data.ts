@@ -265,6 +265,21 @@ export function memberKeys(members: MembersInput | undefined): MemberKeys {
   };
 }
 
+/**
+ * What a set made exact after a Secret write holds: the Secret's own keys, then those of `served`
+ * (the set as published) that `forMembers` keeps for a hub's members. The JWKS ConfigMap and the
+ * PublishedKeySet (./issuer-data.ts) both use it.
+ */
+export function heldKeys(
+  own: readonly PublicJwk[],
+  served: readonly PublicJwk[],
+  forMembers: MemberKeys,
+  hubAnnotations: Readonly<Record<string, string>>,
+): PublicJwk[] {
+  const others = served.filter((k) => !own.some((h) => h.kid === k.kid));
+  return [...own, ...forMembers(others, hubAnnotations)];
+}
+
 /** Every key of `published` and then every key of `next` not in it: what may verify while `next` is written. */
 export function jwksUnion(published: Jwks, next: Jwks): Jwks {
   return {
