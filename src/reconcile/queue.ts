@@ -131,7 +131,7 @@ export class WorkQueue {
 
   /** Resolves when no pass is running (for tests and graceful shutdown). */
   async idle(): Promise<void> {
-    if (![...this.entries.values()].some((e) => e.running)) return;
+    if (this.running === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -232,7 +232,9 @@ export class WorkQueue {
       from.delete(waited.value);
       if (this.entries.has(waited.value)) void this.run(waited.value);
     }
-    if (![...this.entries.values()].some((e) => e.running)) {
+    // The count, not a walk over every entry: at 10,000 JwtRotations that walk copied 10,000 entries
+    // at the end of each of about 240 passes a second.
+    if (this.running === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
