@@ -81,6 +81,20 @@ const ROTATION_WINDOW_MS =
     : Number(process.env.BENCH_ROTATION_WINDOW_MS);
 /** How often the bench lists the N objects while it waits: listing 5,000 twice a second loads the API server. */
 const POLL_MS = N > 1000 ? 5000 : 500;
+/**
+ * How often the bench lists while the operator rotates. At N=1,000 a list of the Deployments every 500 ms
+ * took CPU from the API server and this 2-core machine (encoding and decoding 1,000 objects twice a
+ * second) during the operator's step and not during the floor's, which the bench times without
+ * listing. At 10,000, a list every 5 s kept the bench itself at up to 0.7 of a core. The step's
+ * figure is read from the audit log; the polled ones are late by up to this.
+ */
+const ROTATION_POLL_MS = N > 1000 ? 30_000 : N >= 500 ? 5000 : POLL_MS;
+/**
+ * How often the bench reads the operator's JS heap from its /metrics while it rotates. Above 1,000
+ * JwtRotations the page holds a series per JwtRotation: read every 2 s at 10,000, it was 5.6% of the
+ * operator's CPU in a 30 s profile (prom-client's getMetricsAsString).
+ */
+const HEAP_SAMPLE_MS = N > 1000 ? 10_000 : 2000;
 const GROUP = 'jwtrotation.io';
 const VERSION = 'v1alpha1';
 const PLURAL = 'jwtrotations';
@@ -165,12 +179,17 @@ async function inPool<T>(items: T[], size: number, fn: (item: T) => Promise<unkn
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
 }
 
-async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = TIMEOUT_MS): Promise<number> {
+async function waitUntil(
+  what: string,
+  fn: () => Promise<boolean>,
+  timeoutMs = TIMEOUT_MS,
+  pollMs = POLL_MS,
+): Promise<number> {
   const start = performance.now();
   for (;;) {
     if (await fn().catch(() => false)) return performance.now() - start;
     if (performance.now() - start > timeoutMs) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
@@ -772,7 +791,7 @@ async function main(): Promise<void> {
       },
       () => undefined,
     );
-  }, 2000);
+  }, HEAP_SAMPLE_MS);
   /** A Deployment whose template the rotation has patched (its secret revision moved). */
   const patchedForRotation = (d: k8s.V1Deployment): boolean =>
     d.spec?.template.metadata?.annotations?.['jwtrotation.io/secret-revision'] !==
@@ -871,14 +890,24 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const firstPatch = await waitUntil('every template patched for the rotation', async () => {
-    const list = await listDeployments(ns);
-    return list.items.every(patchedForRotation);
-  }).then(() => Date.now() - requested);
-  await waitUntil('all rotations Completed', async () => {
-    const rs = await listRotations(ns);
-    return rs.every(completedForBench);
-  });
+  const firstPatch = await waitUntil(
+    'every template patched for the rotation',
+    async () => {
+      const list = await listDeployments(ns);
+      return list.items.every(patchedForRotation);
+    },
+    TIMEOUT_MS,
+    ROTATION_POLL_MS,
+  ).then(() => Date.now() - requested);
+  await waitUntil(
+    'all rotations Completed',
+    async () => {
+      const rs = await listRotations(ns);
+      return rs.every(completedForBench);
+    },
+    TIMEOUT_MS,
+    ROTATION_POLL_MS,
+  );
   const rotationEnd = Date.now();
   clearInterval(heapTimer);
   const rotationMs = rotationEnd - requested;
@@ -1043,6 +1072,7 @@ async function main(): Promise<void> {
     rotationRequestsSpreadS: requestsSpreadMs / 1000,
     operatorAllTemplatesPatchedS: operatorPatchedMs / 1000,
     operatorAllTemplatesPatchedPolledS: firstPatch / 1000,
+    rotationPollS: ROTATION_POLL_MS / 1000,
     ratioOperatorToFloor: operatorPatchedMs / floorMs,
     ratioOperatorToLimitedFloor: operatorPatchedMs / limitedFloorMs,
     ratioOperatorToLimitedFloorPolled: firstPatch / limitedFloorMs,

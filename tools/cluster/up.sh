@@ -23,6 +23,8 @@
 #                                operator as one, to count its requests apart from kwok's and the controllers'
 #   CLUSTER_KCM_QPS=<n>          kube-controller-manager's client limit (--kube-api-qps; default 20) and
 #   CLUSTER_KCM_BURST=<n>        burst (default the QPS): a fleet's rollouts at N=10,000 are paced by it
+#   CLUSTER_KCM_SYNCS=<n>        kube-controller-manager's Deployment and ReplicaSet workers
+#                                (--concurrent-deployment-syncs, --concurrent-replicaset-syncs; default 5 each)
 set -euo pipefail
 # shellcheck source=tools/cluster/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
@@ -424,6 +426,7 @@ start_component kube-controller-manager \
   --cluster-name=jwtr-local \
   --profiling=false \
   ${CLUSTER_KCM_QPS:+--kube-api-qps="$CLUSTER_KCM_QPS" --kube-api-burst="${CLUSTER_KCM_BURST:-$CLUSTER_KCM_QPS}"} \
+  ${CLUSTER_KCM_SYNCS:+--concurrent-deployment-syncs="$CLUSTER_KCM_SYNCS" --concurrent-replicaset-syncs="$CLUSTER_KCM_SYNCS"} \
   --v=1
 
 sched_kc=$CLUSTER_DIR/kube-scheduler.kubeconfig
